@@ -1,0 +1,134 @@
+"""Find a data set or weight file by name: explicit path, local roots, then upstream URL."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from functools import lru_cache
+from pathlib import Path
+
+from bench.assets.catalog import ASSETS, Asset
+from bench.paths import project_root
+
+ASSETS_ENV = "BENCH_ASSETS"
+OFFLINE_ENV = "BENCH_OFFLINE"
+
+
+class AssetError(RuntimeError):
+    """An asset is missing or fails its checksum."""
+
+
+class AssetNotFoundError(AssetError, FileNotFoundError):
+    pass
+
+
+class AssetChecksumError(AssetError):
+    pass
+
+
+def search_roots() -> list[Path]:
+    """Local roots in search order: ``$BENCH_ASSETS`` (os.pathsep-separated), the shared
+    assets beside the checkout, then the project's ``checkpoints/`` cache."""
+    root = project_root()
+    env_roots = [Path(p) for p in os.environ.get(ASSETS_ENV, "").split(os.pathsep) if p]
+    return [*env_roots, root.parent / "shared" / "assets", cache_root()]
+
+
+def cache_root() -> Path:
+    return project_root() / "checkpoints"
+
+
+def sha256_of(path: Path) -> str:
+    return _sha256_cached(str(path), path.stat().st_mtime_ns, path.stat().st_size)
+
+
+@lru_cache(maxsize=256)
+def _sha256_cached(path: str, _mtime_ns: int, _size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(asset: Asset, path: Path) -> Path:
+    if asset.sha256 and not asset.is_dir:
+        actual = sha256_of(path)
+        if actual != asset.sha256:
+            raise AssetChecksumError(
+                f"{asset.name}: {path} has sha256 {actual}, expected {asset.sha256}; "
+                "the file is corrupt or a different version: replace it, or pass its path "
+                "explicitly in the config to use it as it is"
+            )
+    return path
+
+
+def resolve(name: str, explicit: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
+    """Return a local path for asset ``name``.
+
+    An explicit path wins and is used as given (no checksum: the user chose that file). Then
+    each local root is searched; a file found there must match its known sha256. Last, the
+    upstream URL is fetched into ``checkpoints/`` unless ``download`` is false or
+    ``$BENCH_OFFLINE`` is set. Failure raises one error naming the file, every place searched
+    and the URL.
+    """
+    try:
+        asset = ASSETS[name]
+    except KeyError:
+        raise KeyError(f"unknown asset {name!r}; known: {', '.join(sorted(ASSETS))}") from None
+
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.exists():
+            raise AssetNotFoundError(f"{asset.name}: the configured path {path} does not exist")
+        return path.resolve()
+
+    searched = [root / asset.relpath for root in search_roots()]
+    for candidate in searched:
+        if candidate.exists():
+            return _verify(asset, candidate.resolve())
+
+    problem = "no download URL is known"
+    if asset.url and download and not os.environ.get(OFFLINE_ENV):
+        try:
+            return _verify(asset, _download(asset))
+        except (urllib.error.URLError, OSError, tarfile.TarError) as error:
+            problem = f"downloading {asset.url} failed: {error}"
+    elif asset.url:
+        problem = "downloads are off (BENCH_OFFLINE is set or download=False)"
+
+    lines = [f"asset {asset.name!r} ({asset.relpath}) was not found. Searched:"]
+    lines += [f"  - {path}" for path in searched]
+    lines.append(f"Upstream: {asset.url or 'none'} ({problem}).")
+    if asset.note:
+        lines.append(f"To obtain it: {asset.note}.")
+    lines.append(
+        f"Put it at one of the places above, set {ASSETS_ENV} to a folder holding "
+        f"{asset.relpath}, or give its path in the config."
+    )
+    raise AssetNotFoundError("\n".join(lines))
+
+
+def _download(asset: Asset) -> Path:
+    """Fetch ``asset.url`` into the cache: a file as is, an archive unpacked."""
+    assert asset.url is not None
+    target = cache_root() / asset.relpath
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        with urllib.request.urlopen(asset.url, timeout=60) as response:
+            shutil.copyfileobj(response, tmp)
+    tmp_path = Path(tmp.name)
+    if asset.url.endswith((".tgz", ".tar.gz", ".tar")):
+        with tarfile.open(tmp_path) as archive:
+            archive.extractall(target.parent, filter="data")
+        tmp_path.unlink()
+        if not target.exists():
+            raise AssetNotFoundError(f"{asset.url} unpacked, but holds no {asset.relpath}")
+        return target
+    tmp_path.replace(target)
+    return target

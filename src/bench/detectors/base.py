@@ -1,0 +1,77 @@
+"""The detector interface: a batch of RGB images in, every face found out.
+
+Landmark order (the one every detector must return, as the images show them):
+
+    0 ``left_eye``     the eye on the image's left (the subject's right eye)
+    1 ``right_eye``    the eye on the image's right
+    2 ``nose``         the nose tip
+    3 ``left_mouth``   the mouth corner on the image's left
+    4 ``right_mouth``  the mouth corner on the image's right
+
+A method that does not give all five (MediaPipe's BlazeFace has no mouth corners) returns the
+points it has with their names; the aligner fits the matching subset of the template. A face
+may have no landmarks at all (the centre-crop baseline): the aligner then crops its box.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FIVE_POINTS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face in pixel coordinates of the image it came from.
+
+    ``box`` is ``(x1, y1, x2, y2)``; ``landmarks`` is ``(K, 2)`` ``(x, y)`` rows named by
+    ``landmark_names`` (``FIVE_POINTS`` unless the method gives fewer), or ``None``.
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray | None = None
+    landmark_names: tuple[str, ...] = field(default=FIVE_POINTS)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "box", np.asarray(self.box, dtype=np.float32).reshape(4))
+        if self.landmarks is not None:
+            points = np.asarray(self.landmarks, dtype=np.float32).reshape(-1, 2)
+            if len(points) != len(self.landmark_names):
+                raise ValueError(
+                    f"{len(points)} landmarks given for {len(self.landmark_names)} names "
+                    f"{self.landmark_names}"
+                )
+            object.__setattr__(self, "landmarks", points)
+
+    @property
+    def width(self) -> float:
+        return float(self.box[2] - self.box[0])
+
+    @property
+    def height(self) -> float:
+        return float(self.box[3] - self.box[1])
+
+
+class Detector(ABC):
+    """Finds faces. Subclasses register themselves with ``bench.detectors.registry``.
+
+    Images are ``HxWx3`` ``uint8`` RGB arrays; sizes may differ within a batch.
+    """
+
+    #: Registry name, set by ``register_detector``.
+    name: str = ""
+    #: The device the method actually runs on (``"cpu"``, ``"cuda:0"``), for the run record.
+    device: str = "cpu"
+
+    @abstractmethod
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Return, for each image, every face found (possibly none), best score first."""
+
+    def describe(self) -> dict[str, str]:
+        """What actually ran, logged with the run (backend, device, weights file...)."""
+        return {"detector": self.name, "detector_device": self.device}
