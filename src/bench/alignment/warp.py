@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import cv2
 import numpy as np
 from skimage.transform import SimilarityTransform
@@ -15,11 +13,36 @@ from bench.detectors.base import Face
 def similarity_to_template(
     landmarks: np.ndarray, names: tuple[str, ...], size: int = ALIGNED_SIZE
 ) -> np.ndarray:
-    """The 2x3 least-squares similarity (rotation, uniform scale, translation) mapping the
-    named landmarks onto the template: Umeyama's estimate, as insightface's ``norm_crop``."""
+    """The 2x3 least-squares similarity (rotation, uniform scale, translation) taking the named
+    landmarks onto the template: Umeyama's estimate, as in insightface's ``norm_crop``."""
     if len(names) < 2:
         raise ValueError(f"a similarity transform needs at least 2 points, got {names}")
     transform = SimilarityTransform.from_estimate(
         np.asarray(landmarks, dtype=np.float64), template_points(names, size)
-    ) if hasattr(SimilarityTransform, "from_estimate") else _estimate_legacy(landmarks, names, size)
+    )
+    if not transform:
+        raise ValueError(f"degenerate landmarks, no similarity transform: {landmarks.tolist()}")
     return np.asarray(transform.params[:2], dtype=np.float64)
+
+
+def box_to_square(box: np.ndarray, size: int = ALIGNED_SIZE) -> np.ndarray:
+    """The 2x3 scale + translation that maps the square around ``box``'s centre (side = the
+    box's longer side) onto ``size`` x ``size``: a plain crop, for faces without landmarks."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    side = max(x2 - x1, y2 - y1)
+    scale = size / side
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]])
+
+
+def face_transform(face: Face, size: int = ALIGNED_SIZE) -> np.ndarray:
+    """The warp for one face: landmarks to template when it has them, else its box crop."""
+    if face.landmarks is None:
+        return box_to_square(face.box, size)
+    return similarity_to_template(face.landmarks, face.landmark_names, size)
+
+
+def align_face(image: np.ndarray, face: Face, size: int = ALIGNED_SIZE) -> np.ndarray:
+    """Warp ``image`` so that ``face`` lands on the ``size`` x ``size`` ArcFace template."""
+    matrix = face_transform(face, size)
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)

@@ -119,10 +119,16 @@ def _download(asset: Asset) -> Path:
     assert asset.url is not None
     target = cache_root() / asset.relpath
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        with urllib.request.urlopen(asset.url, timeout=60) as response:
+    with (
+        urllib.request.urlopen(asset.url, timeout=60) as response,
+        tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as tmp,
+    ):
+        tmp_path = Path(tmp.name)
+        try:
             shutil.copyfileobj(response, tmp)
-    tmp_path = Path(tmp.name)
+        except BaseException:
+            tmp_path.unlink()
+            raise
     if asset.url.endswith((".tgz", ".tar.gz", ".tar")):
         with tarfile.open(tmp_path) as archive:
             archive.extractall(target.parent, filter="data")

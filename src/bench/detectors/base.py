@@ -67,6 +67,8 @@ class Detector(ABC):
     name: str = ""
     #: The device the method actually runs on (``"cpu"``, ``"cuda:0"``), for the run record.
     device: str = "cpu"
+    #: True when images are already aligned faces that must reach the model untouched.
+    passthrough: bool = False
 
     @abstractmethod
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:

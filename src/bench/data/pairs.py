@@ -1,0 +1,109 @@
+"""Verification pairs and the LFW ``pairs.txt`` protocol file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ProtocolError(ValueError):
+    """A pairs file that does not follow its format; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two images (paths relative to the data set's image folder), same person or not."""
+
+    image_a: str
+    image_b: str
+    same: bool
+    fold: int
+
+
+def lfw_image_path(name: str, number: int) -> str:
+    return f"{name}/{name}_{number:04d}.jpg"
+
+
+def parse_lfw_pairs(path: Path) -> list[Pair]:
+    """Parse LFW's ``pairs.txt`` (View 2) or ``pairsDevTrain/Test.txt`` (View 1).
+
+    Header ``FOLDS<TAB>N`` (View 1: just ``N``, one fold), then per fold ``N`` same-person lines
+    ``NAME n1 n2`` followed by ``N`` different-people lines ``NAME1 n1 NAME2 n2``. Folds are
+    numbered from 0 in file order.
+    """
+    lines = path.read_text().splitlines()
+    if not lines:
+        raise ProtocolError(f"{path}: empty pairs file")
+    header = lines[0].split()
+    try:
+        counts = [int(field) for field in header]
+    except ValueError:
+        raise ProtocolError(
+            f"{path}:1: header must be 'FOLDS<TAB>PAIRS' integers, got {lines[0]!r}"
+        ) from None
+    if len(counts) == 2:
+        num_folds, per_class = counts
+    elif len(counts) == 1:
+        num_folds, per_class = 1, counts[0]
+    else:
+        raise ProtocolError(f"{path}:1: header must be 'FOLDS<TAB>PAIRS', got {lines[0]!r}")
+
+    body = [(number, line) for number, line in enumerate(lines[1:], start=2) if line.strip()]
+    expected = num_folds * 2 * per_class
+    if len(body) != expected:
+        raise ProtocolError(
+            f"{path}: header promises {num_folds} folds x {2 * per_class} pairs = {expected} lines, "
+            f"found {len(body)}"
+        )
+    pairs = []
+    for index, (number, line) in enumerate(body):
+        fold, position = divmod(index, 2 * per_class)
+        pairs.append(_parse_pair_line(path, number, line, fold, same=position < per_class))
+    return pairs
+
+
+def _parse_pair_line(path: Path, number: int, line: str, fold: int, same: bool) -> Pair:
+    fields = line.split()
+    try:
+        if len(fields) == 3:
+            name, first, second = fields
+            pair = Pair(lfw_image_path(name, int(first)), lfw_image_path(name, int(second)), True, fold)
+        elif len(fields) == 4:
+            name_a, first, name_b, second = fields
+            pair = Pair(lfw_image_path(name_a, int(first)), lfw_image_path(name_b, int(second)), False, fold)
+        else:
+            raise ProtocolError(
+                f"{path}:{number}: expected 3 fields (same person) or 4 (different people), "
+                f"got {len(fields)}: {line!r}"
+            )
+    except ValueError as error:
+        if isinstance(error, ProtocolError):
+            raise
+        raise ProtocolError(f"{path}:{number}: image numbers must be integers: {line!r}") from None
+    if pair.same != same:
+        kind = "same-person" if same else "different-people"
+        raise ProtocolError(f"{path}:{number}: expected a {kind} line here, got {line!r}")
+    return pair
+
+
+def select_pairs(pairs: list[Pair], folds: list[int] | None, pairs_per_fold: int | None) -> list[Pair]:
+    """Keep the given folds, and in each the first ``pairs_per_fold / 2`` same and different
+    pairs (for quick runs); the protocol's order is kept."""
+    if folds is not None:
+        known = sorted({pair.fold for pair in pairs})
+        unknown = sorted(set(folds) - set(known))
+        if unknown:
+            raise ValueError(f"dataset.folds {unknown} do not exist; the protocol has folds {known}")
+        pairs = [pair for pair in pairs if pair.fold in set(folds)]
+    if pairs_per_fold is None:
+        return pairs
+    if pairs_per_fold < 2:
+        raise ValueError(f"dataset.pairs_per_fold must be >= 2, got {pairs_per_fold}")
+    kept: list[Pair] = []
+    taken: dict[tuple[int, bool], int] = {}
+    for pair in pairs:
+        key = (pair.fold, pair.same)
+        if taken.get(key, 0) < pairs_per_fold // 2:
+            taken[key] = taken.get(key, 0) + 1
+            kept.append(pair)
+    return kept

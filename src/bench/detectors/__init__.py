@@ -1,0 +1,21 @@
+"""Face detectors behind one interface, created by name from a registry.
+
+Importing this package registers every built-in method.
+"""
+
+from bench.detectors import center_crop, mtcnn, yunet  # noqa: F401  (registration)
+from bench.detectors.base import FIVE_POINTS, Detector, Face
+from bench.detectors.registry import create_detector, list_detectors, register_detector
+from bench.detectors.selection import RULES as SELECTION_RULES
+from bench.detectors.selection import select_face
+
+__all__ = [
+    "FIVE_POINTS",
+    "SELECTION_RULES",
+    "Detector",
+    "Face",
+    "create_detector",
+    "list_detectors",
+    "register_detector",
+    "select_face",
+]

@@ -1,0 +1,5 @@
+"""MTCNN face detector written in PyTorch (registered as ``"mtcnn"``)."""
+
+from bench.detectors.mtcnn.detector import MTCNNDetector
+
+__all__ = ["MTCNNDetector"]

@@ -1,0 +1,50 @@
+"""What happened to each image and the outcome of a whole run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from bench.data import PairDataset
+from bench.detectors import Face
+from bench.metrics import VerificationResult
+
+
+class ImageStatus(StrEnum):
+    DETECTED = "detected"
+    #: No face found; ``FailurePolicy`` decides whether a fallback face is used.
+    NO_FACE = "no_face"
+    #: The file could not be read; its pairs are not scored.
+    DECODE_ERROR = "decode_error"
+
+
+@dataclass
+class ImageRecord:
+    path: str
+    status: ImageStatus = ImageStatus.DETECTED
+    num_faces: int = 0
+    #: The face that was aligned: the selected detection, or the fallback crop.
+    face: Face | None = None
+    fallback: bool = False
+    reason: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        return self.face is not None
+
+
+@dataclass
+class BenchmarkResult:
+    dataset: PairDataset
+    records: list[ImageRecord]
+    #: Cosine similarity per pair; NaN where a pair could not be scored.
+    scores: np.ndarray
+    verification: VerificationResult
+    metrics: dict[str, float]
+    #: What actually ran (backends, devices, weight files), logged as run parameters.
+    runtime: dict[str, str]
+    #: ``(caption, aligned face)`` samples for the artifact grid.
+    samples: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    memory_trace: list[tuple[float, float]] = field(default_factory=list)

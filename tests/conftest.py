@@ -1,0 +1,66 @@
+"""Shared fixtures: the real configs, real LFW images, and an isolated MLflow store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import bench.cli  # noqa: F401  (registers the ${project_root:} resolver)
+from bench.assets import resolve
+from bench.paths import project_root
+
+CONF_DIR = project_root() / "conf"
+
+#: LFW images with one clear frontal face each (deep-funneled, 250x250).
+LFW_SAMPLES = (
+    "Aaron_Peirsol/Aaron_Peirsol_0001.jpg",
+    "Abel_Pacheco/Abel_Pacheco_0001.jpg",
+    "Colin_Powell/Colin_Powell_0001.jpg",
+    "George_W_Bush/George_W_Bush_0001.jpg",
+    "Hal_Sutton/Hal_Sutton_0002.jpg",
+    "Serena_Williams/Serena_Williams_0001.jpg",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test downloads anything or writes to the project's own MLflow store."""
+    store = tmp_path_factory.mktemp("mlflow") / "mlruns.db"
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """The application's config exactly as ``python -m bench OVERRIDES`` would build it."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides or [], return_hydra_config=False)
+
+
+@pytest.fixture(scope="session")
+def lfw_root() -> Path:
+    return resolve("lfw_deepfunneled")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None, path
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="session")
+def lfw_images(lfw_root: Path) -> list[np.ndarray]:
+    return [read_rgb(lfw_root / name) for name in LFW_SAMPLES]
+
+
+@pytest.fixture()
+def tracking_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlruns.db'}"
+    (tmp_path / "store").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    yield uri

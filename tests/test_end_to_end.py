@@ -1,0 +1,108 @@
+"""`python -m bench` as a user runs it: real models, real LFW, a real MLflow store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bench.paths import project_root
+
+ARTIFACTS = {
+    "config.yaml",
+    "pair_scores.csv",
+    "failures.csv",
+    "roc.png",
+    "aligned_faces.png",
+    "memory_trace.csv",
+    "metrics.json",
+}
+
+
+def run_bench(*overrides: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "progress=false", *overrides],
+        capture_output=True,
+        text=True,
+        cwd=project_root(),
+        env=env,
+        timeout=900,
+    )
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    return uri, {**os.environ, "MLFLOW_TRACKING_URI": uri}
+
+
+def runs(uri: str) -> list:
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("face-alignment")
+    assert experiment is not None
+    return client.search_runs([experiment.experiment_id])
+
+
+def artifact_names(uri: str, run_id: str) -> set[str]:
+    return {info.path for info in MlflowClient(uri).list_artifacts(run_id)}
+
+
+def test_one_fold_end_to_end(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    uri, env = store
+    completed = run_bench("dataset.folds=[0]", f"hydra.run.dir={tmp_path / 'run'}", env=env)
+    assert completed.returncode == 0, completed.stderr
+    assert "10-fold accuracy" in completed.stdout  # the summary table
+    (run,) = runs(uri)
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    assert metrics["num_pairs_scored"] == 600
+    assert metrics["accuracy"] >= 0.97 and metrics["success_rate"] >= 0.99
+    for key in (
+        "accuracy_std",
+        "accuracy_detected",
+        "auc",
+        "eer",
+        "tar_at_far_1e-3",
+        "images_per_s",
+        "peak_rss_mb",
+    ):
+        assert key in metrics
+    assert run.data.params["detector.name"] == "yunet"
+    assert run.data.params["runtime.detector_device"] == "cpu"
+    assert artifact_names(uri, run.info.run_id) >= ARTIFACTS
+    assert len(MlflowClient(uri).get_metric_history(run.info.run_id, "rss_mb")) >= 2
+
+
+def test_two_job_multirun(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    uri, env = store
+    completed = run_bench(
+        "detector=yunet,mtcnn",
+        "dataset.folds=[0]",
+        "dataset.pairs_per_fold=40",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "-m",
+        env=env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    finished = runs(uri)
+    assert sorted(run.data.params["detector.name"] for run in finished) == ["mtcnn", "yunet"]
+    for run in finished:
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["num_pairs_scored"] == 40
+        assert artifact_names(uri, run.info.run_id) >= ARTIFACTS
+    assert len(list((tmp_path / "sweep").iterdir())) >= 2  # one Hydra job dir each
+
+
+def test_a_crash_ends_the_run_failed(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    uri, env = store
+    completed = run_bench(
+        "model=edgeface_base", f"hydra.run.dir={tmp_path / 'run'}", env={**env, "BENCH_OFFLINE": "1"}
+    )
+    assert completed.returncode != 0
+    assert "edgeface_base.pt" in completed.stderr and "github.com/otroshi/edgeface" in completed.stderr
+    (run,) = runs(uri)
+    assert run.info.status == "FAILED"
