@@ -24,8 +24,15 @@ from torch import nn
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
-    """Map RGB ``0..255`` to the range the Caffe model was trained on."""
-    return (images - 127.5) * 0.0078125
+    """Map RGB ``0..255`` to the range the Caffe model was trained on.
+
+    On CPU the result is channels-last: oneDNN's convolutions and the max-pooling run about
+    twice as fast on these few-channel maps that way (same numbers to ~1e-6).
+    """
+    x = (images - 127.5) * 0.0078125
+    if x.device.type == "cpu":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def _flatten_caffe(features: torch.Tensor) -> torch.Tensor:
