@@ -31,9 +31,16 @@ class YuNetDetector(Detector):
         if device != "cpu":
             log.warning("YuNet runs on the CPU (OpenCV DNN) whatever the hardware; %s is not used", device)
         self.weights = resolve("yunet", path)
-        self._net = cv2.FaceDetectorYN.create(
-            str(self.weights), "", (320, 320), score_threshold, nms_threshold, top_k
-        )
+        # OpenCV 5 warns at creation that its new graph engine ignores DNN targets: the CPU
+        # default is what we want, so that warning is noise on every run.
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            self._net = cv2.FaceDetectorYN.create(
+                str(self.weights), "", (320, 320), score_threshold, nms_threshold, top_k
+            )
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         self._input_size: tuple[int, int] = (320, 320)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
