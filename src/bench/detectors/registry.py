@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from bench.detectors.base import Detector
+from bench.detectors.onnx_detector import OnnxDetector
 
 _REGISTRY: dict[str, type[Detector]] = {}
 
@@ -29,10 +30,15 @@ def list_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_detector(name: str, **options: Any) -> Detector:
-    """Build the detector registered as ``name`` with its config options."""
+def create_detector(
+    name: str, device: str = "cpu", onnx_providers: Sequence[str] | None = None, **options: Any
+) -> Detector:
+    """Build the detector registered as ``name`` on ``device`` with its config options;
+    ONNX Runtime methods also get the hardware group's ``onnx_providers``."""
     try:
         cls = _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; registered: {', '.join(list_detectors())}") from None
-    return cls(**options)
+    if issubclass(cls, OnnxDetector):
+        options["providers"] = onnx_providers
+    return cls(device=device, **options)

@@ -77,7 +77,10 @@ class BenchmarkRunner:
         with self.timer("load"):
             self.dataset: PairDataset = load_dataset(cfg["dataset"])
             self.detector: Detector = create_detector(
-                cfg["detector"]["name"], device=hardware["device"], **(cfg["detector"].get("options") or {})
+                cfg["detector"]["name"],
+                device=hardware["device"],
+                onnx_providers=hardware.get("onnx_providers"),
+                **(cfg["detector"].get("options") or {}),
             )
             self.embedder: Embedder = create_embedder(
                 cfg["model"],

@@ -1,0 +1,73 @@
+"""ONNX Runtime sessions whose execution provider is what the ``hardware`` group asked for.
+
+ONNX Runtime silently runs a model on the CPU when the CUDA provider fails to load (no GPU,
+missing CUDA libraries); a benchmark must not, so the provider that actually ran is checked
+after the session is built and a mismatch is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+
+class ProviderError(RuntimeError):
+    """The requested execution provider is not the one running the model."""
+
+
+def onnx_providers_for(device: str, providers: Sequence[str] | None = None) -> list[str]:
+    """The providers to ask for: ``providers`` from the hardware config when given, else CUDA
+    then CPU on a CUDA device and CPU alone otherwise."""
+    if providers:
+        return list(providers)
+    return [CUDA, CPU] if device.startswith("cuda") else [CPU]
+
+
+class OnnxSession:
+    """One model on ONNX Runtime; ``provider`` is the provider that actually runs it."""
+
+    def __init__(
+        self,
+        path: Path,
+        device: str = "cpu",
+        providers: Sequence[str] | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        requested = onnx_providers_for(device, providers)
+        unknown = [name for name in requested if name not in ort.get_available_providers()]
+        if unknown:
+            raise ProviderError(
+                f"{path.name}: ONNX Runtime {ort.__version__} has no {unknown}; this build offers "
+                f"{ort.get_available_providers()} (install onnxruntime-gpu for CUDA)"
+            )
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: provider fall-backs are checked below
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        device_id = int(device.split(":")[1]) if ":" in device else 0
+        provider_options = [{"device_id": device_id} if name == CUDA else {} for name in requested]
+        self.session = ort.InferenceSession(
+            str(path), options, providers=requested, provider_options=provider_options
+        )
+        self.provider = self.session.get_providers()[0]
+        if self.provider != requested[0]:
+            raise ProviderError(
+                f"{path.name}: asked ONNX Runtime for {requested[0]} on {device}, but it runs on "
+                f"{self.provider} (no usable GPU or CUDA libraries?); use hardware=cpu or fix the GPU set-up"
+            )
+        self.input_names = [node.name for node in self.session.get_inputs()]
+        self.output_names = [node.name for node in self.session.get_outputs()]
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Run on positional inputs; outputs in the graph's order."""
+        return self.session.run(self.output_names, dict(zip(self.input_names, inputs, strict=True)))
+
+    @property
+    def input_shape(self) -> list[int | str | None]:
+        return list(self.session.get_inputs()[0].shape)
