@@ -65,8 +65,10 @@ def multi_face_image(lfw_images: list[np.ndarray]) -> tuple[np.ndarray, tuple[fl
     ``(x1, y1, x2, y2)``, which holds the face the selection rule must pick."""
     canvas = np.full((500, 500, 3), 255, dtype=np.uint8)
     canvas[125:375, 125:375] = lfw_images[0]
-    for image, (top, left) in zip(lfw_images[1:5], ((0, 0), (0, 375), (375, 0), (375, 375)), strict=True):
-        canvas[top : top + 125, left : left + 125] = cv2.resize(image, (125, 125), interpolation=cv2.INTER_AREA)
+    corners = ((0, 0), (0, 375), (375, 0), (375, 375))
+    for image, (top, left) in zip(lfw_images[1:5], corners, strict=True):
+        small = cv2.resize(image, (125, 125), interpolation=cv2.INTER_AREA)
+        canvas[top : top + 125, left : left + 125] = small
     return canvas, (125.0, 125.0, 375.0, 375.0)
 
 
