@@ -69,6 +69,10 @@ class Detector(ABC):
     device: str = "cpu"
     #: True when images are already aligned faces that must reach the model untouched.
     passthrough: bool = False
+    #: Asset names (``bench.assets``) and importable packages the default config needs, so
+    #: ``bench.api.list_available`` can say what is missing without building the detector.
+    required_assets: tuple[str, ...] = ()
+    required_packages: tuple[str, ...] = ()
 
     @abstractmethod
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:

@@ -26,6 +26,13 @@ def register_detector(name: str) -> Callable[[DetectorT], DetectorT]:
     return decorate
 
 
+def detector_class(name: str) -> type[Detector]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown detector {name!r}; registered: {', '.join(list_detectors())}") from None
+
+
 def list_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
@@ -35,10 +42,7 @@ def create_detector(
 ) -> Detector:
     """Build the detector registered as ``name`` on ``device`` with its config options;
     ONNX Runtime methods also get the hardware group's ``onnx_providers``."""
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown detector {name!r}; registered: {', '.join(list_detectors())}") from None
+    cls = detector_class(name)
     if issubclass(cls, OnnxDetector):
         options["providers"] = onnx_providers
     return cls(device=device, **options)

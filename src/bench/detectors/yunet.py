@@ -20,6 +20,9 @@ class YuNetDetector(Detector):
     """OpenCV's YuNet. Its 5 landmarks come image-left eye first, the documented order, so they
     are used exactly as the model gives them. It runs on the CPU (``device`` records that)."""
 
+    required_assets = ("yunet",)
+    required_packages = ("cv2",)
+
     def __init__(
         self,
         device: str = "cpu",

@@ -123,6 +123,9 @@ class MTCNNDetector(Detector):
     found by the asset resolver (``mtcnn_pnet``...).
     """
 
+    required_assets = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
+    required_packages = ("torch", "torchvision")
+
     def __init__(
         self,
         device: str = "cpu",

@@ -1,0 +1,81 @@
+"""A small library API over the registry, matching the original system's interface:
+
+    from bench.api import UnifiedFaceDetector, list_available
+    detector = UnifiedFaceDetector("yunet", device="cpu")
+    boxes, landmarks = detector.detect_faces(rgb_image)
+    face_112 = detector.align(rgb_image)
+
+Images are ``HxWx3`` ``uint8`` RGB (convert ``cv2.imread``'s BGR with ``cv2.cvtColor``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.alignment import align_face
+from bench.assets import AssetError, resolve
+from bench.detectors import FIVE_POINTS, Detector, create_detector, list_detectors, select_face
+from bench.detectors.registry import detector_class
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a method can run here; ``reason`` says what is missing when it cannot."""
+
+    name: str
+    available: bool
+    reason: str = ""
+
+
+def _missing(name: str) -> list[str]:
+    cls = detector_class(name)
+    problems = [
+        f"Python package {package!r} is not installed"
+        for package in cls.required_packages
+        if importlib.util.find_spec(package) is None
+    ]
+    for asset in cls.required_assets:
+        try:
+            resolve(asset, download=False)
+        except AssetError as error:
+            problems.append(str(error).splitlines()[0])
+    return problems
+
+
+def list_available() -> list[Availability]:
+    """Every registered method, with whether its packages and weights are present here
+    (local files only: nothing is downloaded to find out)."""
+    report = []
+    for name in list_detectors():
+        problems = _missing(name)
+        report.append(Availability(name, not problems, "; ".join(problems)))
+    return report
+
+
+class UnifiedFaceDetector:
+    """One detection/alignment method by name, with the benchmark's selection rule and aligner."""
+
+    def __init__(
+        self, name: str, device: str = "cpu", selection: str = "center_weighted", **options: Any
+    ) -> None:
+        self.detector: Detector = create_detector(name, device=device, **options)
+        self.selection = selection
+
+    def detect_faces(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every face: boxes ``(N, 4)`` as ``x1, y1, x2, y2`` and landmarks ``(N, K, 2)`` (K = 5
+        in the documented order; fewer, named by each ``Face``, for methods without mouth
+        corners). Methods without landmarks (``center_crop``) give none."""
+        faces = self.detector.detect([image])[0]
+        boxes = np.array([face.box for face in faces], dtype=np.float32).reshape(-1, 4)
+        with_points = [face.landmarks for face in faces if face.landmarks is not None]
+        landmarks = np.stack(with_points) if with_points else np.empty((0, len(FIVE_POINTS), 2), np.float32)
+        return boxes, landmarks
+
+    def align(self, image: np.ndarray) -> np.ndarray | None:
+        """The selected face warped to the 112x112 ArcFace template; ``None`` when no face."""
+        face = select_face(self.detector.detect([image])[0], image.shape, self.selection)
+        return None if face is None else align_face(image, face)
