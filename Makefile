@@ -19,6 +19,9 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	@# opencv-python (Ultralytics) and opencv-contrib-python (mediapipe) both write cv2/:
+	@# reinstall the pinned contrib build last so that the cv2 on disk is always the same one.
+	$(PY) -m pip install -q --no-deps --force-reinstall "$$(grep -o 'opencv-contrib-python==[0-9.]*' pyproject.toml)"
 	touch $@
 
 install: $(INSTALLED) ## Create .venv and install the project with its dev tools

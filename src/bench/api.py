@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.alignment import align_face
-from bench.assets import AssetError, resolve
+from bench.assets import ASSETS, AssetError, AssetNotFoundError, resolve
 from bench.detectors import FIVE_POINTS, Detector, create_detector, list_detectors, select_face
 from bench.detectors.registry import detector_class
 
@@ -41,8 +41,11 @@ def _missing(name: str) -> list[str]:
     for asset in cls.required_assets:
         try:
             resolve(asset, download=False)
+        except AssetNotFoundError:
+            upstream = ASSETS[asset].url or "no public URL"
+            problems.append(f"weights {ASSETS[asset].relpath} are not on this machine (upstream: {upstream})")
         except AssetError as error:
-            problems.append(str(error).splitlines()[0])
+            problems.append(str(error))
     return problems
 
 

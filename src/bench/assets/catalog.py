@@ -76,6 +76,18 @@ ASSETS: dict[str, Asset] = {
             "or pass a YOLOv8n-face .pt of https://github.com/derronqi/yolov8-face as the path",
         ),
         Asset(
+            "rtmpose_m_face6",
+            "weights/rtmpose/rtmpose-m_simcc-face6_pt-in1k_120e-256x256-72a37400_20230529.onnx",
+            url="https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/onnx_sdk/"
+            "rtmpose-m_simcc-face6_pt-in1k_120e-256x256-72a37400_20230529.zip",
+            note="RTMPose-m face6 of mmpose (Apache-2.0; 106 LaPa-layout face keypoints, 256x256 "
+            "input), published only on the OpenMMLab download server: the URL above is its ONNX "
+            "SDK zip, unpacked automatically when online; offline, unzip it and save the "
+            "end2end.onnx inside under the file name above (or export the .pth checkpoint of the "
+            "same name with mmdeploy's configs/mmpose/pose-detection_simcc_onnxruntime_dynamic.py, "
+            "onnx_config.input_shape set to [256, 256])",
+        ),
+        Asset(
             "retinaface",
             "weights/retinaface/retinaface_mobilenet0.25.onnx",
             sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",

@@ -9,6 +9,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def resolve(name: str, explicit: str | os.PathLike[str] | None = None, *, downlo
     if asset.url and download and not os.environ.get(OFFLINE_ENV):
         try:
             return _verify(asset, _download(asset))
-        except (urllib.error.URLError, OSError, tarfile.TarError) as error:
+        except (urllib.error.URLError, OSError, tarfile.TarError, zipfile.BadZipFile) as error:
             problem = f"downloading {asset.url} failed: {error}"
     elif asset.url:
         problem = "downloads are off (BENCH_OFFLINE is set or download=False)"
@@ -115,26 +116,35 @@ def resolve(name: str, explicit: str | os.PathLike[str] | None = None, *, downlo
 
 
 def _download(asset: Asset) -> Path:
-    """Fetch ``asset.url`` into the cache: a file as is, an archive unpacked."""
+    """Fetch ``asset.url`` into the cache: a file as is, an archive unpacked (see
+    ``_take_from_zip`` for zips). The partial download is removed whatever fails."""
     assert asset.url is not None
     target = cache_root() / asset.relpath
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        urllib.request.urlopen(asset.url, timeout=60) as response,
-        tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as tmp,
-    ):
-        tmp_path = Path(tmp.name)
-        try:
-            shutil.copyfileobj(response, tmp)
-        except BaseException:
-            tmp_path.unlink()
-            raise
-    if asset.url.endswith((".tgz", ".tar.gz", ".tar")):
-        with tarfile.open(tmp_path) as archive:
-            archive.extractall(target.parent, filter="data")
-        tmp_path.unlink()
-        if not target.exists():
-            raise AssetNotFoundError(f"{asset.url} unpacked, but holds no {asset.relpath}")
-        return target
-    tmp_path.replace(target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as scratch:
+        partial = Path(scratch) / "download.part"
+        with urllib.request.urlopen(asset.url, timeout=60) as response, partial.open("wb") as handle:
+            shutil.copyfileobj(response, handle)
+        if asset.url.endswith((".tgz", ".tar.gz", ".tar")):
+            with tarfile.open(partial) as archive:
+                archive.extractall(target.parent, filter="data")
+            if not target.exists():
+                raise AssetNotFoundError(f"{asset.url} unpacked, but holds no {asset.relpath}")
+        elif asset.url.endswith(".zip"):
+            unpacked = Path(scratch) / "unpacked"
+            with zipfile.ZipFile(partial) as archive:
+                archive.extractall(unpacked)
+            _take_from_zip(unpacked, target, asset.url)
+        else:
+            partial.replace(target)
     return target
+
+
+def _take_from_zip(unpacked: Path, target: Path, url: str) -> None:
+    """Move the asset out of an unpacked zip: ``target``'s name at the zip's top level, else the
+    zip's only file of ``target``'s type (OpenMMLab's ONNX SDK zips hold ``<dirs>/end2end.onnx``)."""
+    top = unpacked / target.name
+    found = [top] if top.exists() else [p for p in unpacked.rglob(f"*{target.suffix}") if p.is_file()]
+    if len(found) != 1:
+        raise AssetNotFoundError(f"{url} unpacked, but holds no {target.name} nor one {target.suffix} file")
+    found[0].replace(target)

@@ -3,7 +3,17 @@
 Importing this package registers every built-in method.
 """
 
-from bench.detectors import center_crop, mtcnn, yunet  # noqa: F401  (registration)
+from bench.detectors import (  # noqa: F401  (registration)
+    center_crop,
+    mediapipe_detection,
+    mediapipe_mesh,
+    mtcnn,
+    retinaface,
+    rtmpose,
+    yolov5_face,
+    yolov8_face,
+    yunet,
+)
 from bench.detectors.base import FIVE_POINTS, Detector, Face
 from bench.detectors.registry import create_detector, list_detectors, register_detector
 from bench.detectors.selection import RULES as SELECTION_RULES

@@ -1,0 +1,124 @@
+"""What the two MediaPipe methods share: input checks, the CPU-only device rule, and the
+BlazeFace model prepared for the Tasks ``FaceDetector``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+import torch
+from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
+
+log = logging.getLogger(__name__)
+
+#: Where the Tasks API looks for the model's metadata (``Model.metadata[].name``).
+_METADATA_NAME = "TFLITE_METADATA"
+#: Flatbuffer file identifiers of a TFLite model and of its metadata.
+_MODEL_ID, _METADATA_ID = b"TFL3", b"M001"
+#: BlazeFace takes RGB scaled to [-1, 1]: ``(x - 127.5) / 127.5``, as MediaPipe's face detection
+#: graphs feed it (``output_tensor_float_range {min: -1 max: 1}``).
+_BLAZEFACE_MEAN, _BLAZEFACE_STD = 127.5, 127.5
+
+
+def check_rgb(image: np.ndarray) -> np.ndarray:
+    """The image as a C-contiguous ``HxWx3`` ``uint8`` array (MediaPipe reads raw memory)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def cpu_device(device: str, method: str) -> str:
+    """The device a MediaPipe method runs on: always the CPU.
+
+    The Python Tasks API offers only an OpenGL GPU delegate and LiteRT's interpreter runs on the
+    CPU, so no CUDA device is ever used. A CUDA request is an error where no CUDA device exists
+    (the hardware config does not fit this machine); where one does, the other stages may use it,
+    so this method is logged as running on the CPU and records ``cpu``.
+    """
+    if device == "cpu":
+        return device
+    if not device.startswith("cuda"):
+        raise ValueError(f"{method}: unknown device {device!r}; it runs on 'cpu'")
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            f"{method} was asked to run on {device!r}, but no CUDA device is visible; "
+            "use hardware=cpu (MediaPipe runs on the CPU in any case)"
+        )
+    log.warning("%s runs on the CPU (MediaPipe Tasks / LiteRT); %s is not used by it", method, device)
+    return "cpu"
+
+
+def blazeface_task_model(path: Path) -> bytes:
+    """The bytes of BlazeFace model ``path`` in the form the Tasks ``FaceDetector`` accepts.
+
+    The Tasks API takes the input normalisation from the model's TFLite metadata and refuses a
+    float model without it ("requires specifying NormalizationOptions metadata"). The BlazeFace
+    files here are the legacy-graph models (``mediapipe/modules/face_detection``), which carry
+    none; the Tasks zoo's ``blaze_face_short_range.tflite`` is the same network with metadata
+    saying "RGB image, (x - 127.5) / 127.5". That metadata is written into an in-memory copy:
+    graph and weights are unchanged. A model that already has metadata is returned as it is.
+    (MediaPipe's own metadata writer needs a native module this wheel does not ship, hence the
+    direct flatbuffer edit.)
+    """
+    data = path.read_bytes()
+    model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAs(data, 0))
+    names = [_as_str(entry.name) for entry in model.metadata or []]
+    if _METADATA_NAME in names:
+        return data
+
+    buffer = tflite_fb.BufferT()
+    buffer.data = np.frombuffer(_blazeface_metadata(len(model.subgraphs[0].outputs)), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = tflite_fb.MetadataT()
+    entry.name = _METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    builder = flatbuffers.Builder(len(data) + 4096)
+    builder.Finish(model.Pack(builder), _MODEL_ID)
+    return bytes(builder.Output())
+
+
+def _blazeface_metadata(num_outputs: int) -> bytes:
+    """``ModelMetadata`` for an RGB image input in [-1, 1] and plain feature outputs."""
+    normalization = meta_fb.NormalizationOptionsT()
+    normalization.mean, normalization.std = [_BLAZEFACE_MEAN], [_BLAZEFACE_STD]
+    unit = meta_fb.ProcessUnitT()
+    unit.optionsType = meta_fb.ProcessUnitOptions.NormalizationOptions
+    unit.options = normalization
+    image = meta_fb.ImagePropertiesT()
+    image.colorSpace = meta_fb.ColorSpaceType.RGB
+    image_input = meta_fb.TensorMetadataT()
+    image_input.name = "image"
+    image_input.content = _content(meta_fb.ContentProperties.ImageProperties, image)
+    image_input.processUnits = [unit]
+
+    outputs = []
+    for _ in range(num_outputs):
+        output = meta_fb.TensorMetadataT()
+        output.content = _content(meta_fb.ContentProperties.FeatureProperties, meta_fb.FeaturePropertiesT())
+        outputs.append(output)
+
+    subgraph = meta_fb.SubGraphMetadataT()
+    subgraph.inputTensorMetadata = [image_input]
+    subgraph.outputTensorMetadata = outputs
+    metadata = meta_fb.ModelMetadataT()
+    metadata.name = "BlazeFace"
+    metadata.subgraphMetadata = [subgraph]
+    metadata.minParserVersion = "1.0.0"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(metadata.Pack(builder), _METADATA_ID)
+    return bytes(builder.Output())
+
+
+def _content(kind: int, properties: object) -> meta_fb.ContentT:
+    content = meta_fb.ContentT()
+    content.contentPropertiesType = kind
+    content.contentProperties = properties
+    return content
+
+
+def _as_str(name: bytes | str | None) -> str:
+    return name.decode() if isinstance(name, bytes) else name or ""

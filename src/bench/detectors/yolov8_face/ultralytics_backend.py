@@ -1,0 +1,188 @@
+"""YOLOv8-face through Ultralytics: ``YOLO(path, task="pose")``, the ``ultralytics`` backend.
+
+``path`` is the Ultralytics-loadable ONNX (asset ``yolov8_face_ultralytics``: the lite-t network
+with the pose decode appended, output ``[1, 20, 8400]``) or a YOLOv8n-face ``.pt`` the user
+supplies; both go through the same call. Ultralytics letterboxes, thresholds, runs the NMS and
+maps boxes and keypoints back to the image; the keypoints are the model's
+(``result.keypoints.xy``).
+
+Offline: ``YOLO_OFFLINE=1`` (set here before Ultralytics is first imported, and by
+``bench.cli``) makes Ultralytics' online check false without a DNS lookup, so its requirement
+checks never try to install and nothing is fetched; prediction with ``verbose=False`` logs
+nothing per batch. The model's one-time load messages are silenced.
+
+Batching: the ONNX graph has a fixed batch of 1, and Ultralytics runs a list of images through
+it one forward pass per image (it reads the export's batch from the metadata and splits);
+pre- and post-processing are still done for the whole list at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.assets import resolve
+from bench.backends import ProviderError, onnx_providers_for
+from bench.detectors.base import Detector, Face
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+#: Ultralytics' per-image detection cap (its default, passed explicitly).
+MAX_DETECTIONS = 300
+
+
+def ultralytics_device(device: str) -> tuple[str | int, str]:
+    """Ultralytics' device argument (``"cpu"`` or a CUDA index) and the canonical device name.
+
+    Asking for CUDA without one is an error here: Ultralytics would otherwise fail with its own
+    message, or (for ONNX) quietly run on the CPU.
+    """
+    resolved = torch.device(device)
+    if resolved.type == "cpu":
+        return "cpu", "cpu"
+    if resolved.type != "cuda":
+        raise ValueError(f"yolov8_face (ultralytics) runs on 'cpu' or 'cuda[:N]', not {device!r}")
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"yolov8_face was asked to run on {device!r}, but torch sees no CUDA device")
+    index = torch.cuda.current_device() if resolved.index is None else resolved.index
+    return index, f"cuda:{index}"
+
+
+@contextmanager
+def _quiet_load() -> Iterator[None]:
+    """Silence the one-time load chatter: Ultralytics' "Loading ... / Using ONNX Runtime ..."
+    lines and ONNX Runtime's warnings about unused initializers in the exported graph."""
+    import onnxruntime as ort
+
+    logger = logging.getLogger("ultralytics")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    ort.set_default_logger_severity(3)
+    try:
+        yield
+    finally:
+        ort.set_default_logger_severity(2)  # ONNX Runtime's default (warnings)
+        logger.setLevel(level)
+
+
+class UltralyticsYoloV8Face(Detector):
+    """YOLOv8-face through ``ultralytics.YOLO``; images go in as one list per ``detect`` call.
+
+    ``providers`` (the hardware group's ONNX Runtime providers) cannot be passed to Ultralytics,
+    which picks CUDA for a GPU device and the CPU otherwise; the provider it ran is checked
+    against the first one asked for, so a mismatch is an error rather than a silent fall-back.
+    """
+
+    name = "yolov8_face"
+    required_assets = ("yolov8_face_ultralytics",)
+    required_packages = ("ultralytics", "onnxruntime")
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        providers: Sequence[str] | None = None,
+        conf_threshold: float = 0.25,
+        iou_threshold: float = 0.5,
+        imgsz: int = 640,
+        path: str | None = None,
+    ) -> None:
+        import ultralytics
+        from ultralytics import YOLO
+
+        self._device_arg, self.device = ultralytics_device(device)
+        self.weights = resolve("yolov8_face_ultralytics", path)
+        self.conf_threshold = float(conf_threshold)
+        self.iou_threshold = float(iou_threshold)
+        self.imgsz = int(imgsz)
+        self.version = ultralytics.__version__
+        with _quiet_load():
+            self.model = YOLO(str(self.weights), task="pose")
+            if self.model.task != "pose":  # a .pt's own training arguments name its task
+                raise ValueError(
+                    f"{self.weights}: Ultralytics loads it as a {self.model.task!r} model; "
+                    "yolov8_face needs a pose model with 5 face keypoints"
+                )
+            # The first prediction builds the predictor (and the ONNX Runtime session): do it
+            # now, so that load errors surface here and detect() times only detection.
+            self._predict([np.zeros((self.imgsz, self.imgsz, 3), dtype=np.uint8)])
+        backend = self.model.predictor.model
+        self.runtime, self.provider = self._check_runtime(backend, providers)
+        keypoints = tuple(getattr(backend, "kpt_shape", ()))
+        if keypoints != (5, 3):
+            raise ValueError(f"{self.weights}: not a 5-keypoint face model (kpt_shape {keypoints})")
+        if backend.format == "onnx" and not backend.dynamic:
+            self.input = f"letterbox {self.imgsz}, {backend.batch} image per forward (fixed-batch export)"
+        else:
+            self.input = f"letterbox {self.imgsz}, the whole list per forward"
+        used = list(self.model.predictor.imgsz)
+        if used != [self.imgsz, self.imgsz]:
+            raise ValueError(
+                f"{self.weights}: the export is fixed at {used}; imgsz={self.imgsz} cannot run on it"
+            )
+
+    def _check_runtime(self, backend: Any, providers: Sequence[str] | None) -> tuple[str, str | None]:
+        """What runs the network (``onnxruntime <version>`` or ``torch <version>``) and, for
+        ONNX, its execution provider, after checking that it runs where it was asked to."""
+        ran_on = torch.device(backend.device)
+        if ran_on != torch.device(self.device):
+            raise RuntimeError(
+                f"{self.weights.name}: asked for {self.device}, Ultralytics runs it on {ran_on}"
+            )
+        if backend.format != "onnx":
+            return f"torch {torch.__version__} ({backend.format})", None
+        import onnxruntime as ort
+
+        ran = backend.session.get_providers()[0]
+        wanted = onnx_providers_for(self.device, providers)[0]
+        if ran != wanted:
+            raise ProviderError(
+                f"{self.weights.name}: asked for {wanted} on {self.device}, but Ultralytics runs it on {ran}"
+            )
+        return f"onnxruntime {ort.__version__}", ran
+
+    def _predict(self, images_bgr: list[np.ndarray]) -> list[Any]:
+        return self.model.predict(
+            images_bgr,
+            imgsz=self.imgsz,
+            conf=self.conf_threshold,
+            iou=self.iou_threshold,
+            max_det=MAX_DETECTIONS,
+            device=self._device_arg,
+            verbose=False,
+        )
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        for index, image in enumerate(images):
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+        if not images:
+            return []
+        # Ultralytics takes numpy images as OpenCV's BGR (it flips them back to RGB itself).
+        results = self._predict([np.ascontiguousarray(image[..., ::-1]) for image in images])
+        return [self._faces(result) for result in results]
+
+    @staticmethod
+    def _faces(result: Any) -> list[Face]:
+        boxes = result.boxes.xyxy.cpu().numpy()
+        scores = result.boxes.conf.cpu().numpy()
+        keypoints = result.keypoints.xy.cpu().numpy()
+        return [
+            Face(box=boxes[i], score=float(scores[i]), landmarks=keypoints[i])
+            for i in np.argsort(-scores, kind="stable")
+        ]
+
+    def describe(self) -> dict[str, str]:
+        return {
+            **super().describe(),
+            "detector_backend": f"ultralytics {self.version}",
+            "detector_runtime": self.runtime,
+            "detector_weights": str(self.weights),
+            "detector_input": self.input,
+            **({"detector_provider": self.provider} if self.provider else {}),
+        }

@@ -1,0 +1,58 @@
+"""Every pair of real methods agrees on where the eyes are, on the same 50 LFW images."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from bench.api import list_available
+from bench.assets import resolve
+from bench.data import parse_lfw_pairs
+from bench.detectors import create_detector, select_face
+
+from .conftest import read_rgb
+
+#: Methods that locate faces (the baselines `center_crop` and `none` do not).
+BASELINES = {"center_crop", "none"}
+METHODS = sorted(entry.name for entry in list_available() if entry.available and entry.name not in BASELINES)
+#: Median and worst-case disagreement allowed between two methods' eye positions, in pixels of
+#: the 250x250 images (inter-ocular distance there is about 40-50 px).
+MEDIAN_TOLERANCE_PX, MAX_TOLERANCE_PX = 5.0, 15.0
+
+
+@pytest.fixture(scope="module")
+def eyes() -> dict[str, np.ndarray]:
+    """Per method, the (image-left eye, image-right eye) of the selected face on each image."""
+    pairs = parse_lfw_pairs(resolve("lfw_pairs"))
+    names = list(dict.fromkeys(pair.image_a for pair in pairs[::120]))[:50]
+    images = [read_rgb(resolve("lfw_deepfunneled") / name) for name in names]
+    found = {}
+    for method in METHODS:
+        detector = create_detector(method)
+        faces = [
+            select_face(candidates, image.shape)
+            for image, candidates in zip(images, detector.detect(images), strict=True)
+        ]
+        assert all(face is not None for face in faces), method
+        found[method] = np.stack(
+            [
+                face.landmarks[
+                    [face.landmark_names.index("left_eye"), face.landmark_names.index("right_eye")]
+                ]
+                for face in faces
+            ]
+        )
+    return found
+
+
+def test_enough_methods_are_compared() -> None:
+    assert len(METHODS) >= 2
+
+
+@pytest.mark.parametrize(("first", "second"), list(itertools.combinations(METHODS, 2)))
+def test_methods_agree_on_the_eyes(eyes: dict[str, np.ndarray], first: str, second: str) -> None:
+    distance = np.linalg.norm(eyes[first] - eyes[second], axis=-1)
+    assert np.median(distance) <= MEDIAN_TOLERANCE_PX, (first, second, np.median(distance))
+    assert distance.max() <= MAX_TOLERANCE_PX, (first, second, distance.max())

@@ -1,0 +1,146 @@
+"""RetinaFace MobileNet-0.25 on ONNX Runtime: real weights on real LFW faces (CPU)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from bench.alignment import similarity_to_template, template_points
+from bench.backends.onnx import ProviderError
+from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
+from bench.detectors.retinaface import RetinaFaceDetector, decode, prior_boxes
+
+from .landmark_checks import assert_plausible_face
+
+
+@pytest.fixture(scope="module")
+def detector() -> RetinaFaceDetector:
+    made = create_detector("retinaface", num_threads=1)
+    assert isinstance(made, RetinaFaceDetector)
+    return made
+
+
+@pytest.fixture(scope="module")
+def lfw_faces(detector: RetinaFaceDetector, lfw_images: list[np.ndarray]) -> list[list[Face]]:
+    return detector.detect(lfw_images)
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _assert_same(got: list[Face], expected: list[Face], tol: float) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a.box, b.box, atol=tol)
+        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=tol)
+        assert a.score == pytest.approx(b.score, abs=1e-4)
+
+
+def test_finds_one_plausible_face_per_lfw_image(
+    lfw_faces: list[list[Face]], lfw_images: list[np.ndarray]
+) -> None:
+    for image, faces in zip(lfw_images, lfw_faces, strict=True):
+        assert faces, "no face found"
+        assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+        face = select_face(faces, image.shape)
+        assert_plausible_face(face, image.shape)
+        assert face is not None and face.score > 0.9
+        assert 60 < face.width < 180 and 80 < face.height < 200, face.box
+
+
+def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_images: list[np.ndarray]) -> None:
+    template = template_points(FIVE_POINTS)
+    for image, faces in zip(lfw_images, lfw_faces, strict=True):
+        face = select_face(faces, image.shape)
+        assert face is not None and face.landmarks is not None
+        matrix = similarity_to_template(face.landmarks, face.landmark_names)
+        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
+        assert error.mean() < 5.0 and error.max() < 10.0, error
+
+
+def test_multi_face_image(
+    detector: RetinaFaceDetector, multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]]
+) -> None:
+    image, (x1, y1, x2, y2) = multi_face_image
+    faces = detector.detect([image])[0]
+    assert len(faces) == 5
+    chosen = select_face(faces, image.shape)
+    assert chosen is not None
+    cx, cy = chosen.box.reshape(2, 2).mean(0)
+    assert x1 < cx < x2 and y1 < cy < y2
+
+
+def test_image_without_a_face(detector: RetinaFaceDetector) -> None:
+    grey = np.full((250, 250, 3), 128, dtype=np.uint8)
+    tiny = np.zeros((4, 7, 3), dtype=np.uint8)
+    assert detector.detect([grey, tiny, grey]) == [[], [], []]
+    assert detector.detect([]) == []
+
+
+def test_batch_matches_single_images(
+    detector: RetinaFaceDetector, lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
+) -> None:
+    for image, expected in zip(lfw_images, lfw_faces, strict=True):
+        _assert_same(detector.detect([image])[0], expected, tol=1e-3)
+
+
+def test_mixed_sizes_in_one_batch(
+    detector: RetinaFaceDetector, lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
+) -> None:
+    odd = cv2.resize(lfw_images[1], (333, 241), interpolation=cv2.INTER_LINEAR)
+    faces = detector.detect([lfw_images[0], odd, lfw_images[2]])
+    _assert_same(faces[0], lfw_faces[0], tol=1e-3)
+    _assert_same(faces[2], lfw_faces[2], tol=1e-3)
+    face = select_face(faces[1], odd.shape)
+    assert_plausible_face(face, odd.shape)
+    original = select_face(lfw_faces[1], lfw_images[1].shape)
+    assert face is not None and original is not None
+    assert np.abs(face.landmarks - original.landmarks * [333 / 250, 241 / 250]).max() < 6.0
+
+
+def test_max_size_maps_back_to_the_original(
+    lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
+) -> None:
+    """A 2x enlarged image shrunk back by ``max_size`` gives twice the native coordinates."""
+    big = cv2.resize(lfw_images[3], (500, 500), interpolation=cv2.INTER_LINEAR)
+    capped = create_detector("retinaface", max_size=250, num_threads=1)
+    face = select_face(capped.detect([big])[0], big.shape)
+    original = select_face(lfw_faces[3], lfw_images[3].shape)
+    assert face is not None and original is not None
+    assert np.abs(face.landmarks - 2 * original.landmarks).max() < 4.0
+    assert np.abs(face.box - 2 * original.box).max() < 8.0
+
+
+def test_priors_and_decoding() -> None:
+    priors = prior_boxes(250, 250)
+    assert len(priors) == 2 * (32 * 32 + 16 * 16 + 8 * 8)
+    # First cell of stride 8 (its two sizes), then the next column.
+    np.testing.assert_allclose(priors[:3], [[4, 4, 16, 16], [4, 4, 32, 32], [12, 4, 16, 16]])
+    np.testing.assert_allclose(priors[-1], [240, 240, 512, 512])
+    loc = np.array([[1.0, -1.0, 0.0, np.log(2) / 0.2]], dtype=np.float32)
+    marks = np.tile([[10.0, 0.0]], (1, 5)).astype(np.float32)
+    boxes, points = decode(loc, marks, np.array([[100, 100, 20, 20]], dtype=np.float32))
+    np.testing.assert_allclose(boxes[0], [92, 78, 112, 118], rtol=1e-5)  # centre (102, 98), 20 x 40
+    np.testing.assert_allclose(points[0], np.tile([[120.0, 100.0]], (5, 1)), rtol=1e-5)
+
+
+def test_describe(detector: RetinaFaceDetector) -> None:
+    info = detector.describe()
+    assert info["detector"] == "retinaface"
+    assert info["detector_provider"] == "CPUExecutionProvider"
+    assert info["detector_weights"].endswith("retinaface_mobilenet0.25.onnx")
+
+
+def test_rejects_a_bad_max_size() -> None:
+    with pytest.raises(ValueError, match="max_size"):
+        RetinaFaceDetector(max_size=8)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
+def test_cuda_requested_without_a_gpu() -> None:
+    with pytest.raises(ProviderError, match="CUDA"):
+        create_detector("retinaface", device="cuda")

@@ -1,0 +1,138 @@
+"""YOLOv5-Face n-0.5 on ONNX Runtime: real weights on real LFW faces (CPU)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from bench.alignment import similarity_to_template, template_points
+from bench.backends.onnx import ProviderError
+from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
+from bench.detectors.letterbox import letterbox
+from bench.detectors.yolov5_face import ANCHORS, STRIDES, YoloV5FaceDetector, decode_heads
+
+from .landmark_checks import assert_plausible_face
+
+
+@pytest.fixture(scope="module")
+def detector() -> YoloV5FaceDetector:
+    made = create_detector("yolov5_face", num_threads=1)
+    assert isinstance(made, YoloV5FaceDetector)
+    return made
+
+
+@pytest.fixture(scope="module")
+def lfw_faces(detector: YoloV5FaceDetector, lfw_images: list[np.ndarray]) -> list[list[Face]]:
+    return detector.detect(lfw_images)
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def test_finds_one_plausible_face_per_lfw_image(
+    lfw_faces: list[list[Face]], lfw_images: list[np.ndarray]
+) -> None:
+    for image, faces in zip(lfw_images, lfw_faces, strict=True):
+        assert faces, "no face found"
+        assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+        face = select_face(faces, image.shape)
+        assert_plausible_face(face, image.shape)
+        assert face is not None and face.score > 0.6
+        assert 60 < face.width < 180 and 80 < face.height < 200, face.box
+
+
+def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_images: list[np.ndarray]) -> None:
+    template = template_points(FIVE_POINTS)
+    for image, faces in zip(lfw_images, lfw_faces, strict=True):
+        face = select_face(faces, image.shape)
+        assert face is not None and face.landmarks is not None
+        matrix = similarity_to_template(face.landmarks, face.landmark_names)
+        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
+        assert error.mean() < 5.0 and error.max() < 10.0, error
+
+
+def test_multi_face_image(
+    detector: YoloV5FaceDetector, multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]]
+) -> None:
+    image, (x1, y1, x2, y2) = multi_face_image
+    faces = detector.detect([image])[0]
+    assert len(faces) == 5
+    chosen = select_face(faces, image.shape)
+    assert chosen is not None
+    cx, cy = chosen.box.reshape(2, 2).mean(0)
+    assert x1 < cx < x2 and y1 < cy < y2
+
+
+def test_image_without_a_face(detector: YoloV5FaceDetector) -> None:
+    grey = np.full((250, 250, 3), 128, dtype=np.uint8)
+    tiny = np.zeros((4, 7, 3), dtype=np.uint8)
+    assert detector.detect([grey, tiny]) == [[], []]
+    assert detector.detect([]) == []
+
+
+def test_batch_matches_single_images(
+    detector: YoloV5FaceDetector, lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
+) -> None:
+    for image, expected in zip(lfw_images[:3], lfw_faces[:3], strict=True):
+        (got,) = detector.detect([image])
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected, strict=True):
+            np.testing.assert_allclose(a.box, b.box, atol=1e-4)
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-4)
+
+
+def test_coordinates_map_back_through_the_letterbox(
+    detector: YoloV5FaceDetector, lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
+) -> None:
+    """A stretched, non-square copy: the face is found where the stretch puts it."""
+    wide = cv2.resize(lfw_images[0], (400, 300), interpolation=cv2.INTER_LINEAR)
+    face = select_face(detector.detect([wide])[0], wide.shape)
+    assert_plausible_face(face, wide.shape)
+    original = select_face(lfw_faces[0], lfw_images[0].shape)
+    assert face is not None and original is not None
+    scale = np.array([400 / 250, 300 / 250])
+    assert np.abs(face.landmarks - original.landmarks * scale).max() < 6.0
+
+
+def test_decoding_formulas() -> None:
+    """One hot cell per head: box and landmarks follow the reference ``Detect`` decoding."""
+    heads = [np.full((1, 3, 640 // s, 640 // s, 16), -20.0, dtype=np.float32) for s in STRIDES]
+    raw = np.zeros(16, dtype=np.float32)
+    raw[4] = raw[15] = 10.0  # objectness and class ~ 1
+    raw[5:15] = np.linspace(-1.0, 1.0, 10)
+    heads[1][0, 2, 5, 7] = raw  # anchor 2 of stride 16, row 5, column 7
+    boxes, scores, landmarks = decode_heads(heads, 0.5)
+    assert len(boxes) == 1 and scores[0] == pytest.approx(1.0, abs=1e-4)
+    anchor, cell = ANCHORS[1, 2], np.array([7.0, 5.0])
+    centre, size = (0.5 + cell) * 16, 4 * anchor * 0.25  # sigmoid(0) = 0.5
+    np.testing.assert_allclose(boxes[0], [*(centre - size / 2), *(centre + size / 2)], rtol=1e-5)
+    np.testing.assert_allclose(landmarks[0], raw[5:15].reshape(5, 2) * anchor + cell * 16, rtol=1e-5)
+
+
+def test_letterbox_round_trip() -> None:
+    image = np.zeros((100, 300, 3), dtype=np.uint8)
+    canvas, placement = letterbox(image, 640)
+    assert canvas.shape == (640, 640, 3)
+    points = np.array([[0.0, 0.0], [300.0, 100.0], [150.0, 50.0]])
+    on_canvas = points * [placement.scale_x, placement.scale_y] + [placement.pad_x, placement.pad_y]
+    np.testing.assert_allclose(placement.to_image(on_canvas), points, atol=1e-4)
+    assert np.allclose(on_canvas[1], [640, 320 + 640 * 100 / 300 / 2], atol=1)
+    small, kept = letterbox(np.zeros((250, 250, 3), np.uint8), 640, upscale=False)
+    assert (kept.scale_x, kept.pad_x, kept.pad_y) == (1.0, 195, 195) and small.shape == (640, 640, 3)
+
+
+def test_registry_and_describe(detector: YoloV5FaceDetector) -> None:
+    info = detector.describe()
+    assert info["detector"] == "yolov5_face"
+    assert info["detector_provider"] == "CPUExecutionProvider"
+    assert info["detector_weights"].endswith("yolov5n-0.5.onnx")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
+def test_cuda_requested_without_a_gpu() -> None:
+    with pytest.raises(ProviderError, match="CUDA"):
+        create_detector("yolov5_face", device="cuda")

@@ -1,0 +1,260 @@
+"""YOLOv8-face lite-t through Ultralytics and through the raw-head ONNX Runtime decode, on real
+LFW images (CPU only): plausible faces in the documented order, the two backends agreeing,
+batching, no network and no output noise."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from bench.alignment import similarity_to_template, template_points
+from bench.backends.onnx import ProviderError
+from bench.detectors import FIVE_POINTS, Detector, Face, create_detector, select_face
+from bench.detectors.yolov8_face import OnnxYoloV8Face, UltralyticsYoloV8Face
+from bench.detectors.yolov8_face.onnx_backend import letterbox
+
+from .conftest import compose_config
+from .landmark_checks import assert_plausible_face
+
+BACKENDS = ("ultralytics", "onnxruntime")
+CPU = ["CPUExecutionProvider"]
+
+
+@pytest.fixture(scope="module")
+def detectors() -> dict[str, Detector]:
+    return {
+        backend: create_detector("yolov8_face", backend=backend, onnx_providers=CPU) for backend in BACKENDS
+    }
+
+
+@pytest.fixture(scope="module")
+def lfw_faces(detectors: dict[str, Detector], lfw_images: list[np.ndarray]) -> dict[str, list[list[Face]]]:
+    return {backend: detector.detect(lfw_images) for backend, detector in detectors.items()}
+
+
+def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def _assert_same(got: list[Face], expected: list[Face], tol: float) -> None:
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_allclose(a.box, b.box, atol=tol)
+        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=tol)
+        assert a.score == pytest.approx(b.score, abs=1e-4)
+
+
+def test_registry_builds_the_backend_asked_for(detectors: dict[str, Detector]) -> None:
+    assert isinstance(detectors["ultralytics"], UltralyticsYoloV8Face)
+    assert isinstance(detectors["onnxruntime"], OnnxYoloV8Face)
+    assert all(detector.name == "yolov8_face" for detector in detectors.values())
+    with pytest.raises(ValueError, match="unknown yolov8_face backend"):
+        create_detector("yolov8_face", backend="tensorrt")
+
+
+def test_config_builds_the_default_backend() -> None:
+    detector = compose_config(["detector=yolov8_face"]).detector
+    assert detector.name == "yolov8_face" and detector.options.backend == "ultralytics"
+    made = create_detector(detector.name, onnx_providers=CPU, **detector.options)
+    assert isinstance(made, UltralyticsYoloV8Face)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_finds_one_plausible_face_per_lfw_image(
+    lfw_faces: dict[str, list[list[Face]]], lfw_images: list[np.ndarray], backend: str
+) -> None:
+    for image, faces in zip(lfw_images, lfw_faces[backend], strict=True):
+        assert faces, "no face found"
+        assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+        face = select_face(faces, image.shape)
+        assert_plausible_face(face, image.shape)
+        assert face is not None and face.score > 0.5
+        assert 60 < face.width < 180 and 80 < face.height < 200, face.box
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_alignment_lands_near_the_template(
+    lfw_faces: dict[str, list[list[Face]]], lfw_images: list[np.ndarray], backend: str
+) -> None:
+    template = template_points(FIVE_POINTS)
+    for image, faces in zip(lfw_images, lfw_faces[backend], strict=True):
+        face = select_face(faces, image.shape)
+        assert face is not None and face.landmarks is not None
+        matrix = similarity_to_template(face.landmarks, face.landmark_names)
+        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
+        assert error.mean() < 5.0 and error.max() < 10.0, error
+
+
+def test_mirrored_image_swaps_the_sides(
+    detectors: dict[str, Detector], lfw_faces: dict[str, list[list[Face]]], lfw_images: list[np.ndarray]
+) -> None:
+    """The order follows the image: on a mirrored image the point called ``left_eye`` is the
+    mirror of the original's ``right_eye`` (the keypoints are the model's, not a fixed pattern)."""
+    mirrored = [np.ascontiguousarray(image[:, ::-1]) for image in lfw_images]
+    swap = [1, 0, 2, 4, 3]
+    for image, original, flipped in zip(
+        lfw_images, lfw_faces["onnxruntime"], detectors["onnxruntime"].detect(mirrored), strict=True
+    ):
+        face, mirror = select_face(original, image.shape), select_face(flipped, image.shape)
+        assert face is not None and mirror is not None
+        points = mirror.landmarks[swap].copy()
+        points[:, 0] = image.shape[1] - points[:, 0]
+        assert np.abs(points - face.landmarks).max() < 6.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_multi_face_image(
+    detectors: dict[str, Detector],
+    multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]],
+    backend: str,
+) -> None:
+    image, (x1, y1, x2, y2) = multi_face_image
+    faces = detectors[backend].detect([image])[0]
+    assert len(faces) == 5
+    chosen = select_face(faces, image.shape)
+    assert chosen is not None
+    cx, cy = chosen.box.reshape(2, 2).mean(0)
+    assert x1 < cx < x2 and y1 < cy < y2
+    assert_plausible_face(chosen, image.shape)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_image_without_a_face(detectors: dict[str, Detector], backend: str) -> None:
+    grey = np.full((250, 250, 3), 128, dtype=np.uint8)
+    assert detectors[backend].detect([grey]) == [[]]
+    assert detectors[backend].detect([]) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_matches_single_images(
+    detectors: dict[str, Detector],
+    lfw_faces: dict[str, list[list[Face]]],
+    lfw_images: list[np.ndarray],
+    backend: str,
+) -> None:
+    for image, expected in zip(lfw_images, lfw_faces[backend], strict=True):
+        _assert_same(detectors[backend].detect([image])[0], expected, tol=1e-3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mixed_sizes_in_one_batch(
+    detectors: dict[str, Detector],
+    lfw_faces: dict[str, list[list[Face]]],
+    lfw_images: list[np.ndarray],
+    backend: str,
+) -> None:
+    wide = cv2.resize(lfw_images[1], (400, 300))  # upscaled into the input, padded top and bottom
+    large = cv2.resize(lfw_images[2], (900, 1000))  # shrunk into the input
+    faces = detectors[backend].detect([lfw_images[0], wide, large])
+    _assert_same(faces[0], lfw_faces[backend][0], tol=1e-3)
+    for image, found in zip((wide, large), faces[1:], strict=True):
+        assert_plausible_face(select_face(found, image.shape), image.shape)
+        assert np.all(found[0].box[2:] <= image.shape[1::-1])
+
+
+def test_backends_agree(
+    detectors: dict[str, Detector],
+    lfw_faces: dict[str, list[list[Face]]],
+    lfw_images: list[np.ndarray],
+    multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]],
+) -> None:
+    """Same network, same letterbox and NMS: the faces match to float rounding. Prints the
+    speed of each backend on the 250x250 LFW images (run pytest with ``-s`` to see it)."""
+    for ours, theirs in zip(lfw_faces["onnxruntime"], lfw_faces["ultralytics"], strict=True):
+        _assert_same(ours, theirs, tol=0.01)
+    image = multi_face_image[0]
+    _assert_same(
+        detectors["onnxruntime"].detect([image])[0], detectors["ultralytics"].detect([image])[0], 0.01
+    )
+
+    batch = lfw_images * 2
+    for backend, detector in detectors.items():
+        start = time.perf_counter()
+        detector.detect(batch)
+        print(f"yolov8_face {backend}: {(time.perf_counter() - start) * 1e3 / len(batch):.1f} ms/image")
+
+
+def test_letterbox_matches_ultralytics(lfw_images: list[np.ndarray]) -> None:
+    from ultralytics.data.augment import LetterBox
+
+    for image in (
+        lfw_images[0],
+        cv2.resize(lfw_images[1], (333, 251)),
+        cv2.resize(lfw_images[2], (901, 700)),
+    ):
+        canvas, _ = letterbox(image, 640)
+        np.testing.assert_array_equal(canvas, LetterBox((640, 640), auto=False)(image=image))
+
+
+def test_nothing_touches_the_network_or_prints(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], lfw_images: list[np.ndarray]
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"network access: {args}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    capfd.readouterr()
+    for backend in BACKENDS:
+        detector = create_detector("yolov8_face", backend=backend, onnx_providers=CPU)
+        detector.detect(lfw_images[:2])
+        detector.detect(lfw_images[2:4])
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_describe_records_what_ran(detectors: dict[str, Detector]) -> None:
+    import ultralytics
+
+    info = detectors["ultralytics"].describe()
+    assert info["detector"] == "yolov8_face" and info["detector_device"] == "cpu"
+    assert info["detector_backend"] == f"ultralytics {ultralytics.__version__}"
+    assert info["detector_runtime"].startswith("onnxruntime")
+    assert info["detector_provider"] == "CPUExecutionProvider"
+    assert info["detector_input"].startswith("letterbox 640, 1 image per forward")
+    assert info["detector_weights"].endswith("yolov8-lite-t-ultralytics.onnx")
+    info = detectors["onnxruntime"].describe()
+    assert info["detector_provider"] == "CPUExecutionProvider"
+    assert info["detector_weights"].endswith("yolov8-lite-t.onnx")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_input_size_is_fixed_by_the_export(backend: str) -> None:
+    with pytest.raises(ValueError, match="imgsz=320"):
+        create_detector("yolov8_face", backend=backend, onnx_providers=CPU, imgsz=320)
+
+
+def test_a_pt_checkpoint_goes_through_the_same_call(tmp_path: Path) -> None:
+    """A YOLOv8-face ``.pt`` loads by the same ``YOLO(path, task="pose")``. The real YOLOv8n-face
+    checkpoint is not available offline, so this builds a randomly initialised 5-keypoint
+    YOLOv8n-pose checkpoint: it checks the plumbing, not accuracy."""
+    from ultralytics.nn.tasks import PoseModel
+
+    model = PoseModel("yolov8n-pose.yaml", nc=1, data_kpt_shape=(5, 3), verbose=False)
+    path = tmp_path / "random-face-pose.pt"
+    torch.save({"model": model, "train_args": {"task": "pose", "imgsz": 640}}, path)
+    detector = create_detector("yolov8_face", path=str(path), conf_threshold=0.01, onnx_providers=CPU)
+    info = detector.describe()
+    assert info["detector_runtime"].startswith("torch") and "detector_provider" not in info
+    noise = np.random.default_rng(0).integers(0, 256, size=(250, 250, 3), dtype=np.uint8)
+    faces = detector.detect([noise])[0]
+    assert faces and all(face.landmarks is not None and face.landmarks.shape == (5, 2) for face in faces)
+
+    torch.save({"model": model, "train_args": {"task": "detect"}}, path)
+    with pytest.raises(ValueError, match="pose model"):
+        create_detector("yolov8_face", path=str(path), onnx_providers=CPU)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
+def test_cuda_requested_without_cuda() -> None:
+    with pytest.raises(RuntimeError, match="CUDA"):
+        create_detector("yolov8_face", device="cuda")
+    with pytest.raises(ProviderError):
+        create_detector("yolov8_face", backend="onnxruntime", device="cuda")
