@@ -19,7 +19,7 @@ BASELINES = {"center_crop", "none"}
 METHODS = sorted(entry.name for entry in list_available() if entry.available and entry.name not in BASELINES)
 #: Median and worst-case disagreement allowed between two methods' eye positions, in pixels of
 #: the 250x250 images (inter-ocular distance there is about 40-50 px).
-MEDIAN_TOLERANCE_PX, MAX_TOLERANCE_PX = 5.0, 15.0
+MEDIAN_TOLERANCE_PX, MAX_TOLERANCE_PX = 4.5, 12.0
 
 
 @pytest.fixture(scope="module")
