@@ -24,7 +24,12 @@ from bench.detectors.mediapipe_mesh import (
     MeshFace,
 )
 
-from .landmark_checks import assert_plausible_face
+from .landmark_checks import (
+    apply_affine,
+    assert_central_face_chosen,
+    assert_plausible_face,
+    assert_same_faces,
+)
 
 MultiFace = tuple[np.ndarray, tuple[float, float, float, float]]
 
@@ -64,18 +69,6 @@ def _selected(found: list[list[Face]], images: list[np.ndarray]) -> list[Face]:
     return faces
 
 
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def _assert_same(got: list[Face], expected: list[Face]) -> None:
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected, strict=True):
-        np.testing.assert_allclose(a.box, b.box, atol=1e-4)
-        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-3)
-        assert a.score == pytest.approx(b.score, abs=1e-6)
-
-
 def _assert_blazeface_order(face: Face) -> None:
     """The four points as an upright face shows them, inside the box."""
     assert face.landmark_names == LANDMARK_NAMES and face.landmarks is not None
@@ -84,14 +77,6 @@ def _assert_blazeface_order(face: Face) -> None:
     assert max(left_eye[1], right_eye[1]) < nose[1] < mouth[1]
     x1, y1, x2, y2 = face.box
     assert np.all((face.landmarks >= [x1, y1]) & (face.landmarks <= [x2, y2])), (face.landmarks, face.box)
-
-
-def _assert_central_face_chosen(faces: list[Face], image: np.ndarray, extent: tuple[float, ...]) -> None:
-    chosen = select_face(faces, image.shape)
-    assert chosen is not None
-    cx, cy = chosen.box.reshape(2, 2).mean(0)
-    x1, y1, x2, y2 = extent
-    assert x1 < cx < x2 and y1 < cy < y2
 
 
 # --- BlazeFace -------------------------------------------------------------------------------
@@ -113,7 +98,7 @@ def test_blazeface_alignment_lands_near_the_template_subset(
     for image, face in zip(lfw_images, blazeface_faces, strict=True):
         assert face.landmarks is not None
         matrix = similarity_to_template(face.landmarks, face.landmark_names)
-        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        error = np.linalg.norm(apply_affine(matrix, face.landmarks) - template, axis=1)
         assert error.max() < 7.0, error
         assert align_face(image, face).shape == (112, 112, 3)
 
@@ -128,7 +113,7 @@ def test_full_range_model_runs_in_the_tasks_detector(
         _assert_blazeface_order(face)
     image, extent = multi_face_image
     assert len(found[-1]) == 5
-    _assert_central_face_chosen(found[-1], image, extent)
+    assert_central_face_chosen(found[-1], image.shape, extent)
 
 
 def test_blazeface_multi_face_image(blazeface: MediaPipeFaceDetector, multi_face_image: MultiFace) -> None:
@@ -137,7 +122,7 @@ def test_blazeface_multi_face_image(blazeface: MediaPipeFaceDetector, multi_face
     image, extent = multi_face_image
     faces = blazeface.detect([image])[0]
     assert len(faces) >= 3
-    _assert_central_face_chosen(faces, image, extent)
+    assert_central_face_chosen(faces, image.shape, extent)
 
 
 def test_metadata_leaves_the_network_unchanged(tmp_path: Path) -> None:
@@ -166,7 +151,7 @@ def test_blazeface_batch_matches_single_images(
     wide = cv2.resize(lfw_images[0], (400, 300), interpolation=cv2.INTER_LINEAR)
     batch = [lfw_images[1], wide, lfw_images[2]]
     for image, expected in zip(batch, blazeface.detect(batch), strict=True):
-        _assert_same(blazeface.detect([image])[0], expected)
+        assert_same_faces(blazeface.detect([image])[0], expected)
     _assert_blazeface_order(select_face(blazeface.detect([wide])[0], wide.shape))
 
 
@@ -217,7 +202,8 @@ def test_mesh_alignment_lands_near_the_template(mesh_faces: list[Face]) -> None:
     for face in mesh_faces:
         assert face.landmarks is not None
         error = np.linalg.norm(
-            _apply(similarity_to_template(face.landmarks, FIVE_POINTS), face.landmarks) - template, axis=1
+            apply_affine(similarity_to_template(face.landmarks, FIVE_POINTS), face.landmarks) - template,
+            axis=1,
         )
         assert error.max() < 8.0, error
 
@@ -234,7 +220,7 @@ def test_mesh_follows_a_rotated_face(
     expected = mesh_faces[3]
     assert isinstance(expected, MeshFace) and expected.mesh is not None
     # cv2's matrix maps pixel centres; both meshes are in pixel-edge coordinates.
-    moved = _apply(rotation, expected.mesh[:, :2] - 0.5) + 0.5
+    moved = apply_affine(rotation, expected.mesh[:, :2] - 0.5) + 0.5
     assert np.median(np.linalg.norm(face.mesh[:, :2] - moved, axis=1)) < 2.0
 
 
@@ -242,11 +228,11 @@ def test_mesh_multi_face_image(mesh_detector: MediaPipeMeshDetector, multi_face_
     image, extent = multi_face_image
     faces = mesh_detector.detect([image])[0]
     assert len(faces) >= 3  # as BlazeFace short range (see above)
-    _assert_central_face_chosen(faces, image, extent)
+    assert_central_face_chosen(faces, image.shape, extent)
     full_range = create_detector("mediapipe_mesh", detector_model="full_range", num_threads=1)
     faces = full_range.detect([image])[0]
     assert len(faces) == 5 and all(isinstance(face, MeshFace) for face in faces)
-    _assert_central_face_chosen(faces, image, extent)
+    assert_central_face_chosen(faces, image.shape, extent)
 
 
 def test_mesh_batch_matches_single_images(
@@ -255,7 +241,7 @@ def test_mesh_batch_matches_single_images(
     batch = lfw_images[:3]
     for image, expected in zip(batch, mesh_detector.detect(batch), strict=True):
         got = mesh_detector.detect([image])[0]
-        _assert_same(got, expected)
+        assert_same_faces(got, expected)
         for a, b in zip(got, expected, strict=True):
             assert isinstance(a, MeshFace) and isinstance(b, MeshFace)
             np.testing.assert_allclose(a.mesh, b.mesh, atol=1e-3)

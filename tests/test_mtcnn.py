@@ -14,6 +14,8 @@ from bench.detectors.base import Face
 from bench.detectors.mtcnn import MTCNNDetector
 from bench.detectors.registry import create_detector
 
+from .landmark_checks import assert_same_faces
+
 NAMES = (
     "Aaron_Peirsol_0001",
     "George_W_Bush_0001",
@@ -65,14 +67,6 @@ def _central(faces: list[Face], width: int, height: int) -> Face:
     return min(faces, key=lambda f: float(np.linalg.norm(f.box.reshape(2, 2).mean(0) - centre)))
 
 
-def _assert_same(got: list[Face], expected: list[Face], tol: float = 1e-3) -> None:
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected, strict=True):
-        np.testing.assert_allclose(a.box, b.box, atol=tol)
-        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=tol)
-        assert a.score == pytest.approx(b.score, abs=1e-5)
-
-
 def test_finds_faces_with_plausible_landmarks(
     batch_faces: list[list[Face]], images: list[np.ndarray]
 ) -> None:
@@ -104,7 +98,7 @@ def test_batch_matches_single_images(
     detector: MTCNNDetector, images: list[np.ndarray], batch_faces: list[list[Face]]
 ) -> None:
     for image, expected in zip(images, batch_faces, strict=True):
-        _assert_same(detector.detect([image])[0], expected)
+        assert_same_faces(detector.detect([image])[0], expected)
 
 
 def test_deterministic(
@@ -112,7 +106,7 @@ def test_deterministic(
 ) -> None:
     again = detector.detect(images)
     for got, expected in zip(again, batch_faces, strict=True):
-        _assert_same(got, expected, tol=0.0)
+        assert_same_faces(got, expected, tol=0.0)
 
 
 def test_mixed_sizes_in_one_batch(
@@ -121,9 +115,9 @@ def test_mixed_sizes_in_one_batch(
     resized = cv2.resize(images[1], (320, 240), interpolation=cv2.INTER_AREA)
     faces = detector.detect([images[0], resized, images[2]])
     assert len(faces) == 3
-    _assert_same(faces[0], batch_faces[0])
-    _assert_same(faces[2], batch_faces[2])
-    _assert_same(faces[1], detector.detect([resized])[0])
+    assert_same_faces(faces[0], batch_faces[0])
+    assert_same_faces(faces[2], batch_faces[2])
+    assert_same_faces(faces[1], detector.detect([resized])[0])
 
     face = _central(faces[1], 320, 240)
     original = _central(batch_faces[1], 250, 250)

@@ -12,7 +12,12 @@ from bench.backends.onnx import ProviderError
 from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
 from bench.detectors.retinaface import RetinaFaceDetector, decode, prior_boxes
 
-from .landmark_checks import assert_plausible_face
+from .landmark_checks import (
+    apply_affine,
+    assert_central_face_chosen,
+    assert_plausible_face,
+    assert_same_faces,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +30,6 @@ def detector() -> RetinaFaceDetector:
 @pytest.fixture(scope="module")
 def lfw_faces(detector: RetinaFaceDetector, lfw_images: list[np.ndarray]) -> list[list[Face]]:
     return detector.detect(lfw_images)
-
-
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def _assert_same(got: list[Face], expected: list[Face], tol: float) -> None:
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected, strict=True):
-        np.testing.assert_allclose(a.box, b.box, atol=tol)
-        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=tol)
-        assert a.score == pytest.approx(b.score, abs=1e-4)
 
 
 def test_finds_one_plausible_face_per_lfw_image(
@@ -57,7 +50,7 @@ def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_imag
         face = select_face(faces, image.shape)
         assert face is not None and face.landmarks is not None
         matrix = similarity_to_template(face.landmarks, face.landmark_names)
-        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        error = np.linalg.norm(apply_affine(matrix, face.landmarks) - template, axis=1)
         # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
         assert error.mean() < 5.0 and error.max() < 10.0, error
 
@@ -65,13 +58,10 @@ def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_imag
 def test_multi_face_image(
     detector: RetinaFaceDetector, multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]]
 ) -> None:
-    image, (x1, y1, x2, y2) = multi_face_image
+    image, extent = multi_face_image
     faces = detector.detect([image])[0]
     assert len(faces) == 5
-    chosen = select_face(faces, image.shape)
-    assert chosen is not None
-    cx, cy = chosen.box.reshape(2, 2).mean(0)
-    assert x1 < cx < x2 and y1 < cy < y2
+    assert_central_face_chosen(faces, image.shape, extent)
 
 
 def test_image_without_a_face(detector: RetinaFaceDetector) -> None:
@@ -85,7 +75,7 @@ def test_batch_matches_single_images(
     detector: RetinaFaceDetector, lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
 ) -> None:
     for image, expected in zip(lfw_images, lfw_faces, strict=True):
-        _assert_same(detector.detect([image])[0], expected, tol=1e-3)
+        assert_same_faces(detector.detect([image])[0], expected, tol=1e-3)
 
 
 def test_mixed_sizes_in_one_batch(
@@ -93,8 +83,8 @@ def test_mixed_sizes_in_one_batch(
 ) -> None:
     odd = cv2.resize(lfw_images[1], (333, 241), interpolation=cv2.INTER_LINEAR)
     faces = detector.detect([lfw_images[0], odd, lfw_images[2]])
-    _assert_same(faces[0], lfw_faces[0], tol=1e-3)
-    _assert_same(faces[2], lfw_faces[2], tol=1e-3)
+    assert_same_faces(faces[0], lfw_faces[0], tol=1e-3)
+    assert_same_faces(faces[2], lfw_faces[2], tol=1e-3)
     face = select_face(faces[1], odd.shape)
     assert_plausible_face(face, odd.shape)
     original = select_face(lfw_faces[1], lfw_images[1].shape)

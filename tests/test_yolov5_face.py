@@ -13,7 +13,7 @@ from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
 from bench.detectors.letterbox import letterbox
 from bench.detectors.yolov5_face import ANCHORS, STRIDES, YoloV5FaceDetector, decode_heads
 
-from .landmark_checks import assert_plausible_face
+from .landmark_checks import apply_affine, assert_central_face_chosen, assert_plausible_face
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,6 @@ def detector() -> YoloV5FaceDetector:
 @pytest.fixture(scope="module")
 def lfw_faces(detector: YoloV5FaceDetector, lfw_images: list[np.ndarray]) -> list[list[Face]]:
     return detector.detect(lfw_images)
-
-
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
 
 
 def test_finds_one_plausible_face_per_lfw_image(
@@ -50,7 +46,7 @@ def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_imag
         face = select_face(faces, image.shape)
         assert face is not None and face.landmarks is not None
         matrix = similarity_to_template(face.landmarks, face.landmark_names)
-        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        error = np.linalg.norm(apply_affine(matrix, face.landmarks) - template, axis=1)
         # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
         assert error.mean() < 5.0 and error.max() < 10.0, error
 
@@ -58,13 +54,10 @@ def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_imag
 def test_multi_face_image(
     detector: YoloV5FaceDetector, multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]]
 ) -> None:
-    image, (x1, y1, x2, y2) = multi_face_image
+    image, extent = multi_face_image
     faces = detector.detect([image])[0]
     assert len(faces) == 5
-    chosen = select_face(faces, image.shape)
-    assert chosen is not None
-    cx, cy = chosen.box.reshape(2, 2).mean(0)
-    assert x1 < cx < x2 and y1 < cy < y2
+    assert_central_face_chosen(faces, image.shape, extent)
 
 
 def test_image_without_a_face(detector: YoloV5FaceDetector) -> None:

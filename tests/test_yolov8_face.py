@@ -20,7 +20,12 @@ from bench.detectors.yolov8_face import OnnxYoloV8Face, UltralyticsYoloV8Face
 from bench.detectors.yolov8_face.onnx_backend import letterbox
 
 from .conftest import compose_config
-from .landmark_checks import assert_plausible_face
+from .landmark_checks import (
+    apply_affine,
+    assert_central_face_chosen,
+    assert_plausible_face,
+    assert_same_faces,
+)
 
 BACKENDS = ("ultralytics", "onnxruntime")
 CPU = ["CPUExecutionProvider"]
@@ -36,18 +41,6 @@ def detectors() -> dict[str, Detector]:
 @pytest.fixture(scope="module")
 def lfw_faces(detectors: dict[str, Detector], lfw_images: list[np.ndarray]) -> dict[str, list[list[Face]]]:
     return {backend: detector.detect(lfw_images) for backend, detector in detectors.items()}
-
-
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def _assert_same(got: list[Face], expected: list[Face], tol: float) -> None:
-    assert len(got) == len(expected)
-    for a, b in zip(got, expected, strict=True):
-        np.testing.assert_allclose(a.box, b.box, atol=tol)
-        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=tol)
-        assert a.score == pytest.approx(b.score, abs=1e-4)
 
 
 def test_registry_builds_the_backend_asked_for(detectors: dict[str, Detector]) -> None:
@@ -87,7 +80,7 @@ def test_alignment_lands_near_the_template(
         face = select_face(faces, image.shape)
         assert face is not None and face.landmarks is not None
         matrix = similarity_to_template(face.landmarks, face.landmark_names)
-        error = np.linalg.norm(_apply(matrix, face.landmarks) - template, axis=1)
+        error = np.linalg.norm(apply_affine(matrix, face.landmarks) - template, axis=1)
         # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
         assert error.mean() < 5.0 and error.max() < 10.0, error
 
@@ -115,14 +108,11 @@ def test_multi_face_image(
     multi_face_image: tuple[np.ndarray, tuple[float, float, float, float]],
     backend: str,
 ) -> None:
-    image, (x1, y1, x2, y2) = multi_face_image
+    image, extent = multi_face_image
     faces = detectors[backend].detect([image])[0]
     assert len(faces) == 5
-    chosen = select_face(faces, image.shape)
-    assert chosen is not None
-    cx, cy = chosen.box.reshape(2, 2).mean(0)
-    assert x1 < cx < x2 and y1 < cy < y2
-    assert_plausible_face(chosen, image.shape)
+    assert_central_face_chosen(faces, image.shape, extent)
+    assert_plausible_face(select_face(faces, image.shape), image.shape)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -140,7 +130,7 @@ def test_batch_matches_single_images(
     backend: str,
 ) -> None:
     for image, expected in zip(lfw_images, lfw_faces[backend], strict=True):
-        _assert_same(detectors[backend].detect([image])[0], expected, tol=1e-3)
+        assert_same_faces(detectors[backend].detect([image])[0], expected, tol=1e-3)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -153,7 +143,7 @@ def test_mixed_sizes_in_one_batch(
     wide = cv2.resize(lfw_images[1], (400, 300))  # upscaled into the input, padded top and bottom
     large = cv2.resize(lfw_images[2], (900, 1000))  # shrunk into the input
     faces = detectors[backend].detect([lfw_images[0], wide, large])
-    _assert_same(faces[0], lfw_faces[backend][0], tol=1e-3)
+    assert_same_faces(faces[0], lfw_faces[backend][0], tol=1e-3)
     for image, found in zip((wide, large), faces[1:], strict=True):
         assert_plausible_face(select_face(found, image.shape), image.shape)
         assert np.all(found[0].box[2:] <= image.shape[1::-1])
@@ -168,9 +158,9 @@ def test_backends_agree(
     """Same network, same letterbox and NMS: the faces match to float rounding. Prints the
     speed of each backend on the 250x250 LFW images (run pytest with ``-s`` to see it)."""
     for ours, theirs in zip(lfw_faces["onnxruntime"], lfw_faces["ultralytics"], strict=True):
-        _assert_same(ours, theirs, tol=0.01)
+        assert_same_faces(ours, theirs, tol=0.01)
     image = multi_face_image[0]
-    _assert_same(
+    assert_same_faces(
         detectors["onnxruntime"].detect([image])[0], detectors["ultralytics"].detect([image])[0], 0.01
     )
 
