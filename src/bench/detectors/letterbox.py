@@ -7,10 +7,12 @@ live in the same convention, so going back is ``(x - pad) / s`` per axis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from bench.detectors.base import Face
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,28 @@ def letterbox(
     canvas = np.full((size, size, image.shape[2]), fill, dtype=image.dtype)
     canvas[pad_y : pad_y + new_height, pad_x : pad_x + new_width] = resized
     return canvas, Placement(placement.scale_x, placement.scale_y, pad_x, pad_y)
+
+
+def pad_small(image: np.ndarray, size: int, value: int = 114) -> np.ndarray:
+    """An image smaller than ``size`` x ``size`` placed at the top-left of a grey canvas of that
+    size, unscaled, so that coordinates on the canvas are coordinates on the image; larger
+    images are returned as they are (the letterbox then shrinks them)."""
+    height, width = image.shape[:2]
+    if height >= size and width >= size:
+        return image
+    canvas = np.full((max(height, size), max(width, size), 3), value, dtype=image.dtype)
+    canvas[:height, :width] = image
+    return canvas
+
+
+def clip_faces(faces: list[Face], image_shape: tuple[int, ...]) -> list[Face]:
+    """Faces found on a padded canvas, with boxes and points clipped back to the image."""
+    limits = np.array(image_shape[1::-1], dtype=np.float32)
+    return [
+        replace(
+            face,
+            box=np.clip(face.box.reshape(2, 2), 0, limits).reshape(4),
+            landmarks=None if face.landmarks is None else np.clip(face.landmarks, 0, limits),
+        )
+        for face in faces
+    ]

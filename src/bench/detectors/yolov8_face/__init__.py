@@ -8,6 +8,10 @@ One registry name, ``yolov8_face``, two backends chosen by the ``backend`` optio
 * ``onnxruntime``: the raw-head ONNX decoded here (DFL boxes, pose keypoints), the same
   letterbox and NMS as Ultralytics, images stacked into one forward pass.
 
+Images smaller than the input (LFW's 250x250) are padded unscaled, not enlarged
+(``upscale: false``): enlarged 2.56x, lite-t reports spurious face-sized boxes spanning most of
+the image, which the selection rule can pick (3 of 204 LFW images; none when padded).
+
 Both give the same faces on the same images (see ``tests/test_yolov8_face.py``). The model's
 keypoints come image-left eye first, as in the RetinaFace WIDER FACE landmark labels it was
 trained on: left eye, right eye, nose, left mouth corner, right mouth corner as the image shows

@@ -33,7 +33,7 @@ from torchvision.ops import batched_nms
 
 from bench.assets import resolve
 from bench.detectors.base import Face
-from bench.detectors.letterbox import Placement
+from bench.detectors.letterbox import Placement, pad_small
 from bench.detectors.onnx_detector import OnnxDetector
 
 STRIDES = (8, 16, 32)
@@ -162,6 +162,7 @@ class OnnxYoloV8Face(OnnxDetector):
         conf_threshold: float = 0.25,
         iou_threshold: float = 0.5,
         imgsz: int = 640,
+        upscale: bool = False,
         path: str | None = None,
     ) -> None:
         weights = resolve("yolov8_face", path)
@@ -177,6 +178,7 @@ class OnnxYoloV8Face(OnnxDetector):
                 f"imgsz={imgsz} cannot run on it"
             )
         self.imgsz = int(imgsz)
+        self.upscale = bool(upscale)
         self.conf_threshold = float(conf_threshold)
         self.iou_threshold = float(iou_threshold)
         self._anchors, self._strides = anchor_grid(self.imgsz)
@@ -191,7 +193,8 @@ class OnnxYoloV8Face(OnnxDetector):
         return faces
 
     def _detect_chunk(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        canvases, placements = zip(*(letterbox(image, self.imgsz) for image in images), strict=True)
+        inputs = images if self.upscale else [pad_small(image, self.imgsz) for image in images]
+        canvases, placements = zip(*(letterbox(image, self.imgsz) for image in inputs), strict=True)
         blob = np.stack(canvases).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
         decoded = decode_heads(
             self.session.run(blob), self._anchors, self._strides, self.conf_threshold, self.iou_threshold

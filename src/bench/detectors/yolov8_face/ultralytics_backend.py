@@ -30,6 +30,7 @@ import torch
 from bench.assets import resolve
 from bench.backends import ProviderError, onnx_providers_for
 from bench.detectors.base import Detector, Face
+from bench.detectors.letterbox import clip_faces, pad_small
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
@@ -90,6 +91,7 @@ class UltralyticsYoloV8Face(Detector):
         conf_threshold: float = 0.25,
         iou_threshold: float = 0.5,
         imgsz: int = 640,
+        upscale: bool = False,
         path: str | None = None,
     ) -> None:
         import ultralytics
@@ -100,6 +102,7 @@ class UltralyticsYoloV8Face(Detector):
         self.conf_threshold = float(conf_threshold)
         self.iou_threshold = float(iou_threshold)
         self.imgsz = int(imgsz)
+        self.upscale = bool(upscale)
         self.version = ultralytics.__version__
         with _quiet_load():
             self.model = YOLO(str(self.weights), task="pose")
@@ -163,9 +166,13 @@ class UltralyticsYoloV8Face(Detector):
                 raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
         if not images:
             return []
+        inputs = images if self.upscale else [pad_small(image, self.imgsz) for image in images]
         # Ultralytics takes numpy images as OpenCV's BGR (it flips them back to RGB itself).
-        results = self._predict([np.ascontiguousarray(image[..., ::-1]) for image in images])
-        return [self._faces(result) for result in results]
+        results = self._predict([np.ascontiguousarray(image[..., ::-1]) for image in inputs])
+        return [
+            clip_faces(self._faces(result), image.shape)
+            for result, image in zip(results, images, strict=True)
+        ]
 
     @staticmethod
     def _faces(result: Any) -> list[Face]:
