@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.alignment import similarity_to_template, template_points
 from bench.detectors import FIVE_POINTS, Face, select_face
 
 
@@ -46,3 +47,11 @@ def assert_central_face_chosen(
     cx, cy = chosen.box.reshape(2, 2).mean(0)
     x1, y1, x2, y2 = extent
     assert x1 < cx < x2 and y1 < cy < y2
+
+
+def template_error(face: Face) -> np.ndarray:
+    """Per-point distance (px on the 112x112 output) between the face's landmarks, after the
+    aligner's similarity transform, and their template points."""
+    assert face.landmarks is not None
+    matrix = similarity_to_template(face.landmarks, face.landmark_names)
+    return np.linalg.norm(apply_affine(matrix, face.landmarks) - template_points(face.landmark_names), axis=1)

@@ -29,6 +29,7 @@ from .landmark_checks import (
     assert_central_face_chosen,
     assert_plausible_face,
     assert_same_faces,
+    template_error,
 )
 
 MultiFace = tuple[np.ndarray, tuple[float, float, float, float]]
@@ -94,11 +95,9 @@ def test_blazeface_points_in_order(blazeface_faces: list[Face], lfw_images: list
 def test_blazeface_alignment_lands_near_the_template_subset(
     blazeface_faces: list[Face], lfw_images: list[np.ndarray]
 ) -> None:
-    template = template_points(LANDMARK_NAMES)
     for image, face in zip(lfw_images, blazeface_faces, strict=True):
         assert face.landmarks is not None
-        matrix = similarity_to_template(face.landmarks, face.landmark_names)
-        error = np.linalg.norm(apply_affine(matrix, face.landmarks) - template, axis=1)
+        error = template_error(face)
         assert error.max() < 7.0, error
         assert align_face(image, face).shape == (112, 112, 3)
 

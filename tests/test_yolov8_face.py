@@ -13,18 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from bench.alignment import similarity_to_template, template_points
 from bench.backends.onnx import ProviderError
-from bench.detectors import FIVE_POINTS, Detector, Face, create_detector, select_face
+from bench.detectors import Detector, Face, create_detector, select_face
 from bench.detectors.yolov8_face import OnnxYoloV8Face, UltralyticsYoloV8Face
 from bench.detectors.yolov8_face.onnx_backend import letterbox
 
 from .conftest import compose_config
 from .landmark_checks import (
-    apply_affine,
     assert_central_face_chosen,
     assert_plausible_face,
     assert_same_faces,
+    template_error,
 )
 
 BACKENDS = ("ultralytics", "onnxruntime")
@@ -75,12 +74,10 @@ def test_finds_one_plausible_face_per_lfw_image(
 def test_alignment_lands_near_the_template(
     lfw_faces: dict[str, list[list[Face]]], lfw_images: list[np.ndarray], backend: str
 ) -> None:
-    template = template_points(FIVE_POINTS)
     for image, faces in zip(lfw_images, lfw_faces[backend], strict=True):
         face = select_face(faces, image.shape)
         assert face is not None and face.landmarks is not None
-        matrix = similarity_to_template(face.landmarks, face.landmark_names)
-        error = np.linalg.norm(apply_affine(matrix, face.landmarks) - template, axis=1)
+        error = template_error(face)
         # Pose moves the nose a few pixels off the template; a swapped pair would be ~30 px off.
         assert error.mean() < 5.0 and error.max() < 10.0, error
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
@@ -11,7 +9,6 @@ from bench.paths import project_root
 
 # Interpolations that the YAML configs use: paths that do not move with Hydra's run dirs.
 OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
-os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="config")

@@ -18,7 +18,7 @@ from bench.data import ImageDecodeError, PairDataset, decode_image, load_dataset
 from bench.detectors import Detector, create_detector, select_face
 from bench.detectors.center_crop import CenterCropDetector
 from bench.metrics import evaluate_verification
-from bench.models import Embedder, create_embedder
+from bench.models import EMBEDDING_DIM, Embedder, create_embedder
 from bench.pipeline.memory import MemorySampler
 from bench.pipeline.progress import Progress
 from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
@@ -26,7 +26,6 @@ from bench.pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
-EMBEDDING_DIM = 512
 STAGES = ("decode", "detect", "align", "embed")
 
 

@@ -6,8 +6,8 @@ supplies; both go through the same call. Ultralytics letterboxes, thresholds, ru
 maps boxes and keypoints back to the image; the keypoints are the model's
 (``result.keypoints.xy``).
 
-Offline: ``YOLO_OFFLINE=1`` (set here before Ultralytics is first imported, and by
-``bench.cli``) makes Ultralytics' online check false without a DNS lookup, so its requirement
+Offline: ``YOLO_OFFLINE=1`` (set here before Ultralytics is first imported, and exported by
+``make``) makes Ultralytics' online check false without a DNS lookup, so its requirement
 checks never try to install and nothing is fetched; prediction with ``verbose=False`` logs
 nothing per batch. The model's one-time load messages are silenced.
 
