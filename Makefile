@@ -10,7 +10,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench acceptance test test-slow lint format ui clean
+.PHONY: help install bench acceptance perf test test-slow lint format ui clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN,
 	$(PY) -m bench dataset=lfw_aligned detector=none
 	$(PY) -m bench model=edgeface_xs_q,edgeface_xxs_q -m
 
+perf: install ## Throughput benchmark: naive vs fast vs cache-warm on full LFW, with floors (ARGS="--pairs-per-fold 60" for a subset)
+	$(PY) benchmarks/perf.py $(ARGS)
+
 test: install ## Run the test suite (CPU, real weights, LFW subsets)
 	$(PY) -m pytest -m "not slow"
 
@@ -41,12 +44,12 @@ test-slow: install ## Run the slow checks too (full-LFW accuracy targets)
 	$(PY) -m pytest
 
 lint: install ## ruff check and format check
-	$(PY) -m ruff check src tests
-	$(PY) -m ruff format --check src tests
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
 
 format: install ## Apply ruff's formatting and safe fixes
-	$(PY) -m ruff check --fix src tests
-	$(PY) -m ruff format src tests
+	$(PY) -m ruff check --fix src tests benchmarks
+	$(PY) -m ruff format src tests benchmarks
 
 ui: install ## Open the MLflow UI on the default SQLite store
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port $(UI_PORT)

@@ -30,9 +30,10 @@ LFW_SAMPLES = (
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test downloads anything or writes to the project's own MLflow store."""
+    """No test downloads anything or writes to the project's own MLflow store or feature cache."""
     store = tmp_path_factory.mktemp("mlflow") / "mlruns.db"
     monkeypatch.setenv("BENCH_OFFLINE", "1")
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
 
 

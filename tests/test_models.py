@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from bench.assets import AssetNotFoundError, resolve
-from bench.models import Embedder, create_embedder, list_models
+from bench.models import Embedder, create_embedder, list_models, onnx_export
 from bench.models.edgeface import VARIANTS, build_edgeface, load_state_dict_file
 from bench.models.lowrank import LowRankLinear, replace_linear_with_low_rank
 
@@ -33,6 +33,15 @@ def _offline() -> Iterator[None]:
     """Never download in tests: a missing file must fail fast with the resolver's message."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BENCH_OFFLINE", "1")
+        yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exported ONNX graphs go to a temporary folder, not the project's ``checkpoints/``."""
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(onnx_export, "cache_root", lambda: cache)
         yield
 
 

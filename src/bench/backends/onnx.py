@@ -50,6 +50,9 @@ class OnnxSession:
         options.log_severity_level = 3  # errors only: provider fall-backs are checked below
         if num_threads:
             options.intra_op_num_threads = num_threads
+        # Idle workers would spin waiting for the next run, taking cores from the stages that
+        # overlap with this one.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         device_id = int(device.split(":")[1]) if ":" in device else 0
         provider_options = [{"device_id": device_id} if name == CUDA else {} for name in requested]
         self.session = ort.InferenceSession(

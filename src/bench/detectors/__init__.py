@@ -15,7 +15,7 @@ from bench.detectors import (  # noqa: F401  (registration)
     yunet,
 )
 from bench.detectors.base import FIVE_POINTS, Detector, Face
-from bench.detectors.registry import create_detector, list_detectors, register_detector
+from bench.detectors.registry import create_detector, detector_class, list_detectors, register_detector
 from bench.detectors.selection import RULES as SELECTION_RULES
 from bench.detectors.selection import select_face
 
@@ -25,6 +25,7 @@ __all__ = [
     "Detector",
     "Face",
     "create_detector",
+    "detector_class",
     "list_detectors",
     "register_detector",
     "select_face",

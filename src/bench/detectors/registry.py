@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -38,11 +39,21 @@ def list_detectors() -> list[str]:
 
 
 def create_detector(
-    name: str, device: str = "cpu", onnx_providers: Sequence[str] | None = None, **options: Any
+    name: str,
+    device: str = "cpu",
+    onnx_providers: Sequence[str] | None = None,
+    num_threads: int | None = None,
+    **options: Any,
 ) -> Detector:
-    """Build the detector registered as ``name`` on ``device`` with its config options;
-    ONNX Runtime methods also get the hardware group's ``onnx_providers``."""
+    """Build the detector registered as ``name`` on ``device`` with its config options.
+
+    ONNX Runtime methods also get the hardware group's ``onnx_providers``, and methods whose
+    runtime has its own thread pool (a ``num_threads`` argument) get the detection thread budget;
+    the others run on OpenCV's or torch's process-wide pools, which the runner sizes.
+    """
     cls = detector_class(name)
     if issubclass(cls, OnnxDetector):
         options["providers"] = onnx_providers
+    if num_threads is not None and "num_threads" in inspect.signature(cls).parameters:
+        options.setdefault("num_threads", num_threads)
     return cls(device=device, **options)

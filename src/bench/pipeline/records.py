@@ -10,6 +10,7 @@ import numpy as np
 from bench.data import PairDataset
 from bench.detectors import Face
 from bench.metrics import VerificationResult
+from bench.pipeline.memory import MemorySample
 
 
 class ImageStatus(StrEnum):
@@ -47,4 +48,4 @@ class BenchmarkResult:
     runtime: dict[str, str]
     #: ``(caption, aligned face)`` samples for the artifact grid.
     samples: list[tuple[str, np.ndarray]] = field(default_factory=list)
-    memory_trace: list[tuple[float, float]] = field(default_factory=list)
+    memory_trace: list[MemorySample] = field(default_factory=list)

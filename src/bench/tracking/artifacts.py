@@ -5,14 +5,19 @@ from __future__ import annotations
 import csv
 import json
 import math
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
 from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
 
 from bench.pipeline import BenchmarkResult, ImageStatus
+from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
+
+#: MLflow's limit on metrics in one ``log_batch`` call.
+MAX_METRICS_PER_BATCH = 1000
 
 
 def write_pair_scores(result: BenchmarkResult, path: Path) -> Path:
@@ -42,11 +47,33 @@ def write_failures(result: BenchmarkResult, path: Path) -> Path:
 
 
 def write_memory_trace(result: BenchmarkResult, path: Path) -> Path:
+    """One row per sample; GPU columns only when the run sampled the GPU (NaN stays ``nan``)."""
+    series = trace_series(result.memory_trace)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["seconds", "rss_mb"])
-        writer.writerows([f"{t:.3f}", f"{rss:.1f}"] for t, rss in result.memory_trace)
+        writer.writerow(["seconds", "phase", *series])
+        writer.writerows(
+            [f"{sample.seconds:.3f}", sample.phase, *(f"{getattr(sample, name):.1f}" for name in series)]
+            for sample in result.memory_trace
+        )
     return path
+
+
+def log_memory_trace(run_id: str, trace: Sequence[MemorySample], start_ms: int) -> None:
+    """Log each series as a metric history (step = sample index, timestamp = ``start_ms`` plus
+    the sample's time) so the MLflow UI plots memory over time; NaN values are skipped.
+
+    ``log_batch`` takes at most ``MAX_METRICS_PER_BATCH`` metrics, so a long run is sent in chunks.
+    """
+    metrics = [
+        Metric(name, value, start_ms + round(1000 * sample.seconds), step)
+        for name in trace_series(trace)
+        for step, sample in enumerate(trace)
+        if not math.isnan(value := getattr(sample, name))
+    ]
+    client = MlflowClient()
+    for first in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[first : first + MAX_METRICS_PER_BATCH])
 
 
 def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
@@ -57,10 +84,7 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     mlflow.log_metrics({key: value for key, value in result.metrics.items() if not math.isnan(value)})
     mlflow.log_params({f"runtime.{key}": value for key, value in result.runtime.items()})
 
-    now = int(time.time() * 1000)
-    trace = [Metric("rss_mb", rss, now, step) for step, (_, rss) in enumerate(result.memory_trace)]
-    if trace:
-        mlflow.tracking.MlflowClient().log_batch(run.info.run_id, metrics=trace)
+    log_memory_trace(run.info.run_id, result.memory_trace, run.info.start_time)
 
     verification = result.verification
     label = f"{result.runtime.get('detector', '')} + {result.runtime.get('model', '')}"

@@ -1,4 +1,4 @@
-"""YuNet (OpenCV zoo) through ``cv2.FaceDetectorYN``."""
+"""YuNet through ``cv2.FaceDetectorYN``, the ``opencv`` backend; OpenCV DNN on the CPU."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import numpy as np
 
 from bench.assets import resolve
 from bench.detectors.base import Detector, Face
-from bench.detectors.registry import register_detector
+from bench.detectors.yunet.rows import faces_from_rows
 
 log = logging.getLogger(__name__)
 
 
-@register_detector("yunet")
-class YuNetDetector(Detector):
-    """OpenCV's YuNet. Its 5 landmarks come image-left eye first, the documented order, so they
-    are used exactly as the model gives them. It runs on the CPU (``device`` records that)."""
+class OpenCVYuNet(Detector):
+    """OpenCV's YuNet, one image per call (``setInputSize`` follows each image's size). It runs
+    on the CPU whatever ``device`` asks for (``device`` records that)."""
 
+    name = "yunet"
     required_assets = ("yunet",)
     required_packages = ("cv2",)
 
@@ -32,7 +32,9 @@ class YuNetDetector(Detector):
         path: str | None = None,
     ) -> None:
         if device != "cpu":
-            log.warning("YuNet runs on the CPU (OpenCV DNN) whatever the hardware; %s is not used", device)
+            log.warning(
+                "YuNet (opencv) runs on the CPU (OpenCV DNN) whatever the hardware; %s is not used", device
+            )
         self.weights = resolve("yunet", path)
         # OpenCV 5 warns at creation that its new graph engine ignores DNN targets: the CPU
         # default is what we want, so that warning is noise on every run.
@@ -55,18 +57,12 @@ class YuNetDetector(Detector):
             self._net.setInputSize((width, height))
             self._input_size = (width, height)
         _, rows = self._net.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        if rows is None:
-            return []
-        faces = []
-        for row in rows:
-            x, y, w, h = row[:4]
-            box = np.clip([x, y, x + w, y + h], 0, [width, height, width, height])
-            faces.append(Face(box=box, score=float(row[14]), landmarks=row[4:14].reshape(5, 2)))
-        return sorted(faces, key=lambda face: -face.score)
+        return faces_from_rows(rows, image.shape)
 
     def describe(self) -> dict[str, str]:
         return {
             **super().describe(),
             "detector_backend": f"opencv {cv2.__version__}",
+            "detector_provider": "OpenCV DNN (CPU)",
             "detector_weights": str(self.weights),
         }

@@ -1,0 +1,166 @@
+"""Throughput benchmark: the naive and the fast pipeline, cold and cache-warm, in one process.
+
+    python benchmarks/perf.py                      # full LFW (7,701 images), YuNet + EdgeFace-XS
+    python benchmarks/perf.py --pairs-per-fold 60  # a quick subset
+    python benchmarks/perf.py -- detector=mtcnn    # any Hydra overrides after --
+
+Every run uses the same images. The floors are each stage alone on a sample of them (decode on
+the decoding workers, the detector on its thread budget, the model at its best batch), and their
+bound is what the cores could do if the stages overlapped perfectly. Ratios, not absolute
+figures, are what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+import bench.cli  # noqa: F401  (registers the ${project_root:} resolver)
+from bench.alignment import ALIGNED_SIZE
+from bench.data import decode_image
+from bench.paths import project_root
+from bench.pipeline import BenchmarkRunner
+from bench.pipeline.runner import STAGES
+
+FLOOR_SAMPLE = 512
+MODEL_BATCHES = (32, 64, 128, 256)
+
+
+def config(overrides: list[str]) -> dict[str, Any]:
+    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["progress=false", *overrides])
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def run(name: str, overrides: list[str]) -> dict[str, Any]:
+    print(f"-- {name}: {' '.join(overrides)}", flush=True)
+    runner = BenchmarkRunner(config(overrides))
+    metrics = runner.run().metrics
+    accuracy = 100 * metrics["accuracy"]
+    print(f"   {metrics['images_per_s']:.1f} images/s, accuracy {accuracy:.2f} %", flush=True)
+    return {"name": name, **metrics}
+
+
+def per_image_ms(action: Callable[[], Any], count: int) -> float:
+    started = time.perf_counter()
+    action()
+    return 1000 * (time.perf_counter() - started) / count
+
+
+def floors(runner: BenchmarkRunner) -> dict[str, Any]:
+    """Each stage alone on a sample of the images, after a warm-up."""
+    root, paths = runner.dataset.image_root, runner.dataset.images[:FLOOR_SAMPLE]
+    workers = max(1, runner.hardware["num_workers"])
+    with ThreadPoolExecutor(workers) as pool:
+        decode_ms = per_image_ms(lambda: list(pool.map(lambda p: decode_image(root / p), paths)), len(paths))
+    images = [decode_image(root / path) for path in paths]
+    detector = runner.detector
+    detect_ms = per_image_ms(lambda: detector.detect(images), len(images))
+    faces = np.random.default_rng(0).integers(0, 256, (max(MODEL_BATCHES), ALIGNED_SIZE, ALIGNED_SIZE, 3))
+    faces = faces.astype(np.uint8)
+    embedder = runner.embedder
+    embed_ms = {}
+    for batch in MODEL_BATCHES:
+        embedder.batch_size = batch
+        embedder.embed(faces[:batch])
+        embed_ms[batch] = min(per_image_ms(lambda: embedder.embed(faces), len(faces)) for _ in range(2))
+    best = min(embed_ms, key=embed_ms.__getitem__)
+    return {
+        "decode_ms": decode_ms,
+        "decode_workers": workers,
+        "detect_ms": detect_ms,
+        "detect_threads": runner.threads.detect,
+        "embed_ms": embed_ms[best],
+        "embed_batch": best,
+        "embed_threads": runner.threads.embed,
+    }
+
+
+def bound(floor: dict[str, Any], cores: int) -> float:
+    """Images/s if the stages overlapped perfectly: limited by the cores' total work and by the
+    slowest stage on its own threads (floors are wall times on their thread budgets)."""
+    core_ms = (
+        floor["decode_ms"] * floor["decode_workers"]
+        + floor["detect_ms"] * floor["detect_threads"]
+        + floor["embed_ms"] * floor["embed_threads"]
+    )
+    slowest = max(floor["decode_ms"], floor["detect_ms"], floor["embed_ms"])
+    return min(1000 * cores / core_ms, 1000 / slowest)
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    header = "| run | images/s | " + " | ".join(f"{s} img/s" for s in STAGES)
+    header += " | peak RSS MiB | accuracy | computed |\n|---|" + "---|" * (len(STAGES) + 4) + "\n"
+    rows = []
+    for r in runs:
+        computed = r["num_images_computed"]
+        stages = " | ".join(f"{r[f'images_per_s_{s}']:.0f}" if computed else "-" for s in STAGES)
+        rows.append(
+            f"| {r['name']} | {r['images_per_s']:.1f} | {stages} | {r['peak_rss_mb']:.0f} | "
+            f"{100 * r['accuracy']:.2f} % | {int(r['num_images_computed'])}/{int(r['num_images'])} |"
+        )
+    return header + "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pairs-per-fold", type=int, default=None, help="a subset: pairs per fold")
+    parser.add_argument("--out", type=Path, default=project_root() / "outputs" / "perf.json")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run")
+    args = parser.parse_args()
+    subset = [f"dataset.pairs_per_fold={args.pairs_per_fold}"] if args.pairs_per_fold else []
+    common = [*subset, *args.overrides]
+
+    with tempfile.TemporaryDirectory(prefix="bench-perf-cache-") as cache_dir:
+        cached = [f"cache.dir={cache_dir}", "cache.enabled=true"]
+        runs = [
+            run("naive", [*common, "pipeline=naive"]),
+            run("fast, cold cache", [*common, *cached]),
+            run("fast, warm cache", [*common, *cached]),
+        ]
+        print("-- floors: each stage alone", flush=True)
+        floor = floors(BenchmarkRunner(config(common)))
+
+    naive, cold, warm = runs
+    cores = os.cpu_count() or 1
+    limit = bound(floor, cores)
+    lines = [
+        table(runs),
+        "",
+        f"fast / naive: {cold['images_per_s'] / naive['images_per_s']:.2f}x   "
+        f"warm / cold: {warm['images_per_s'] / cold['images_per_s']:.1f}x   "
+        f"(end to end, same images, same process)",
+        f"floors on {FLOOR_SAMPLE} images: decode {floor['decode_ms']:.2f} ms/image "
+        f"({floor['decode_workers']} workers), detect {floor['detect_ms']:.2f} ms/image "
+        f"({floor['detect_threads']} threads), embed {floor['embed_ms']:.2f} ms/face at batch "
+        f"{floor['embed_batch']} ({floor['embed_threads']} threads)",
+        f"bound on {cores} cores: {limit:.0f} images/s; the fast cold run is at "
+        f"{100 * cold['images_per_s'] / limit:.0f} % of it",
+        f"peak RSS: naive {naive['peak_rss_mb']:.0f} MiB, cold {cold['peak_rss_mb']:.0f} MiB, "
+        f"warm {warm['peak_rss_mb']:.0f} MiB",
+    ]
+    report = "\n".join(lines)
+    print("\n" + report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"runs": runs, "floors": floor, "bound": limit, "report": report}
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(f"\n(written to {args.out})")
+
+
+if __name__ == "__main__":
+    main()

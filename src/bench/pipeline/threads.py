@@ -1,0 +1,38 @@
+"""One thread budget per stage, so detection and recognition do not fight over the cores."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import torch
+
+
+@dataclass(frozen=True)
+class ThreadBudget:
+    #: Threads of the detector's library: OpenCV, its ONNX Runtime session, or torch (MTCNN).
+    detect: int
+    #: Intra-op threads of the recognition model.
+    embed: int
+
+
+def thread_budget(hardware: Mapping[str, Any]) -> ThreadBudget:
+    """The configured budget; ``null`` splits the cores evenly, as the two stages overlap."""
+    half = max(1, (os.cpu_count() or 2) // 2)
+    budget = ThreadBudget(
+        detect=hardware.get("detect_threads") or half, embed=hardware.get("embed_threads") or half
+    )
+    for key, value in (("detect_threads", budget.detect), ("embed_threads", budget.embed)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"hardware.{key} must be a positive integer or null, got {value!r}")
+    return budget
+
+
+def apply_thread_budget(budget: ThreadBudget) -> None:
+    """Set the process-wide pools: OpenCV's for detection; torch's is shared by MTCNN and a
+    torch recognition model, so it gets the larger of the two."""
+    cv2.setNumThreads(budget.detect)
+    torch.set_num_threads(max(budget.detect, budget.embed))
