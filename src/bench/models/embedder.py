@@ -11,6 +11,7 @@ Runtime on an exported graph: ~1.5x faster than PyTorch eager for float models o
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -162,11 +163,11 @@ class Embedder:
         self.device = device
         self.precision = precision
         self.batch_size = batch_size
-        # One reusable pinned staging buffer: host -> GPU copies from it can run asynchronously.
-        # Reusing it is safe because every batch ends with a synchronising copy back to the host.
-        self._pinned = (
-            torch.empty((batch_size, *FACE_SHAPE), dtype=torch.uint8, pin_memory=True) if pin_memory else None
-        )
+        self.pin_memory = pin_memory
+        # A reusable pinned staging buffer per calling thread (the pipeline may embed on several):
+        # host -> GPU copies from it can run asynchronously, and reusing it is safe because
+        # every batch ends with a synchronising copy back to the host.
+        self._staging = threading.local()
 
     @property
     def backend(self) -> str:
@@ -199,11 +200,18 @@ class Embedder:
         target = self.forward.input_device
         if faces.device == target:
             return faces
-        if self._pinned is not None and faces.device.type == "cpu":
-            staging = self._pinned[: len(faces)]
+        if self.pin_memory and faces.device.type == "cpu":
+            staging = self._pinned_buffer()[: len(faces)]
             staging.copy_(faces)
             return staging.to(target, non_blocking=True)
         return faces.to(target)
+
+    def _pinned_buffer(self) -> torch.Tensor:
+        buffer = getattr(self._staging, "buffer", None)
+        if buffer is None:
+            buffer = torch.empty((self.batch_size, *FACE_SHAPE), dtype=torch.uint8, pin_memory=True)
+            self._staging.buffer = buffer
+        return buffer
 
     def describe(self) -> dict[str, str]:
         """What actually ran, logged with the run."""
@@ -219,7 +227,7 @@ class Embedder:
             "model_batch_size": str(self.batch_size),
             "model_weights": str(self.weights),
             **self.forward.describe(),
-            "model_pin_memory": str(self._pinned is not None).lower(),
+            "model_pin_memory": str(self.pin_memory).lower(),
         }
 
     def __repr__(self) -> str:

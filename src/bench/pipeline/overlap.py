@@ -1,4 +1,4 @@
-"""A pipeline stage on its own thread, fed through a bounded queue."""
+"""A pipeline stage on worker threads, fed through a bounded queue."""
 
 from __future__ import annotations
 
@@ -14,25 +14,46 @@ _END = object()
 
 
 class BackgroundStage(Generic[Item]):
-    """Runs ``handle(item)`` for each ``put`` item on a worker thread, then ``finish()``.
+    """Runs ``handle(item)`` for each ``put`` item on ``workers`` threads.
 
-    The queue is bounded so a fast producer cannot pile up decoded images in memory. An
-    exception in the worker resurfaces in the producer at its next ``put`` or at ``close``,
-    so a failing stage stops the run instead of hanging it.
+    Several single-threaded workers keep the cores busier than one worker with a multi-threaded
+    kernel: no worker waits at a barrier for a straggler the OS descheduled in favour of an
+    overlapping stage. The queue is bounded so a fast producer cannot pile up images in memory.
+    An exception in a worker resurfaces in the producer at its next ``put`` or at ``close``, so a
+    failing stage stops the run instead of hanging it.
     """
 
-    def __init__(
-        self, name: str, handle: Callable[[Item], None], finish: Callable[[], None], depth: int
-    ) -> None:
+    def __init__(self, name: str, handle: Callable[[Item], None], depth: int, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"a stage needs at least one worker, got {workers}")
         self._handle = handle
-        self._finish = finish
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._error: BaseException | None = None
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{number}", daemon=True)
+            for number in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def put(self, item: Item) -> None:
+        self._offer(item)
+
+    def close(self) -> None:
+        """Wait until every item is handled; re-raise a worker's error."""
+        self._offer(_END)
+        for thread in self._threads:
+            thread.join()
+        self._raise_if_failed()
+
+    def abort(self) -> None:
+        """Stop without handling what is still queued (the producer failed)."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _offer(self, item: object) -> None:
         while True:
             self._raise_if_failed()
             try:
@@ -40,17 +61,6 @@ class BackgroundStage(Generic[Item]):
                 return
             except queue.Full:
                 continue
-
-    def close(self) -> None:
-        """Wait until every item is handled and ``finish`` has run; re-raise a worker error."""
-        self.put(_END)  # type: ignore[arg-type]
-        self._thread.join()
-        self._raise_if_failed()
-
-    def abort(self) -> None:
-        """Stop without handling what is still queued (the producer failed)."""
-        self._stopping.set()
-        self._thread.join()
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
@@ -64,11 +74,12 @@ class BackgroundStage(Generic[Item]):
                 except queue.Empty:
                     continue
                 if item is _END:
-                    self._finish()
+                    self._queue.put(_END)  # for the next worker
                     return
                 self._handle(item)  # type: ignore[arg-type]
         except BaseException as error:  # handed to the producer thread
             self._error = error
+            self._stopping.set()
 
     def __enter__(self) -> BackgroundStage[Item]:
         return self
@@ -86,18 +97,14 @@ class BackgroundStage(Generic[Item]):
 class InlineStage(Generic[Item]):
     """The same interface, run on the caller's thread: the sequential (naive) pipeline."""
 
-    def __init__(self, handle: Callable[[Item], None], finish: Callable[[], None]) -> None:
+    def __init__(self, handle: Callable[[Item], None]) -> None:
         self._handle = handle
-        self._finish = finish
 
     def put(self, item: Item) -> None:
         self._handle(item)
 
     def close(self) -> None:
-        self._finish()
-
-    def abort(self) -> None:
-        """Nothing runs in the background."""
+        """Every item was handled in ``put``."""
 
     def __enter__(self) -> InlineStage[Item]:
         return self

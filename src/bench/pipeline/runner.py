@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -114,7 +114,8 @@ class BenchmarkRunner:
         self.selection = cfg["selection"]
         self.overlap = bool(cfg["pipeline"]["overlap"])
         self.queue_depth = int(cfg["pipeline"]["queue_depth"])
-        self.threads = thread_budget(self.hardware)
+        self.embed_workers = int(cfg["pipeline"]["embed_workers"])
+        self.threads = thread_budget(self.hardware, self.embed_workers if self.overlap else 1)
         apply_thread_budget(self.threads)
         self.timer = StageTimer()
         with self.timer("load"):
@@ -246,16 +247,33 @@ class BenchmarkRunner:
         self, work: _Work, records: list[ImageRecord], embeddings: np.ndarray, progress: Progress
     ) -> None:
         batches = list(_chunks(work.indices, self.hardware["batch_size"]))
-        embed = _EmbedStage(self, embeddings, progress)
+
+        def embed(batch: _AlignedBatch) -> None:
+            self._embed(batch, embeddings, progress)
+
         stage: BackgroundStage[_AlignedBatch] | InlineStage[_AlignedBatch] = (
-            BackgroundStage("embed", embed.handle, embed.finish, self.queue_depth)
+            BackgroundStage("embed", embed, self.queue_depth, self.embed_workers)
             if self.overlap
-            else InlineStage(embed.handle, embed.finish)
+            else InlineStage(embed)
         )
         with stage:
+            batcher = _EmbedBatcher(self.hardware["embed_batch_size"], stage.put)
             for decoded in self._decoded_batches(batches):
-                stage.put(self._detect_and_align(decoded, work.detections, records, progress))
+                batcher.add(self._detect_and_align(decoded, work.detections, records, progress))
+            batcher.flush()
             stage.close()
+
+    def _embed(self, batch: _AlignedBatch, embeddings: np.ndarray, progress: Progress) -> None:
+        """Embed one model batch (on an embedding worker) and cache its embeddings."""
+        if batch.indices:
+            with self.timer("embed"):
+                vectors = self.embedder.embed(batch.faces)
+            embeddings[batch.indices] = vectors
+            if self.cache is not None and self._digests:
+                entries = {self._digests[i]: vectors[row] for row, i in enumerate(batch.indices)}
+                with self.timer("cache_write"):
+                    self.cache.put_embeddings(self.embedding_key, entries)  # type: ignore[arg-type]
+        progress.advance("embed", batch.size)
 
     def _decoded_batches(self, batches: list[list[int]]) -> Iterator[list[_Decoded]]:
         """Decoded batches in order, decoding up to ``queue_depth`` batches ahead on workers."""
@@ -448,39 +466,34 @@ class BenchmarkRunner:
         return metrics
 
 
-class _EmbedStage:
-    """Gathers aligned faces into full model batches, embeds them and caches the embeddings."""
+class _EmbedBatcher:
+    """Merges aligned batches into full model batches for the embedding stage."""
 
-    def __init__(self, runner: BenchmarkRunner, embeddings: np.ndarray, progress: Progress) -> None:
-        self.runner = runner
-        self.embeddings = embeddings
-        self.progress = progress
-        self.batch_size = runner.hardware["embed_batch_size"]
+    def __init__(self, batch_size: int, emit: Callable[[_AlignedBatch], None]) -> None:
+        self.batch_size = batch_size
+        self.emit = emit
         self.pending: list[_AlignedBatch] = []
-        self.pending_faces = 0
 
-    def handle(self, batch: _AlignedBatch) -> None:
+    def add(self, batch: _AlignedBatch) -> None:
         self.pending.append(batch)
-        self.pending_faces += len(batch.indices)
-        if self.pending_faces >= self.batch_size:
-            self.finish()
+        if sum(len(part.indices) for part in self.pending) >= self.batch_size:
+            self.flush()
 
-    def finish(self) -> None:
-        indices = [index for batch in self.pending for index in batch.indices]
-        parts = [batch.faces for batch in self.pending if batch.indices]
-        images = sum(batch.size for batch in self.pending)
-        self.pending, self.pending_faces = [], 0
-        if indices:
-            self._embed(indices, parts)
-        self.progress.advance("embed", images)
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        parts = [part.faces for part in self.pending if part.indices]
+        if not parts:
+            merged = _AlignedBatch(sum(part.size for part in self.pending), [], self.pending[0].faces)
+        elif isinstance(parts[0], torch.Tensor):
+            merged = _merge(self.pending, torch.cat(parts))  # type: ignore[arg-type]
+        else:
+            merged = _merge(self.pending, np.concatenate(parts))
+        self.pending = []
+        self.emit(merged)
 
-    def _embed(self, indices: list[int], parts: list[np.ndarray | torch.Tensor]) -> None:
-        faces = torch.cat(parts) if isinstance(parts[0], torch.Tensor) else np.concatenate(parts)
-        runner = self.runner
-        with runner.timer("embed"):
-            vectors = runner.embedder.embed(faces)
-        self.embeddings[indices] = vectors
-        if runner.cache is not None and runner._digests:
-            entries = {runner._digests[i]: vectors[row] for row, i in enumerate(indices)}
-            with runner.timer("cache_write"):
-                runner.cache.put_embeddings(runner.embedding_key, entries)  # type: ignore[arg-type]
+
+def _merge(batches: list[_AlignedBatch], faces: np.ndarray | torch.Tensor) -> _AlignedBatch:
+    return _AlignedBatch(
+        sum(batch.size for batch in batches), [index for batch in batches for index in batch.indices], faces
+    )

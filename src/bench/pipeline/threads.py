@@ -15,15 +15,17 @@ import torch
 class ThreadBudget:
     #: Threads of the detector's library: OpenCV, its ONNX Runtime session, or torch (MTCNN).
     detect: int
-    #: Intra-op threads of the recognition model.
+    #: Intra-op threads of each recognition worker.
     embed: int
 
 
-def thread_budget(hardware: Mapping[str, Any]) -> ThreadBudget:
-    """The configured budget; ``null`` splits the cores evenly, as the two stages overlap."""
+def thread_budget(hardware: Mapping[str, Any], embed_workers: int = 1) -> ThreadBudget:
+    """The configured budget; ``null`` gives detection half the cores and splits the other half
+    between the recognition workers, as the stages overlap."""
     half = max(1, (os.cpu_count() or 2) // 2)
     budget = ThreadBudget(
-        detect=hardware.get("detect_threads") or half, embed=hardware.get("embed_threads") or half
+        detect=hardware.get("detect_threads") or half,
+        embed=hardware.get("embed_threads") or max(1, half // embed_workers),
     )
     for key, value in (("detect_threads", budget.detect), ("embed_threads", budget.embed)):
         if not isinstance(value, int) or value < 1:
