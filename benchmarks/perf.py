@@ -4,10 +4,12 @@
     python benchmarks/perf.py --pairs-per-fold 60  # a quick subset
     python benchmarks/perf.py -- detector=mtcnn    # any Hydra overrides after --
 
-Every run uses the same images. The floors are each stage alone on a sample of them (decode on
-the decoding workers, the detector on its thread budget, the model at its best batch), and their
-bound is what the cores could do if the stages overlapped perfectly. Ratios, not absolute
-figures, are what to compare across machines.
+Every run uses the same images. Stage figures are busy time per image, summed over the
+stage's threads (in the fast pipeline the stages share the cores, so they exceed the floors).
+The floors are each stage alone on a sample of the images (decode on the decoding workers, the
+detector on its thread budget, the model at its best batch); their bound is what the cores
+could do if the stages overlapped perfectly. Ratios, not absolute figures, are what to compare
+across machines.
 """
 
 from __future__ import annotations
@@ -102,12 +104,12 @@ def bound(floor: dict[str, Any], cores: int) -> float:
 
 
 def table(runs: list[dict[str, Any]]) -> str:
-    header = "| run | images/s | " + " | ".join(f"{s} img/s" for s in STAGES)
+    header = "| run | images/s | " + " | ".join(f"{s} ms/image" for s in STAGES)
     header += " | peak RSS MiB | accuracy | computed |\n|---|" + "---|" * (len(STAGES) + 4) + "\n"
     rows = []
     for r in runs:
         computed = r["num_images_computed"]
-        stages = " | ".join(f"{r[f'images_per_s_{s}']:.0f}" if computed else "-" for s in STAGES)
+        stages = " | ".join(f"{r[f'ms_per_image_{s}']:.2f}" if computed else "-" for s in STAGES)
         rows.append(
             f"| {r['name']} | {r['images_per_s']:.1f} | {stages} | {r['peak_rss_mb']:.0f} | "
             f"{100 * r['accuracy']:.2f} % | {int(r['num_images_computed'])}/{int(r['num_images'])} |"

@@ -18,6 +18,7 @@ ARTIFACTS = {
     "failures.csv",
     "roc.png",
     "aligned_faces.png",
+    "aligned_faces.npz",
     "memory_trace.csv",
     "metrics.json",
 }

@@ -43,7 +43,7 @@ def test_images_without_faces_fall_back_to_the_centre_crop() -> None:
     assert metrics["success_rate"] == 0.0 and metrics["num_fallback_images"] == metrics["num_images"]
     assert metrics["num_pairs_scored"] == 20  # every pair is still scored
     assert all(record.status is ImageStatus.NO_FACE and record.fallback for record in result.records)
-    assert all("fallback" in caption for caption, _ in result.samples)
+    assert all(sample.fallback and "fallback" in sample.caption for sample in result.samples)
 
 
 def test_exclude_policy_scores_nothing_it_cannot_see() -> None:

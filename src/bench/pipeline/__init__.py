@@ -1,6 +1,6 @@
 """The benchmark run, its timing, memory and progress."""
 
-from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
+from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.runner import BenchmarkRunner, FailurePolicy
 
-__all__ = ["BenchmarkResult", "BenchmarkRunner", "FailurePolicy", "ImageRecord", "ImageStatus"]
+__all__ = ["AlignedSample", "BenchmarkResult", "BenchmarkRunner", "FailurePolicy", "ImageRecord", "ImageStatus"]

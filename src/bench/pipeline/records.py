@@ -36,6 +36,19 @@ class ImageRecord:
         return self.face is not None
 
 
+@dataclass(frozen=True)
+class AlignedSample:
+    path: str
+    #: ``112x112x3`` uint8 RGB, as the model saw it.
+    face: np.ndarray
+    fallback: bool
+
+    @property
+    def caption(self) -> str:
+        stem = self.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return stem + (" (fallback)" if self.fallback else "")
+
+
 @dataclass
 class BenchmarkResult:
     dataset: PairDataset
@@ -46,6 +59,7 @@ class BenchmarkResult:
     metrics: dict[str, float]
     #: What actually ran (backends, devices, weight files), logged as run parameters.
     runtime: dict[str, str]
-    #: ``(caption, aligned face)`` samples for the artifact grid.
-    samples: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    #: Aligned faces for the artifact grid: the first images of the data set (the same in every
+    #: run on it, so a sweep can show one image aligned by each method), then fallbacks.
+    samples: list[AlignedSample] = field(default_factory=list)
     memory_trace: list[MemorySample] = field(default_factory=list)

@@ -33,7 +33,7 @@ from bench.pipeline.cache_keys import detection_key, embedding_key
 from bench.pipeline.memory import MemorySampler
 from bench.pipeline.overlap import BackgroundStage, InlineStage
 from bench.pipeline.progress import Progress
-from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
+from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.threads import apply_thread_budget, thread_budget
 from bench.pipeline.timing import StageTimer
 
@@ -370,7 +370,7 @@ class BenchmarkRunner:
             record.face, record.fallback = Face(box=box, score=1.0), True
         return record.face
 
-    def _sample_faces(self, records: list[ImageRecord]) -> list[tuple[str, np.ndarray]]:
+    def _sample_faces(self, records: list[ImageRecord]) -> list[AlignedSample]:
         """The first few aligned faces, and every fallback until the grid is full, so failures
         show; re-aligned here from their records, as cached images were never decoded."""
         limit = int(self.cfg["sample_faces"])
@@ -386,8 +386,7 @@ class BenchmarkRunner:
                 continue
             assert record.face is not None
             face = image if self.passthrough else align_face(image, record.face)
-            caption = record.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            samples.append((caption + (" (fallback)" if record.fallback else ""), face))
+            samples.append(AlignedSample(record.path, face, record.fallback))
         return samples
 
     def _evaluate(self, records: list[ImageRecord], embeddings: np.ndarray) -> BenchmarkResult:

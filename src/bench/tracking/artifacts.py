@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
+import numpy as np
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
@@ -76,6 +77,18 @@ def log_memory_trace(run_id: str, trace: Sequence[MemorySample], start_ms: int) 
         client.log_batch(run_id, metrics=metrics[first : first + MAX_METRICS_PER_BATCH])
 
 
+def write_aligned_samples(result: BenchmarkResult, path: Path) -> Path:
+    """The sample faces as arrays with their image paths, so a sweep's report can put the same
+    image aligned by each method side by side."""
+    np.savez_compressed(
+        path,
+        paths=np.array([sample.path for sample in result.samples]),
+        faces=np.stack([sample.face for sample in result.samples]),
+        fallback=np.array([sample.fallback for sample in result.samples]),
+    )
+    return path
+
+
 def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     """Log metrics, the runtime description, the memory trace and every artifact of a run."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -95,8 +108,10 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
         plot_roc(verification.fpr, verification.tpr, out_dir / "roc.png", label=label, auc=verification.auc),
     ]
     if result.samples:
-        captions, faces = zip(*result.samples, strict=True)
-        files.append(save_face_grid(list(faces), out_dir / "aligned_faces.png", captions=list(captions)))
+        faces = [sample.face for sample in result.samples]
+        captions = [sample.caption for sample in result.samples]
+        files.append(save_face_grid(faces, out_dir / "aligned_faces.png", captions=captions))
+        files.append(write_aligned_samples(result, out_dir / "aligned_faces.npz"))
     summary = out_dir / "metrics.json"
     metrics = {key: None if math.isnan(value) else value for key, value in result.metrics.items()}
     summary.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
