@@ -85,3 +85,25 @@ def clip_faces(faces: list[Face], image_shape: tuple[int, ...]) -> list[Face]:
         )
         for face in faces
     ]
+
+
+def shrink_to(image: np.ndarray, max_side: int) -> tuple[np.ndarray, Placement]:
+    """``image`` shrunk so that its longer side is at most ``max_side`` (unchanged if it is)."""
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    return resize(image, scale)
+
+
+def faces_to_image(faces: list[Face], placement: Placement) -> list[Face]:
+    """Faces found on a resized image, in the original image's pixels: box, score, landmarks
+    (a method's extras, such as a face mesh, are not carried over)."""
+    if placement == Placement(1.0, 1.0):
+        return faces
+    return [
+        Face(
+            box=placement.to_image(face.box.reshape(2, 2)).reshape(4),
+            score=face.score,
+            landmarks=None if face.landmarks is None else placement.to_image(face.landmarks),
+            landmark_names=face.landmark_names,
+        )
+        for face in faces
+    ]

@@ -3,4 +3,11 @@
 from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.runner import BenchmarkRunner, FailurePolicy
 
-__all__ = ["AlignedSample", "BenchmarkResult", "BenchmarkRunner", "FailurePolicy", "ImageRecord", "ImageStatus"]
+__all__ = [
+    "AlignedSample",
+    "BenchmarkResult",
+    "BenchmarkRunner",
+    "FailurePolicy",
+    "ImageRecord",
+    "ImageStatus",
+]

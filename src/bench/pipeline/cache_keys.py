@@ -19,6 +19,7 @@ def detection_key(cfg: Mapping[str, Any]) -> str:
         {
             "format": FORMAT,
             "detector": cfg["detector"],
+            "detect_max_side": cfg["detect_max_side"],
             "device": torch.device(cfg["hardware"]["device"]).type,
         }
     )

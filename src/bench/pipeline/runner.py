@@ -27,6 +27,7 @@ from bench.cache import CachedDetection, FeatureCache, file_digest
 from bench.data import ImageDecodeError, PairDataset, decode_image, load_dataset
 from bench.detectors import Detector, Face, create_detector, detector_class, select_face
 from bench.detectors.center_crop import center_box
+from bench.detectors.letterbox import faces_to_image, shrink_to
 from bench.metrics import evaluate_verification
 from bench.models import EMBEDDING_DIM, Embedder, create_embedder
 from bench.pipeline.cache_keys import detection_key, embedding_key
@@ -111,6 +112,9 @@ class BenchmarkRunner:
         self.hardware = cfg["hardware"]
         _check_hardware(self.hardware)
         self.policy = FailurePolicy(cfg["failure_policy"])
+        self.detect_max_side = int(cfg["detect_max_side"])
+        if self.detect_max_side < 32:
+            raise ValueError(f"detect_max_side must be at least 32 pixels, got {self.detect_max_side}")
         self.selection = cfg["selection"]
         self.overlap = bool(cfg["pipeline"]["overlap"])
         self.queue_depth = int(cfg["pipeline"]["queue_depth"])
@@ -319,7 +323,7 @@ class BenchmarkRunner:
         to_detect = [index for index in images if index not in cached]
         if to_detect:
             with self.timer("detect"):
-                faces = self.detector.detect([images[index] for index in to_detect])
+                faces = self._detect([images[index] for index in to_detect])
             for index, image_faces in zip(to_detect, faces, strict=True):
                 found[index] = image_faces
                 shape = images[index].shape[:2]
@@ -338,6 +342,13 @@ class BenchmarkRunner:
             aligned = self._align([images[index] for index in chosen], list(chosen.values()))
         progress.advance("align", len(decoded))
         return _AlignedBatch(len(decoded), list(chosen), aligned)
+
+    def _detect(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """Detect on images no larger than ``detect_max_side``: a huge photo is shrunk for the
+        detector only, its faces mapped back, and the face aligned from the full image."""
+        shrunk = [shrink_to(image, self.detect_max_side) for image in images]
+        found = self.detector.detect([image for image, _ in shrunk])
+        return [faces_to_image(faces, placement) for faces, (_, placement) in zip(found, shrunk, strict=True)]
 
     def _entry(self, index: int, entry: CachedDetection) -> dict[str, CachedDetection]:
         digest = self._digests[index] if self._digests else None
