@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bench.assets import resolve
-from bench.data import Pair, ProtocolError, parse_lfw_pairs, select_pairs
+from bench.data import (
+    Pair,
+    PairDataset,
+    ProtocolError,
+    load_dataset,
+    missing_files,
+    parse_lfw_pairs,
+    select_pairs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +41,8 @@ def test_both_line_formats(pairs: list[Pair]) -> None:
     assert pairs[300] == Pair(
         "Abdel_Madi_Shabneh/Abdel_Madi_Shabneh_0001.jpg", "Dean_Barker/Dean_Barker_0001.jpg", False, 0
     )
+    # Each pair knows its line (the header is line 1), for error messages.
+    assert (pairs[0].line, pairs[300].line, pairs[-1].line) == (2, 302, 6001)
 
 
 def test_every_image_exists(pairs: list[Pair]) -> None:
@@ -72,3 +83,95 @@ def test_malformed_files_name_file_and_line(tmp_path: Path, content: str, messag
     path.write_text(content)
     with pytest.raises(ProtocolError, match=message):
         parse_lfw_pairs(path)
+
+
+def test_duplicate_pairs_are_all_reported_with_both_lines(tmp_path: Path) -> None:
+    # Line 4 is line 2 reversed, in another fold; line 5 repeats line 3 exactly.
+    path = tmp_path / "pairs.txt"
+    path.write_text("2\t1\nA\t1\t2\nB\t1\tC\t2\nA\t2\t1\nB\t1\tC\t2\n")
+    with pytest.raises(ProtocolError) as error:
+        parse_lfw_pairs(path)
+    assert str(error.value) == (
+        f"{path}: 2 pair(s) repeat an earlier pair (the same two images, in either order):\n"
+        f"  {path}:4: A/A_0002.jpg, A/A_0001.jpg repeats line 2\n"
+        f"  {path}:5: B/B_0001.jpg, C/C_0002.jpg repeats line 3"
+    )
+
+
+def test_a_pair_of_one_image_with_itself(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.txt"
+    path.write_text("1\t1\nA\t3\t3\nB\t1\tC\t2\n")
+    with pytest.raises(ProtocolError) as error:
+        parse_lfw_pairs(path)
+    assert str(error.value) == f"{path}:2: the pair compares A/A_0003.jpg with itself"
+
+
+def lfw_config(images: Path, pairs: Path, **extra: object) -> dict[str, object]:
+    return {
+        "name": "lfw",
+        "images": "lfw_deepfunneled",
+        "images_path": str(images),
+        "pairs": "lfw_pairs",
+        "pairs_path": str(pairs),
+        **extra,
+    }
+
+
+def test_missing_images_are_all_reported_before_any_work(tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    (images / "A").mkdir(parents=True)
+    (images / "A" / "A_0001.jpg").touch()
+    path = tmp_path / "pairs.txt"
+    path.write_text("1\t2\nA\t1\t2\nB\t1\t2\nA\t1\tB\t1\nC\t1\tD\t1\n")
+    with pytest.raises(ProtocolError) as error:
+        load_dataset(lfw_config(images, path))
+    assert str(error.value) == (
+        f"{path}: 5 missing image(s) under {images}, named by 4 pair(s) "
+        "(dataset.on_missing=count runs the rest and counts them as failures):\n"
+        f"  {path}:2: A/A_0002.jpg\n"
+        f"  {path}:3: B/B_0001.jpg\n"
+        f"  {path}:3: B/B_0002.jpg\n"
+        f"  {path}:5: C/C_0001.jpg\n"
+        f"  {path}:5: D/D_0001.jpg"
+    )
+    # on_missing=count keeps every pair; the runner counts the missing images as failures.
+    dataset = load_dataset(lfw_config(images, path, on_missing="count"))
+    assert isinstance(dataset, PairDataset) and len(dataset.pairs) == 4
+
+
+def test_missing_image_listing_stops_at_twenty(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.txt"
+    path.write_text(
+        "1\t25\n"
+        + "".join(f"P{i}\t1\t2\n" for i in range(25))
+        + "".join(f"P{i}\t1\tQ{i}\t1\n" for i in range(25))
+    )
+    (tmp_path / "images").mkdir()
+    with pytest.raises(ProtocolError) as error:
+        load_dataset(lfw_config(tmp_path / "images", path))
+    lines = str(error.value).splitlines()
+    assert lines[0].startswith(
+        f"{path}: 75 missing image(s) under {tmp_path / 'images'}, named by 50 pair(s)"
+    )
+    assert lines[1:3] == [f"  {path}:2: P0/P0_0001.jpg", f"  {path}:2: P0/P0_0002.jpg"]
+    assert len(lines) == 22 and lines[-1] == "  ... and 55 more"
+
+
+def test_checking_every_lfw_image_exists_is_fast(pairs: list[Pair]) -> None:
+    root = resolve("lfw_deepfunneled")
+    images = PairDataset("lfw", root, pairs).images
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        assert missing_files(root, images) == set()
+        seconds.append(time.perf_counter() - start)
+    assert min(seconds) < 0.5, seconds
+    assert missing_files(root, ["Abel_Pacheco/Abel_Pacheco_0099.jpg", "Nobody/Nobody_0001.jpg"]) == {
+        "Abel_Pacheco/Abel_Pacheco_0099.jpg",
+        "Nobody/Nobody_0001.jpg",
+    }
+
+
+def test_unknown_on_missing_value(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"dataset.on_missing must be one of error, count, got 'skip'"):
+        load_dataset(lfw_config(tmp_path, tmp_path / "pairs.txt", on_missing="skip"))

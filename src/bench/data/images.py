@@ -1,4 +1,14 @@
-"""Reading images into RGB arrays, with errors that name the file and the reason."""
+"""Reading images into RGB arrays, with errors that name the file and the reason.
+
+OpenCV 5's ``imdecode`` is the only decoder: with ``IMREAD_COLOR_RGB`` it already honours the
+EXIF orientation, converts CMYK, palette and greyscale to RGB, drops alpha (the colour channels
+are what the camera saw; compositing on a background would invent pixels) and scales 16-bit
+samples to 8 bits (``>> 8``). It refuses a JPEG or PNG whose data stops early, so the bytes are
+inspected only to say *why* a file failed, plus one check on success: a JPEG must have its
+end-of-image marker after its last scan, which OpenCV does not require (a file cut just before
+``FFD9`` decodes). A JPEG that stops early and was then given an ``FFD9`` decodes with grey fill:
+libjpeg only warns, and catching that would take a second decoder on every image.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +22,68 @@ class ImageDecodeError(ValueError):
     """A file that is missing or is not a readable image."""
 
 
+_JPEG_START = b"\xff\xd8\xff"
+_JPEG_END = b"\xff\xd9"
+_JPEG_SCAN = b"\xff\xda"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Formats named in the reason when a file with their signature fails to decode.
+_SIGNATURES = {
+    _JPEG_START: "JPEG",
+    _PNG_SIGNATURE: "PNG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
 def decode_image(path: Path) -> np.ndarray:
-    """An ``HxWx3`` ``uint8`` RGB array. Greyscale is expanded to three channels."""
+    """An ``HxWx3`` ``uint8`` RGB array, upright, at the file's own size (the runner resizes)."""
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        data = path.read_bytes()
     except OSError as error:
-        raise ImageDecodeError(f"{path}: cannot read: {error.strerror or error}") from None
-    if data.size == 0:
+        raise ImageDecodeError(unreadable_reason(path, error)) from None
+    if not data:
         raise ImageDecodeError(f"{path}: empty file")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)
     if image is None:
-        raise ImageDecodeError(f"{path}: not a decodable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        raise ImageDecodeError(f"{path}: {_why_undecodable(data)}")
+    if data.startswith(_JPEG_START) and not _jpeg_complete(data):
+        raise ImageDecodeError(f"{path}: truncated JPEG: no end-of-image marker")
+    return image
+
+
+def unreadable_reason(path: Path, error: OSError) -> str:
+    """Why ``path`` could not be read, worded for failures.csv (whoever opens the file first)."""
+    if isinstance(error, FileNotFoundError):
+        return f"{path}: file does not exist"
+    return f"{path}: cannot read: {error.strerror or error}"
+
+
+def _why_undecodable(data: bytes) -> str:
+    if data.startswith(_JPEG_START) and not _jpeg_complete(data):
+        return "truncated JPEG: no end-of-image marker"
+    if data.startswith(_PNG_SIGNATURE) and not _png_complete(data):
+        return "truncated PNG: no IEND chunk"
+    for signature, kind in _SIGNATURES.items():
+        if data.startswith(signature):
+            return f"not a decodable image: corrupt {kind} data"
+    return f"not an image: unrecognised format, starts with {data[:16]!r}"
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    """Whether an end-of-image marker follows the last start-of-scan. Entropy-coded data never
+    holds ``FFD9``, and an EXIF thumbnail's own markers come before the main image's scans."""
+    return data.endswith(_JPEG_END) or data.rfind(_JPEG_END) > data.rfind(_JPEG_SCAN)
+
+
+def _png_complete(data: bytes) -> bool:
+    """Whether the chunk sequence reaches an ``IEND`` chunk inside the file."""
+    offset = len(_PNG_SIGNATURE)
+    while offset + 8 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        offset += 12 + length  # length, type, data, CRC
+        if kind == b"IEND":
+            return offset <= len(data)
+    return False

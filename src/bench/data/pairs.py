@@ -1,9 +1,13 @@
-"""Verification pairs and the LFW ``pairs.txt`` protocol file."""
+"""Verification pairs, the LFW ``pairs.txt`` protocol file, and the checks every protocol shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+#: How many offending lines an error lists before it just counts the rest.
+LISTED = 20
 
 
 class ProtocolError(ValueError):
@@ -18,6 +22,8 @@ class Pair:
     image_b: str
     same: bool
     fold: int
+    #: The protocol file's line naming the pair, for error messages; not part of its identity.
+    line: int = field(default=0, compare=False)
 
 
 def lfw_image_path(name: str, number: int) -> str:
@@ -59,6 +65,7 @@ def parse_lfw_pairs(path: Path) -> list[Pair]:
     for index, (number, line) in enumerate(body):
         fold, position = divmod(index, 2 * per_class)
         pairs.append(_parse_pair_line(path, number, line, fold, same=position < per_class))
+    check_distinct(path, pairs)
     return pairs
 
 
@@ -67,10 +74,14 @@ def _parse_pair_line(path: Path, number: int, line: str, fold: int, same: bool) 
     try:
         if len(fields) == 3:
             name, first, second = fields
-            pair = Pair(lfw_image_path(name, int(first)), lfw_image_path(name, int(second)), True, fold)
+            pair = Pair(
+                lfw_image_path(name, int(first)), lfw_image_path(name, int(second)), True, fold, number
+            )
         elif len(fields) == 4:
             name_a, first, name_b, second = fields
-            pair = Pair(lfw_image_path(name_a, int(first)), lfw_image_path(name_b, int(second)), False, fold)
+            pair = Pair(
+                lfw_image_path(name_a, int(first)), lfw_image_path(name_b, int(second)), False, fold, number
+            )
         else:
             raise ProtocolError(
                 f"{path}:{number}: expected 3 fields (same person) or 4 (different people), "
@@ -84,6 +95,30 @@ def _parse_pair_line(path: Path, number: int, line: str, fold: int, same: bool) 
         kind = "same-person" if same else "different-people"
         raise ProtocolError(f"{path}:{number}: expected a {kind} line here, got {line!r}")
     return pair
+
+
+def check_distinct(path: Path, pairs: Iterable[Pair]) -> None:
+    """Reject a pair of one image with itself, and every pair that repeats another (the same two
+    images in either order, in any fold): each would count twice, or trivially, in the metrics."""
+    first_line: dict[frozenset[str], int] = {}
+    repeats = []
+    for pair in pairs:
+        if pair.image_a == pair.image_b:
+            raise ProtocolError(f"{path}:{pair.line}: the pair compares {pair.image_a} with itself")
+        first = first_line.setdefault(frozenset((pair.image_a, pair.image_b)), pair.line)
+        if first != pair.line:
+            repeats.append(f"{path}:{pair.line}: {pair.image_a}, {pair.image_b} repeats line {first}")
+    if repeats:
+        raise ProtocolError(
+            f"{path}: {len(repeats)} pair(s) repeat an earlier pair (the same two images, in either order):"
+            + listing(repeats)
+        )
+
+
+def listing(lines: Sequence[str]) -> str:
+    """The first ``LISTED`` lines, indented, and how many more there are."""
+    shown = "".join(f"\n  {line}" for line in lines[:LISTED])
+    return shown + (f"\n  ... and {len(lines) - LISTED} more" if len(lines) > LISTED else "")
 
 
 def select_pairs(pairs: list[Pair], folds: list[int] | None, pairs_per_fold: int | None) -> list[Pair]:

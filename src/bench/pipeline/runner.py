@@ -24,7 +24,7 @@ import torch
 
 from bench.alignment import ALIGNED_SIZE, BatchAligner, align_face
 from bench.cache import CachedDetection, FeatureCache, file_digest
-from bench.data import ImageDecodeError, PairDataset, decode_image, load_dataset
+from bench.data import ImageDecodeError, PairDataset, decode_image, load_dataset, unreadable_reason
 from bench.detectors import Detector, Face, create_detector, detector_class, select_face
 from bench.detectors.center_crop import center_box
 from bench.detectors.letterbox import faces_to_image, shrink_to
@@ -241,7 +241,7 @@ class BenchmarkRunner:
                 return file_digest(root / record.path)
             except OSError as error:
                 record.status = ImageStatus.DECODE_ERROR
-                record.reason = f"{root / record.path}: cannot read: {error.strerror or error}"
+                record.reason = unreadable_reason(root / record.path, error)
                 return None
 
         with ThreadPoolExecutor(max(1, self.hardware["num_workers"]), thread_name_prefix="hash") as pool:

@@ -1,0 +1,389 @@
+"""A sweep's methods side by side: one table, a console ranking and the figures that compare them.
+
+Each method is one job of a Hydra sweep. The table keeps the metrics its run logged and adds its
+accuracy on the *common subset*: the pairs whose two faces every finished method detected. A
+method's own accuracy is measured on every pair it scored, fallback crops included, so a method
+that misses hard faces is judged on different faces than one that finds them; on the common
+subset all methods are scored on the same pairs and only their detection and alignment differ.
+A failed job is listed as such and left out of every figure and of the common subset.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics import DEFAULT_FAR_TARGETS, VerificationResult, evaluate_verification, far_key
+from bench.reporting.dashboard import plot_dashboard, plot_faces_by_method
+from bench.reporting.plots import plot_roc_curves
+
+FINISHED = "FINISHED"
+PAIR_KEY = ("fold", "image_a", "image_b")
+STAGES = ("decode", "detect", "align", "embed")
+TAR_KEYS = tuple(far_key(far) for far in DEFAULT_FAR_TARGETS)
+#: The logged metrics the table shows, in its column order (``common_*`` follow ``accuracy_std``).
+TABLE_METRICS = (
+    "accuracy",
+    "accuracy_std",
+    "auc",
+    "eer",
+    *TAR_KEYS,
+    "success_rate",
+    "pair_success_rate",
+    *(f"ms_per_image_{stage}" for stage in STAGES),
+    "images_per_s",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+)
+COLUMNS = (
+    "rank",
+    "method",
+    "status",
+    "run_id",
+    "accuracy",
+    "accuracy_std",
+    "common_accuracy",
+    "common_accuracy_std",
+    *TABLE_METRICS[2:],
+)
+MAX_SAMPLE_FACES = 8
+MAX_RANKING_LABEL = 48
+
+#: Parameters that differ between jobs without being what the sweep compares.
+DEFAULT_IGNORED_PARAMS = (
+    "runtime.*",  # what ran (threads, weights files, versions): follows from the config
+    "tracking.*",
+    "hydra.*",
+    "cache.dir",
+    "progress",
+    "*seed",
+    "*run_dir",
+    "*output_dir",
+)
+#: Parameter leaves that name a choice ("detector.name", "hardware.device"): preferred in labels,
+#: and shown without their key when they alone tell the runs apart.
+_CHOICE_LEAVES = ("name", "device")
+
+
+@dataclass
+class MethodRun:
+    """One job of a sweep, as its MLflow run and run dir left it."""
+
+    label: str  # what varied across the sweep, e.g. "yunet" or "detector.name=yunet model.name=..."
+    run_id: str
+    status: str  # MLflow status: FINISHED, FAILED, KILLED
+    metrics: dict[str, float]  # empty for a failed job
+    pair_scores: pd.DataFrame | None  # pair_scores.csv; None when missing (failed job)
+    samples: dict[str, np.ndarray]  # image path -> aligned face (aligned_faces.npz); empty when missing
+
+    @property
+    def finished(self) -> bool:
+        return self.status == FINISHED
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare_runs` measured and wrote."""
+
+    table: pd.DataFrame  # one row per method, finished ranked by accuracy, then the failed ones
+    ranking: str  # plain text for the console
+    files: list[Path]  # everything written
+    common_pairs: int = 0  # pairs in the common subset
+    notes: list[str] = field(default_factory=list)  # what could not be measured, and why
+
+
+def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
+    """Compare a sweep's runs: write ``comparison.csv``, ``comparison.md``, ``dashboard.png``,
+    ``roc_overlay.png`` and ``aligned_faces_by_method.png`` into ``out_dir``.
+
+    The CSV keeps metric units (fractions, as in ``metrics.json``); the Markdown table shows
+    percent. A figure that has nothing to show (no finished method, no sample image shared by
+    every method) is not written, and the reason is added to the notes.
+    """
+    if not runs:
+        raise ValueError("no runs to compare")
+    duplicated = sorted(label for label, count in Counter(run.label for run in runs).items() if count > 1)
+    if duplicated:
+        raise ValueError(f"method labels must be unique, got duplicates {duplicated}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    finished = [run for run in runs if run.finished]
+    scored = {run.label: run.pair_scores for run in finished if run.pair_scores is not None}
+    notes = [
+        f"{run.label}: no pair scores, left out of the common subset and the ROC overlay"
+        for run in finished
+        if run.pair_scores is None
+    ]
+    common_pairs, common, note = _common_subset(scored)
+    notes += [note] if note else []
+
+    table = _table(runs, common)
+    total_pairs = max((len(frame) for frame in scored.values()), default=0)
+    files = [out_dir / "comparison.csv", out_dir / "comparison.md"]
+    table.to_csv(files[0], index=False)
+
+    ranked = table[table["status"] == FINISHED]
+    files.append(
+        plot_dashboard(
+            ranked,
+            out_dir / "dashboard.png",
+            title=f"{len(ranked)} of {len(runs)} methods finished; common subset: {common_pairs} pairs",
+        )
+    )
+    # Every figure lists the methods in rank order, so each keeps one colour (tab10 by rank).
+    by_label = {run.label: run for run in finished}
+    by_rank = [by_label[label] for label in ranked["method"]]
+    files += _roc_overlay(
+        {run.label: scored[run.label] for run in by_rank if run.label in scored}, out_dir, notes
+    )
+    files += _face_grid({run.label: run.samples for run in by_rank}, out_dir, notes)
+
+    files[1].write_text(_markdown(table, common_pairs, total_pairs, notes))
+    return Comparison(table, _ranking(table, common_pairs, notes), files, common_pairs, notes)
+
+
+def varying_labels(
+    params_per_run: Sequence[Mapping[str, str]], ignore: Iterable[str] = DEFAULT_IGNORED_PARAMS
+) -> list[str]:
+    """A short, unique label per run from the parameters that tell the runs apart.
+
+    Keys matching a pattern of ``ignore`` (``fnmatch``) are skipped. Of the keys whose values
+    differ, one is kept only if it separates runs that the keys kept before it do not, trying
+    choice keys (``*.name``, ``*.device``) first, then shallow keys, then by name: a detector
+    sweep also changes every ``detector.options.*``, but ``detector.name`` alone tells the runs
+    apart. A single kept key that is a choice gives its bare value ("yunet"); otherwise the
+    label is ``key=value`` pairs in key order ("detector.name=yunet model.name=edgeface_xs_q"),
+    ``?`` where a run lacks the key. Runs that no parameter tells apart are numbered ("run #1",
+    "run #2")."""
+    patterns = tuple(ignore)
+    runs = [
+        {str(key): str(value) for key, value in params.items() if not _matches(str(key), patterns)}
+        for params in params_per_run
+    ]
+    keys = sorted({key for params in runs for key in params}, key=_key_priority)
+    chosen: list[str] = []
+    groups = 1
+    for key in keys:
+        if len({params[key] for params in runs if key in params}) < 2:
+            continue
+        candidate = [*chosen, key]
+        count = len({tuple(params.get(name) for name in candidate) for params in runs})
+        if count > groups:
+            chosen, groups = candidate, count
+    chosen.sort()
+
+    def label(params: Mapping[str, str]) -> str:
+        if len(chosen) == 1 and chosen[0].rsplit(".", 1)[-1] in _CHOICE_LEAVES:
+            return params.get(chosen[0], "?")
+        return " ".join(f"{key}={params.get(key, '?')}" for key in chosen) or "run"
+
+    labels = [label(params) for params in runs]
+    counts = Counter(labels)
+    seen: Counter[str] = Counter()
+    numbered = []
+    for text in labels:
+        seen[text] += 1
+        numbered.append(f"{text} #{seen[text]}" if counts[text] > 1 else text)
+    return numbered
+
+
+def _matches(key: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
+
+
+def _key_priority(key: str) -> tuple[int, int, str]:
+    leaf = key.rsplit(".", 1)[-1]
+    choice = _CHOICE_LEAVES.index(leaf) if leaf in _CHOICE_LEAVES else len(_CHOICE_LEAVES)
+    return choice, key.count("."), key
+
+
+def _common_subset(
+    scored: Mapping[str, pd.DataFrame],
+) -> tuple[int, dict[str, VerificationResult], str | None]:
+    """The pairs every method detected (both faces, a finite score), matched on fold and image
+    names (and occurrence, should a pair repeat), and each method's verification on exactly
+    those pairs; a note instead of results when they cannot be scored."""
+    if not scored:
+        return 0, {}, "no finished method has pair scores: no common subset"
+    keyed = {label: _keyed(frame) for label, frame in scored.items()}
+    detected = [
+        frame.index[(frame["both_detected"].astype(int) == 1) & np.isfinite(frame["score"])]
+        for frame in keyed.values()
+    ]
+    common = reduce(lambda left, right: left.intersection(right), detected).sort_values()
+    if common.empty:
+        return 0, {}, "no pair was detected by every finished method: common-subset accuracy is NaN"
+    results = {}
+    for label, frame in keyed.items():
+        result = _evaluate(frame.loc[common].reset_index())
+        if result is None:
+            labels = frame.loc[common, "same"].astype(int)
+            note = (
+                f"the common subset ({len(common)} pairs: {int(labels.sum())} same, "
+                f"{int((labels == 0).sum())} different) needs 2 pairs of each class: "
+                "common-subset accuracy is NaN"
+            )
+            return len(common), {}, note
+        results[label] = result
+    return len(common), results, None
+
+
+def _roc_overlay(scored: Mapping[str, pd.DataFrame], out_dir: Path, notes: list[str]) -> list[Path]:
+    """Each method's ROC on every pair it scored, as its own run computed it (``roc.png``)."""
+    curves = {}
+    for label, frame in scored.items():
+        result = _evaluate(frame[np.isfinite(frame["score"].to_numpy(dtype=np.float64))])
+        if result is None:
+            notes.append(f"{label}: its scored pairs lack a class, no ROC curve")
+        else:
+            curves[label] = (result.fpr, result.tpr, result.auc)
+    if not curves:
+        notes.append("no finished method has a ROC curve: roc_overlay.png not written")
+        return []
+    return [plot_roc_curves(curves, out_dir / "roc_overlay.png", title="ROC per method, all scored pairs")]
+
+
+def _face_grid(
+    samples: Mapping[str, Mapping[str, np.ndarray]], out_dir: Path, notes: list[str]
+) -> list[Path]:
+    """The first few images (sorted by path) that every method with samples aligned, one row per
+    method; a method without samples is left out rather than emptying the grid."""
+    with_samples = {label: faces for label, faces in samples.items() if faces}
+    if not with_samples:
+        notes.append("no finished method has aligned samples: no face grid")
+        return []
+    notes += [f"{label}: no aligned samples, not in the face grid" for label in samples if not samples[label]]
+    images = sorted(set.intersection(*(set(faces) for faces in with_samples.values())))[:MAX_SAMPLE_FACES]
+    if not images:
+        notes.append("no sample image was aligned by every method with samples: no face grid")
+        return []
+    rows = {label: [faces[image] for image in images] for label, faces in with_samples.items()}
+    columns = [Path(image).stem for image in images]
+    return [plot_faces_by_method(rows, columns, out_dir / "aligned_faces_by_method.png")]
+
+
+def _keyed(pair_scores: pd.DataFrame) -> pd.DataFrame:
+    frame = pair_scores.copy()
+    frame["occurrence"] = frame.groupby(list(PAIR_KEY), sort=False).cumcount()
+    return frame.set_index([*PAIR_KEY, "occurrence"])
+
+
+def _evaluate(pairs: pd.DataFrame) -> VerificationResult | None:
+    """Verification as the runs score it, or None when a class has fewer than 2 pairs (the
+    runner's rule for its detected subset)."""
+    labels = pairs["same"].to_numpy(dtype=np.int64)
+    if len(labels) == 0 or np.bincount(labels, minlength=2).min() < 2:
+        return None
+    return evaluate_verification(pairs["score"].to_numpy(dtype=np.float64), labels, pairs["fold"].to_numpy())
+
+
+def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        metrics = run.metrics if run.finished else {}
+        row: dict[str, object] = {"method": run.label, "status": run.status, "run_id": run.run_id}
+        row.update({key: _number(metrics.get(key)) for key in TABLE_METRICS})
+        result = common.get(run.label)
+        row["common_accuracy"] = result.accuracy if result else math.nan
+        row["common_accuracy_std"] = result.accuracy_std if result else math.nan
+        row["failed"] = not run.finished
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values(
+        ["failed", "accuracy", "common_accuracy"],
+        ascending=[True, False, False],
+        na_position="last",
+        kind="stable",
+    )
+    finished = int((~table["failed"]).sum())
+    table["rank"] = pd.array([*range(1, finished + 1), *[pd.NA] * (len(table) - finished)], dtype="Int64")
+    return table.reset_index(drop=True)[list(COLUMNS)]
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _percent(value: float, std: float | None = None, plus_minus: str = "±") -> str:
+    if math.isnan(value):
+        return "-"
+    text = f"{100 * value:.2f}"
+    return text if std is None or math.isnan(std) else f"{text} {plus_minus} {100 * std:.2f}"
+
+
+def _fixed(value: float, digits: int) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+#: Markdown columns: header and how a table row is shown.
+_MARKDOWN_COLUMNS = (
+    ("#", lambda row: "" if pd.isna(row["rank"]) else str(row["rank"])),
+    ("method", lambda row: str(row["method"]).replace("|", "\\|")),
+    ("status", lambda row: row["status"]),
+    ("accuracy %", lambda row: _percent(row["accuracy"], row["accuracy_std"])),
+    ("common-subset accuracy %", lambda row: _percent(row["common_accuracy"], row["common_accuracy_std"])),
+    ("AUC", lambda row: _fixed(row["auc"], 5)),
+    ("EER %", lambda row: _percent(row["eer"])),
+    *((f"TAR@FAR={key.rsplit('_', 1)[-1]} %", lambda row, key=key: _percent(row[key])) for key in TAR_KEYS),
+    ("success %", lambda row: _percent(row["success_rate"])),
+    ("pair success %", lambda row: _percent(row["pair_success_rate"])),
+    *(
+        (f"{stage} ms/image", lambda row, stage=stage: _fixed(row[f"ms_per_image_{stage}"], 2))
+        for stage in STAGES
+    ),
+    ("images/s", lambda row: _fixed(row["images_per_s"], 1)),
+    ("peak RSS MiB", lambda row: _fixed(row["peak_rss_mb"], 0)),
+    ("peak GPU MiB", lambda row: _fixed(row["peak_gpu_mb"], 0)),
+)
+
+
+def _markdown(table: pd.DataFrame, common_pairs: int, total_pairs: int, notes: Sequence[str]) -> str:
+    finished = int((table["status"] == FINISHED).sum())
+    lines = [
+        f"# Sweep comparison: {len(table)} methods, {finished} finished",
+        "",
+        f"Common subset: **{common_pairs} pairs** of {total_pairs}, those whose two faces every "
+        "finished method detected; each method is scored again on exactly these pairs.",
+        "",
+        "| " + " | ".join(header for header, _ in _MARKDOWN_COLUMNS) + " |",
+        "|"
+        + "|".join("---" if header in ("method", "status") else "--:" for header, _ in _MARKDOWN_COLUMNS)
+        + "|",
+    ]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(cell(row) for _, cell in _MARKDOWN_COLUMNS) + " |")
+    lines += [
+        "",
+        "Accuracy: cross-validated over the data set's folds (threshold chosen on the other folds), "
+        "mean ± std over folds, on every pair the run scored; common-subset accuracy: the same on the "
+        f"{common_pairs} common pairs. Time per stage is per computed image; images/s is end to end.",
+    ]
+    lines += ["", "Notes:", "", *(f"- {note}" for note in notes)] if notes else []
+    return "\n".join(lines) + "\n"
+
+
+def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> str:
+    width = min(max(len(str(label)) for label in table["method"]), MAX_RANKING_LABEL)
+    lines = [f"Ranking by accuracy (common subset: {common_pairs} pairs every finished method detected)"]
+    for _, row in table.iterrows():
+        label = str(row["method"])
+        label = (label if len(label) <= width else label[: width - 3] + "...").ljust(width)
+        if row["status"] != FINISHED:
+            lines.append(f"  -  {label}  {row['status']}")
+            continue
+        accuracy = _percent(row["accuracy"], row["accuracy_std"], "+-")
+        common = _percent(row["common_accuracy"], row["common_accuracy_std"], "+-")
+        lines.append(
+            f"{row['rank']:>3}  {label}  {accuracy:>15} %   common {common:>15} %"
+            f"   {_fixed(row['images_per_s'], 1):>7} images/s"
+        )
+    lines += [f"  note: {note}" for note in notes]
+    return "\n".join(lines)

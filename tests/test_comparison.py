@@ -1,0 +1,324 @@
+"""Sweep comparison: the table, the common subset, the ranking and the figures, on synthetic runs.
+
+The runs are made up (LFW-like pair_scores.csv frames, random faces): this checks the reporting
+logic, not any detector.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.metrics import evaluate_verification
+from bench.reporting import Comparison, MethodRun, compare_runs, plot_dashboard, varying_labels
+from bench.reporting.comparison import COLUMNS
+from bench.reporting.plots import FACE_SIZE
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FOLDS, PAIRS_PER_FOLD = 2, 20
+IMAGES = [f"Person_{index:02d}/Person_{index:02d}_0001.jpg" for index in range(12)]
+
+
+def read_png(path: Path) -> np.ndarray:
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert image is not None and image.std() > 5
+    return image
+
+
+def pair_scores(seed: int, separation: float, missed: set[int], exclude: bool = False) -> pd.DataFrame:
+    """Two folds of 10 same and 10 different pairs; pairs in ``missed`` were not both detected
+    (scored on a fallback crop, or NaN when ``exclude``), their scores pulled towards chance."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for number in range(FOLDS * PAIRS_PER_FOLD):
+        fold, same = divmod(number, PAIRS_PER_FOLD)[0], int(number % 2 == 0)
+        person = f"Person_{number:02d}/Person_{number:02d}"
+        other = person if same else f"Other_{number:02d}/Other_{number:02d}"
+        detected = number not in missed
+        score = rng.normal(0.2 + (separation if detected else 0.05) * same, 0.12)
+        rows.append(
+            {
+                "fold": fold,
+                "image_a": f"{person}_0001.jpg",
+                "image_b": f"{other}_0002.jpg",
+                "same": same,
+                "score": math.nan if exclude and not detected else round(float(score), 6),
+                "both_detected": int(detected),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def metrics_of(frame: pd.DataFrame, images_per_s: float, gpu_mb: float = 0.0) -> dict[str, float]:
+    scored = frame[np.isfinite(frame["score"])]
+    metrics = evaluate_verification(scored["score"], scored["same"], scored["fold"]).as_metrics()
+    stages = {
+        f"ms_per_image_{stage}": ms
+        for stage, ms in zip(("decode", "detect", "align", "embed"), (2, 30, 1, 12), strict=True)
+    }
+    return (
+        metrics
+        | stages
+        | {
+            "success_rate": float(frame["both_detected"].mean()) ** 0.5,
+            "pair_success_rate": float(frame["both_detected"].mean()),
+            "images_per_s": images_per_s,
+            "peak_rss_mb": 1200.0 + images_per_s,
+            "peak_gpu_mb": gpu_mb,
+        }
+    )
+
+
+def samples(seed: int, images: list[str] = IMAGES) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {image: rng.integers(0, 256, (FACE_SIZE, FACE_SIZE, 3), dtype=np.uint8) for image in images}
+
+
+def finished(
+    label: str, frame: pd.DataFrame, images_per_s: float, seed: int, gpu_mb: float = 0.0
+) -> MethodRun:
+    return MethodRun(
+        label, f"run-{label}", "FINISHED", metrics_of(frame, images_per_s, gpu_mb), frame, samples(seed)
+    )
+
+
+def make_runs() -> list[MethodRun]:
+    """Three finished methods listed out of rank order and a failed one; mtcnn's rows are
+    shuffled, so pairs must be matched by name. 35 pairs are detected by all three."""
+    mtcnn = pair_scores(1, 0.35, missed={5, 25, 30}).sample(frac=1.0, random_state=0)
+    return [
+        finished("center_crop", pair_scores(2, 0.12, missed={7}), images_per_s=90.0, seed=2),
+        MethodRun("retinaface", "run-retinaface", "FAILED", {}, None, {}),
+        finished("yunet", pair_scores(0, 0.6, missed={3, 25}, exclude=True), images_per_s=40.0, seed=0),
+        finished("mtcnn", mtcnn, images_per_s=8.0, seed=1),
+    ]
+
+
+@pytest.fixture
+def runs() -> list[MethodRun]:
+    return make_runs()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[MethodRun], Comparison]:
+    """One comparison of :func:`make_runs`, shared as drawing it takes a while."""
+    runs = make_runs()
+    return runs, compare_runs(runs, tmp_path_factory.mktemp("report") / "report")
+
+
+KEY = ["fold", "image_a", "image_b"]
+
+
+def test_writes_every_file(report: tuple[list[MethodRun], Comparison]) -> None:
+    _, comparison = report
+    out_dir = comparison.files[0].parent
+    assert {path.name for path in comparison.files} == {
+        "comparison.csv",
+        "comparison.md",
+        "dashboard.png",
+        "roc_overlay.png",
+        "aligned_faces_by_method.png",
+    }
+    for path in comparison.files:
+        assert path.parent == out_dir and path.is_file()
+        if path.suffix == ".png":
+            read_png(path)
+    csv = pd.read_csv(out_dir / "comparison.csv")
+    assert list(csv.columns) == list(COLUMNS)
+    assert list(csv["method"]) == list(comparison.table["method"])
+    markdown = (out_dir / "comparison.md").read_text()
+    assert "**35 pairs** of 40" in markdown
+    assert markdown.count("\n| ") == 1 + 4  # header and one row per method
+    # Three rows (the failed method has none) of eight faces (the cap; twelve are shared).
+    grid = read_png(out_dir / "aligned_faces_by_method.png")
+    assert grid.shape[1] > 2 * grid.shape[0]
+
+
+def test_table_ranks_finished_by_accuracy_and_lists_failed_last(
+    report: tuple[list[MethodRun], Comparison],
+) -> None:
+    _, comparison = report
+    table = comparison.table
+    assert list(table.columns) == list(COLUMNS)
+    assert list(table["method"]) == ["yunet", "mtcnn", "center_crop", "retinaface"]
+    assert list(table["status"]) == ["FINISHED"] * 3 + ["FAILED"]
+    assert table["accuracy"].iloc[:3].is_monotonic_decreasing
+    assert table["rank"].iloc[:3].tolist() == [1, 2, 3] and pd.isna(table["rank"].iloc[3])
+    failed = table.iloc[3]
+    assert failed["run_id"] == "run-retinaface"
+    assert failed[list(COLUMNS[4:])].isna().all()
+    lines = comparison.ranking.splitlines()
+    assert "35 pairs" in lines[0]
+    assert [line.split()[:2] for line in lines[1:5]] == [
+        ["1", "yunet"],
+        ["2", "mtcnn"],
+        ["3", "center_crop"],
+        ["-", "retinaface"],
+    ]
+    assert "images/s" in lines[1] and "FAILED" in lines[4]
+
+
+def test_common_subset_is_the_intersection_of_detected_pairs(
+    report: tuple[list[MethodRun], Comparison],
+) -> None:
+    runs, comparison = report
+    detected = [
+        set(map(tuple, run.pair_scores.loc[run.pair_scores["both_detected"] == 1, KEY].to_numpy()))
+        for run in runs
+        if run.pair_scores is not None
+    ]
+    common = set.intersection(*detected)
+    assert len(common) == comparison.common_pairs == FOLDS * PAIRS_PER_FOLD - len({3, 5, 7, 25, 30})
+    table = comparison.table.set_index("method")
+    assert math.isnan(table.loc["retinaface", "common_accuracy"])
+    for run in runs:
+        if run.pair_scores is None:
+            continue
+        frame = run.pair_scores
+        on_common = frame[[key in common for key in map(tuple, frame[KEY].to_numpy())]]
+        expected = evaluate_verification(on_common["score"], on_common["same"], on_common["fold"])
+        assert table.loc[run.label, "common_accuracy"] == pytest.approx(expected.accuracy)
+        assert table.loc[run.label, "common_accuracy_std"] == pytest.approx(expected.accuracy_std)
+
+
+def test_common_subset_without_pairs_or_classes_is_nan(tmp_path: Path) -> None:
+    every = set(range(FOLDS * PAIRS_PER_FOLD))
+    odd = {number for number in every if number % 2}  # leaves only same pairs detected
+    cases = {
+        "disjoint": ([pair_scores(0, 0.5, missed=every - {0, 1}), pair_scores(1, 0.5, missed={0, 1})], 0),
+        "one class": ([pair_scores(0, 0.5, missed=odd), pair_scores(1, 0.5, missed=set())], 20),
+    }
+    for name, (frames, common_pairs) in cases.items():
+        runs = [finished(f"method {index}", frame, 10.0, seed=index) for index, frame in enumerate(frames)]
+        comparison = compare_runs(runs, tmp_path / name)
+        assert comparison.common_pairs == common_pairs
+        assert comparison.table["common_accuracy"].isna().all()
+        assert comparison.table["accuracy"].notna().all()
+        assert any("common" in note for note in comparison.notes)
+        assert "Notes:" in (tmp_path / name / "comparison.md").read_text()
+
+
+def test_only_failed_runs_still_report(tmp_path: Path) -> None:
+    runs = [
+        MethodRun(label, f"id-{label}", status, {}, None, {})
+        for label, status in (("a", "FAILED"), ("b", "KILLED"))
+    ]
+    comparison = compare_runs(runs, tmp_path)
+    assert list(comparison.table["status"]) == ["FAILED", "KILLED"]
+    assert {path.name for path in comparison.files} == {"comparison.csv", "comparison.md", "dashboard.png"}
+    read_png(tmp_path / "dashboard.png")
+    assert comparison.common_pairs == 0 and comparison.notes
+
+
+def test_finished_run_without_artifacts_is_left_out_of_the_subset(
+    tmp_path: Path, runs: list[MethodRun]
+) -> None:
+    bare = MethodRun("mediapipe", "run-mp", "FINISHED", runs[0].metrics, None, {})
+    comparison = compare_runs([*runs, bare], tmp_path)
+    assert comparison.common_pairs == 35
+    assert comparison.table["status"].tolist().count("FINISHED") == 4
+    assert any(note.startswith("mediapipe") for note in comparison.notes)
+    assert (tmp_path / "aligned_faces_by_method.png").is_file()
+
+
+def test_faces_by_method_uses_images_every_method_has(
+    tmp_path: Path, runs: list[MethodRun], report: tuple[list[MethodRun], Comparison]
+) -> None:
+    runs[0].samples = samples(5, [*IMAGES[:3], "Extra/Extra_0001.jpg"])
+    compare_runs(runs, tmp_path / "three")
+    narrow = read_png(tmp_path / "three" / "aligned_faces_by_method.png")
+    eight = read_png(report[1].files[0].parent / "aligned_faces_by_method.png")
+    assert narrow.shape[0] == eight.shape[0] and narrow.shape[1] < eight.shape[1]
+    runs[0].samples = samples(5, ["Extra/Extra_0001.jpg"])
+    comparison = compare_runs(runs, tmp_path / "none")
+    assert not (tmp_path / "none" / "aligned_faces_by_method.png").exists()
+    assert any("sample image" in note for note in comparison.notes)
+
+
+def test_dashboard_with_ten_methods_and_gpu_memory(tmp_path: Path) -> None:
+    runs = [
+        finished(
+            f"detector.name=method_{index} model.name=edgeface_xs_q",
+            pair_scores(index, 0.1 + 0.05 * index, missed={index}),
+            images_per_s=5.0 * (index + 1),
+            seed=index,
+            gpu_mb=300.0 * index,
+        )
+        for index in range(10)
+    ]
+    for run in runs:
+        run.samples = {}  # the grid is checked elsewhere; this keeps the test fast
+    comparison = compare_runs(runs, tmp_path)
+    dashboard = read_png(tmp_path / "dashboard.png")
+    assert dashboard.shape[1] > dashboard.shape[0]
+    read_png(tmp_path / "roc_overlay.png")
+    assert len(comparison.table) == 10 and comparison.common_pairs == 30
+    assert "no finished method has aligned samples: no face grid" in comparison.notes
+
+
+@pytest.mark.parametrize("gpu_mb", [math.nan, 0.0])
+def test_dashboard_without_gpu_memory(
+    tmp_path: Path, report: tuple[list[MethodRun], Comparison], gpu_mb: float
+) -> None:
+    table = report[1].table
+    table = table[table["status"] == "FINISHED"].assign(peak_gpu_mb=gpu_mb)
+    read_png(plot_dashboard(table, tmp_path / "dashboard.png", title="CPU only"))
+
+
+def test_duplicate_labels_are_refused(tmp_path: Path, runs: list[MethodRun]) -> None:
+    with pytest.raises(ValueError, match="unique"):
+        compare_runs([runs[0], runs[0]], tmp_path)
+    with pytest.raises(ValueError):
+        compare_runs([], tmp_path)
+
+
+def params(detector: str, model: str = "edgeface_xs_gamma_06", **extra: str) -> dict[str, str]:
+    options = {"yunet": "0.6", "mtcnn": "[0.6, 0.7, 0.7]"}.get(detector, "0.5")
+    return {
+        "detector.name": detector,
+        "detector.options.score_threshold": options,
+        "model.name": model,
+        "model.arch": "edgenext_x_small" if "xs" in model else "edgenext_xx_small",
+        "dataset.name": "lfw",
+        "hardware.batch_size": "32",
+        "runtime.detector_weights": f"/weights/{detector}.onnx",
+        "tracking.run_name": f"{detector}-{model}",
+        "cache.dir": f"/tmp/{detector}",
+    } | extra
+
+
+def test_varying_labels_one_key() -> None:
+    assert varying_labels([params("yunet"), params("mtcnn")]) == ["yunet", "mtcnn"]
+    assert varying_labels([params("yunet")]) == ["run"]  # one run: nothing varies
+    batches = [params("yunet") | {"hardware.batch_size": size} for size in ("32", "64")]
+    assert varying_labels(batches) == ["hardware.batch_size=32", "hardware.batch_size=64"]
+
+
+def test_varying_labels_several_keys() -> None:
+    sweep = [
+        params(detector, model)
+        for detector in ("yunet", "mtcnn")
+        for model in ("edgeface_xs_q", "edgeface_xxs_q")
+    ]
+    assert varying_labels(sweep) == [
+        "detector.name=yunet model.name=edgeface_xs_q",
+        "detector.name=yunet model.name=edgeface_xxs_q",
+        "detector.name=mtcnn model.name=edgeface_xs_q",
+        "detector.name=mtcnn model.name=edgeface_xxs_q",
+    ]
+    assert varying_labels(list(reversed(sweep))) == list(reversed(varying_labels(sweep)))
+
+
+def test_varying_labels_ignore_identical_and_missing() -> None:
+    assert varying_labels([params("yunet"), params("yunet")]) == ["run #1", "run #2"]
+    # With nothing ignored, the volatile keys are all that tells two identical jobs apart.
+    twins = [params("yunet") | {"hydra.job.num": str(number)} for number in range(2)]
+    assert varying_labels(twins, ignore=()) == ["hydra.job.num=0", "hydra.job.num=1"]
+    # A job that failed before logging its parameters still gets a label.
+    assert varying_labels([params("yunet"), params("mtcnn"), {}]) == ["yunet", "mtcnn", "?"]
