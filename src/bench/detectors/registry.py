@@ -56,4 +56,13 @@ def create_detector(
         options["providers"] = onnx_providers
     if num_threads is not None and "num_threads" in inspect.signature(cls).parameters:
         options.setdefault("num_threads", num_threads)
-    return cls(device=device, **options)
+    try:
+        return cls(device=device, **options)
+    except TypeError as error:
+        # A misspelt option in the config: say which, and where the valid ones are listed.
+        if "unexpected keyword argument" not in str(error):
+            raise
+        raise ValueError(
+            f"detector {name!r} has no such option: {error}; its options are the keys under "
+            f"`options:` in conf/detector/{name}.yaml"
+        ) from None

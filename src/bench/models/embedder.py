@@ -11,6 +11,7 @@ Runtime on an exported graph: ~1.5x faster than PyTorch eager for float models o
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,8 @@ from bench.models.edgeface import (
     weights_path,
 )
 from bench.models.onnx_export import export_onnx
+
+log = logging.getLogger(__name__)
 
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -163,6 +166,8 @@ class Embedder:
         self.device = device
         self.precision = precision
         self.batch_size = batch_size
+        #: How often a batch was halved after running out of GPU memory.
+        self.oom_halvings = 0
         self.pin_memory = pin_memory
         # A reusable pinned staging buffer per calling thread (the pipeline may embed on several):
         # host -> GPU copies from it can run asynchronously, and reusing it is safe because
@@ -178,11 +183,28 @@ class Embedder:
         """Embed aligned faces; see the class docstring for shapes."""
         faces = _as_uint8_tensor(faces)
         out = np.empty((len(faces), EMBEDDING_DIM), dtype=np.float32)
+        start = 0
         with torch.inference_mode():
-            for start in range(0, len(faces), self.batch_size):
+            while start < len(faces):
                 batch = faces[start : start + self.batch_size]
-                out[start : start + len(batch)] = self._embed_batch(batch)
+                try:
+                    out[start : start + len(batch)] = self._embed_batch(batch)
+                except torch.OutOfMemoryError:
+                    self._halve_batch(len(batch))
+                    continue
+                start += len(batch)
         return out
+
+    def _halve_batch(self, failed: int) -> None:
+        """A batch did not fit on the GPU: retry it in halves, and keep the smaller size for
+        the rest of the run (recorded in ``describe``). One face that does not fit is an error."""
+        if failed <= 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        self.batch_size = max(1, failed // 2)
+        self.oom_halvings += 1
+        log.warning("out of GPU memory embedding %d faces: batch size halved to %d", failed, self.batch_size)
 
     def _embed_batch(self, faces: torch.Tensor) -> np.ndarray:
         # uint8 crosses to the device (4x less traffic than float), then NHWC -> NCHW and
@@ -225,6 +247,7 @@ class Embedder:
             "model_device": self.device,
             "model_precision": self.precision,
             "model_batch_size": str(self.batch_size),
+            "model_oom_halvings": str(self.oom_halvings),
             "model_weights": str(self.weights),
             **self.forward.describe(),
             "model_pin_memory": str(self.pin_memory).lower(),

@@ -23,9 +23,10 @@ def thread_budget(hardware: Mapping[str, Any], embed_workers: int = 1) -> Thread
     """The configured budget; ``null`` gives detection half the cores and splits the other half
     between the recognition workers, as the stages overlap."""
     half = max(1, (os.cpu_count() or 2) // 2)
+    detect, embed = hardware.get("detect_threads"), hardware.get("embed_threads")
     budget = ThreadBudget(
-        detect=hardware.get("detect_threads") or half,
-        embed=hardware.get("embed_threads") or max(1, half // embed_workers),
+        detect=half if detect is None else detect,
+        embed=max(1, half // embed_workers) if embed is None else embed,
     )
     for key, value in (("detect_threads", budget.detect), ("embed_threads", budget.embed)):
         if not isinstance(value, int) or value < 1:

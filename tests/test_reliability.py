@@ -1,0 +1,122 @@
+"""Bad configuration, running out of GPU memory, damaged cache rows, repeatability."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from bench.detectors import create_detector
+from bench.models import create_embedder
+from bench.pipeline import BenchmarkResult, BenchmarkRunner
+
+from .conftest import compose_config
+
+ONE_FOLD = ["dataset.folds=[0]", "dataset.pairs_per_fold=20"]
+
+
+def config(overrides: list[str]) -> dict[str, Any]:
+    resolved = OmegaConf.to_container(compose_config(["progress=false", *overrides]), resolve=True)
+    assert isinstance(resolved, dict)
+    return resolved
+
+
+def run(overrides: list[str]) -> BenchmarkResult:
+    return BenchmarkRunner(config(overrides)).run()
+
+
+def test_a_misspelt_detector_option_names_itself_and_where_the_options_are() -> None:
+    with pytest.raises(
+        ValueError, match=r"'yunet' has no such option: .*'score_treshold'.*conf/detector/yunet.yaml"
+    ):
+        create_detector("yunet", score_treshold=0.5)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("hardware.batch_size=0", r"hardware.batch_size must be an integer >= 1, got 0"),
+        ("hardware.embed_batch_size=-4", r"hardware.embed_batch_size must be an integer >= 1, got -4"),
+        ("hardware.num_workers=-1", r"hardware.num_workers must be an integer >= 0, got -1"),
+        ("hardware.detect_threads=0", r"hardware.detect_threads must be a positive integer or null, got 0"),
+        ("detect_max_side=8", r"detect_max_side must be at least 32 pixels, got 8"),
+    ],
+)
+def test_bad_hardware_settings_fail_before_any_work(override: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        BenchmarkRunner(config([override]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
+def test_cuda_without_a_gpu_is_a_clear_error() -> None:
+    with pytest.raises((RuntimeError, ValueError), match=r"(?i)cuda.*(not available|no usable)"):
+        BenchmarkRunner(config(["hardware=cuda"]))
+
+
+class _SmallMemoryForward:
+    """The real forward pass, refusing batches above ``limit`` as a full GPU would."""
+
+    def __init__(self, forward: Any, limit: int) -> None:
+        self.forward = forward
+        self.limit = limit
+        self.sizes: list[int] = []
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.sizes.append(len(x))
+        if len(x) > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.forward(x)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.forward, name)
+
+
+def test_out_of_memory_halves_the_batch_and_loses_no_face() -> None:
+    faces = np.random.default_rng(0).integers(0, 256, (10, 112, 112, 3), dtype=np.uint8)
+    reference = create_embedder({"name": "edgeface_xs_gamma_06"}, backend="torch", batch_size=16)
+    expected = reference.embed(faces)
+
+    embedder = create_embedder({"name": "edgeface_xs_gamma_06"}, backend="torch", batch_size=16)
+    small = _SmallMemoryForward(embedder.forward, limit=4)
+    embedder.forward = small
+    got = embedder.embed(faces)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert small.sizes[:3] == [10, 5, 2]  # 10 fails, 5 fails, then pieces of 2
+    assert embedder.batch_size == 2 and embedder.describe()["model_oom_halvings"] == "2"
+
+    small.limit = 0  # not even one face fits: that is an error, not an endless retry
+    with pytest.raises(torch.OutOfMemoryError):
+        embedder.embed(faces[:1])
+
+
+def test_the_same_command_twice_gives_identical_metrics() -> None:
+    first, second = run([*ONE_FOLD, "cache=off"]), run([*ONE_FOLD, "cache=off"])
+    np.testing.assert_array_equal(first.scores, second.scores)
+    timing = ("time_", "ms_per_image_", "images_per_s", "peak_")
+    for key, value in first.metrics.items():
+        if not key.startswith(timing):
+            assert second.metrics[key] == value or (np.isnan(value) and np.isnan(second.metrics[key])), key
+
+
+def test_a_damaged_cache_row_is_recomputed(tmp_path: Path) -> None:
+    cached = [*ONE_FOLD, f"cache.dir={tmp_path}"]
+    first = run(cached)
+    with sqlite3.connect(tmp_path / "features.sqlite") as connection:
+        (table,) = [
+            name
+            for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name.startswith("embeddings")
+        ]
+        connection.execute(
+            f"UPDATE {table} SET payload = zeroblob(length(payload)) "
+            f"WHERE image = (SELECT image FROM {table} LIMIT 1)"
+        )
+    second = run(cached)
+    assert second.metrics["cache_corrupted_entries"] == 1
+    assert second.metrics["num_images_computed"] == 1
+    np.testing.assert_array_equal(second.scores, first.scores)
