@@ -58,6 +58,13 @@ def test_cuda_without_a_gpu_is_a_clear_error() -> None:
         BenchmarkRunner(config(["hardware=cuda"]))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on a machine without a GPU")
+def test_hardware_auto_falls_back_to_the_cpu_and_says_so() -> None:
+    result = run([*ONE_FOLD, "hardware=auto", "cache=off"])
+    assert result.runtime["device_choice"] == "auto: no CUDA device, fell back to the CPU"
+    assert result.runtime["model_device"] == "cpu" and result.metrics["num_pairs_scored"] == 20
+
+
 class _SmallMemoryForward:
     """The real forward pass, refusing batches above ``limit`` as a full GPU would."""
 

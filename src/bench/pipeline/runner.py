@@ -31,6 +31,7 @@ from bench.detectors.letterbox import faces_to_image, shrink_to
 from bench.metrics import evaluate_verification
 from bench.models import EMBEDDING_DIM, Embedder, create_embedder
 from bench.pipeline.cache_keys import detection_key, embedding_key
+from bench.pipeline.device import resolve_device
 from bench.pipeline.memory import MemorySampler
 from bench.pipeline.overlap import BackgroundStage, InlineStage
 from bench.pipeline.progress import Progress
@@ -108,8 +109,9 @@ class BenchmarkRunner:
     """Runs one configuration end to end; models load on first need, timed apart."""
 
     def __init__(self, cfg: Mapping[str, Any]) -> None:
-        self.cfg = cfg
-        self.hardware = cfg["hardware"]
+        hardware, self.device_note = resolve_device(cfg["hardware"])
+        self.cfg = cfg = {**cfg, "hardware": hardware}
+        self.hardware = hardware
         _check_hardware(self.hardware)
         self.policy = FailurePolicy(cfg["failure_policy"])
         self.detect_max_side = int(cfg["detect_max_side"])
@@ -443,6 +445,8 @@ class BenchmarkRunner:
             "threads_embed": str(self.threads.embed),
             "cache": str(self.cache.path) if self.cache is not None else "off",
         }
+        if self.device_note:
+            runtime["device_choice"] = self.device_note
         for loaded, label in ((self._detector, "detector"), (self._embedder, "model")):
             if loaded is None:
                 runtime[f"{label}_loaded"] = "false (every result came from the cache)"
