@@ -6,14 +6,20 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MLFLOW_DB := $(CURDIR)/mlruns.db
 UI_PORT ?= 5000
+# make server: a tracking server for tracking=server. Any SQLAlchemy database URI works as the
+# store; SERVER_HOST=0.0.0.0 lets other machines log to it (artifacts are uploaded through it).
+SERVER_HOST ?= 127.0.0.1
+SERVER_PORT ?= 5001
+BACKEND_STORE_URI ?= sqlite:///$(CURDIR)/mlflow-server.db
+SERVER_ARTIFACTS ?= $(CURDIR)/mlartifacts-server
 ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench acceptance perf test test-slow lint format ui clean
+.PHONY: help install bench sweep acceptance perf test test-slow test-e2e lint format ui server clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +35,13 @@ install: $(INSTALLED) ## Create .venv and install the project with its dev tools
 bench: install ## Run the benchmark (YuNet + EdgeFace-XS on full LFW); extra Hydra overrides in ARGS="..."
 	$(PY) -m bench $(ARGS)
 
+# Every detector whose packages and weights are here (bench.api.list_available), less `none`,
+# which is for already aligned data (dataset=lfw_aligned), not a method on LFW's images.
+sweep: install ## Every method available here on full LFW as one sweep, compared in one report; extra overrides in ARGS="..."
+	methods=$$($(PY) -c 'from bench.api import list_available; \
+	print(",".join(m.name for m in list_available() if m.available and m.name != "none"))') && \
+	$(PY) -m bench -m detector=$$methods $(ARGS)
+
 acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN, aligned ceiling, int8 models)
 	$(PY) -m bench detector=yunet,mtcnn -m
 	$(PY) -m bench dataset=lfw_aligned detector=none
@@ -38,10 +51,19 @@ perf: install ## Throughput benchmark: naive vs fast vs cache-warm on full LFW, 
 	$(PY) benchmarks/perf.py $(ARGS)
 
 test: install ## Run the test suite (CPU, real weights, LFW subsets)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not e2e"
 
 test-slow: install ## Run the slow checks too (full-LFW accuracy targets)
 	$(PY) -m pytest
+
+test-e2e: install ## The MLflow UI in headless Chromium (installs Debian's chromium + driver if missing)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	  else echo "chromium/chromedriver missing and apt-get not usable as $$(id -un): the e2e tests will skip"; fi; \
+	fi
+	$(PY) -m pytest -m e2e
 
 lint: install ## ruff check and format check
 	$(PY) -m ruff check src tests benchmarks
@@ -53,6 +75,12 @@ format: install ## Apply ruff's formatting and safe fixes
 
 ui: install ## Open the MLflow UI on the default SQLite store
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port $(UI_PORT)
+
+server: install ## MLflow tracking server for tracking=server on 127.0.0.1:5001 (SERVER_PORT=..., BACKEND_STORE_URI=...)
+	@# No job runner: its workers serve GenAI judges and evaluations, which bench does not use.
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --host $(SERVER_HOST) --port $(SERVER_PORT) \
+	  --backend-store-uri '$(BACKEND_STORE_URI)' \
+	  --serve-artifacts --artifacts-destination '$(SERVER_ARTIFACTS)'
 
 clean: ## Remove run dirs and caches (keeps the MLflow store and .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.progress import Progress
 from bench.reporting.console import print_summary
-from bench.tracking import flatten, log_result, tracked_run
+from bench.tracking import current_sweep, flatten, tracked_run
+from bench.tracking.artifacts import log_result
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,12 @@ def run_name(cfg: DictConfig) -> str:
 
 
 def run_experiment(cfg: DictConfig) -> float:
-    """Run, log and summarise one configuration; returns the accuracy (for sweepers)."""
+    """Run, log and summarise one configuration; returns the accuracy (for sweepers).
+
+    In a sweep, a job that fails once its run is open returns NaN instead of raising: Hydra's
+    sweeper would re-raise it only after the batch, skipping any later batch and the sweep's
+    report. Its run ends FAILED, which the sweep's parent run counts and exits non-zero for.
+    """
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -35,20 +45,39 @@ def run_experiment(cfg: DictConfig) -> float:
         "hydra_output_dir": str(out_dir),
         "overrides": " ".join(hydra_cfg.overrides.task),
     }
+    sweep = current_sweep() if hydra_cfg.mode is RunMode.MULTIRUN else None
+    if sweep is not None:
+        tags |= sweep.job_tags(hydra_cfg.job.num)
     name = run_name(cfg)
-    with tracked_run(cfg.tracking, name, flatten(resolved), tags) as run:
-        (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        mlflow.log_artifact(str(out_dir / "config.yaml"))
-        runner = BenchmarkRunner(resolved)
-        result = runner.run(Progress(enabled=cfg.progress))
-        log_result(result, out_dir)
-        log.info("MLflow run %s (%s) in %s", run.info.run_id, name, cfg.tracking.uri)
-    print_summary(name, result.metrics)
-    accuracy = float(result.metrics["accuracy"])
-    del runner, result
+    run_id = None
+    accuracy = math.nan
+    try:
+        with tracked_run(
+            cfg.tracking, name, flatten(resolved), tags, sweep.parent_run_id if sweep else None
+        ) as run:
+            run_id = run.info.run_id
+            (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            mlflow.log_artifact(str(out_dir / "config.yaml"))
+            metrics = benchmark(resolved, cfg.progress, out_dir)
+            log.info("MLflow run %s (%s) in %s", run_id, name, cfg.tracking.uri)
+    except Exception:
+        if sweep is None or run_id is None:  # no FAILED run for the sweep to count: Hydra reports it
+            raise
+        log.exception("Job #%d (%s) failed; its MLflow run %s is FAILED", hydra_cfg.job.num, name, run_id)
+    else:
+        print_summary(name, metrics)
+        accuracy = float(metrics["accuracy"])
     # Matplotlib's savefig leaves a reference cycle through its frames, and through them this
     # job's frames, so the models, images and embeddings of a job would stay alive until the
     # cyclic collector happened to run: each job of a multirun would start hundreds of MiB
-    # higher. Collect now, so that every job starts from the same memory.
+    # higher. Collect now, so that every job (failed ones too) starts from the same memory.
     gc.collect()
     return accuracy
+
+
+def benchmark(resolved: Mapping[str, Any], progress: bool, out_dir: Path) -> dict[str, float]:
+    """Run one configuration and log it to the active run; the runner and its result die with
+    this frame, so that ``gc.collect`` can free them."""
+    result = BenchmarkRunner(resolved).run(Progress(enabled=progress))
+    log_result(result, out_dir)
+    return result.metrics

@@ -140,14 +140,16 @@ class BenchmarkRunner:
     @property
     def detector(self) -> Detector:
         if self._detector is None:
-            detector_cfg = self.cfg["detector"]
+            options = dict(self.cfg["detector"].get("options") or {})
+            # A detector's own num_threads option, when set, wins over the hardware budget.
+            num_threads = options.pop("num_threads", None) or self.threads.detect
             with self.timer("load"):
                 detector = create_detector(
-                    detector_cfg["name"],
+                    self.cfg["detector"]["name"],
                     device=self.hardware["device"],
                     onnx_providers=self.hardware.get("onnx_providers"),
-                    num_threads=self.threads.detect,
-                    **(detector_cfg.get("options") or {}),
+                    num_threads=num_threads,
+                    **options,
                 )
             with self.timer("warmup"):
                 if not detector.passthrough:

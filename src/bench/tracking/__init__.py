@@ -1,6 +1,18 @@
-"""Experiment tracking in MLflow."""
+"""Experiment tracking in MLflow.
 
-from bench.tracking.artifacts import log_result
+``log_result`` is imported from ``bench.tracking.artifacts``: it needs the pipeline (torch and
+every detector), which a sweep's launching process, which runs no job itself, can do without.
+"""
+
 from bench.tracking.mlflow_store import artifact_root_for, ensure_experiment, flatten, tracked_run
+from bench.tracking.sweep import SweepContext, SweepTracker, current_sweep
 
-__all__ = ["artifact_root_for", "ensure_experiment", "flatten", "log_result", "tracked_run"]
+__all__ = [
+    "SweepContext",
+    "SweepTracker",
+    "artifact_root_for",
+    "current_sweep",
+    "ensure_experiment",
+    "flatten",
+    "tracked_run",
+]

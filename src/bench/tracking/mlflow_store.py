@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +12,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import mlflow
-from mlflow.entities import Run
+from mlflow.entities import Run, RunStatus
+from mlflow.tracking import MlflowClient
 
 
 def artifact_root_for(uri: str) -> str | None:
@@ -24,12 +28,15 @@ def artifact_root_for(uri: str) -> str | None:
 
 
 def ensure_experiment(name: str, uri: str) -> str:
-    """The experiment's id, created (with its artifact root) if it does not exist yet."""
-    mlflow.set_tracking_uri(uri)
-    experiment = mlflow.get_experiment_by_name(name)
+    """The experiment's id, created (with its artifact root) if it does not exist yet.
+
+    Through a client, not the fluent API: a sweep's callback calls it too, and must leave the
+    process-wide tracking URI and run state to the jobs that run in its process."""
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    return mlflow.create_experiment(name, artifact_location=artifact_root_for(uri))
+    return client.create_experiment(name, artifact_location=artifact_root_for(uri))
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -44,13 +51,53 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that the run ends KILLED, like Ctrl-C, and the
+    ``with`` blocks above it (the feature cache, the worker threads) unwind cleanly."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise Terminated(f"stopped by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def tracked_run(
-    tracking: Mapping[str, Any], run_name: str, params: Mapping[str, Any], tags: Mapping[str, str]
+    tracking: Mapping[str, Any],
+    run_name: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
 ) -> Iterator[Run]:
-    """Open an MLflow run that ends FINISHED, or FAILED (KILLED on Ctrl-C) if the body raises."""
+    """Open an MLflow run (a child of ``parent_run_id``, a sweep's run, when given) that ends
+    FINISHED; KILLED on Ctrl-C or SIGTERM; FAILED, with the traceback as ``traceback.txt``, if
+    the body raises. Results already cached stay cached, so a re-run resumes."""
     uri = str(tracking["uri"])
     experiment_id = ensure_experiment(str(tracking["experiment"]), uri)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)) as run:
-        mlflow.log_params({key: "None" if value is None else value for key, value in params.items()})
-        yield run
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=dict(tags), parent_run_id=parent_run_id
+    )
+    try:
+        with _sigterm_raises():
+            mlflow.log_params({key: "None" if value is None else value for key, value in params.items()})
+            yield run
+    except (KeyboardInterrupt, Terminated):
+        mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
+        raise
+    except BaseException:
+        mlflow.log_text(traceback.format_exc(), "traceback.txt")
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+        raise
+    mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))

@@ -1,0 +1,178 @@
+"""A multirun as one MLflow parent run: every job's run is its child, and once the jobs are done
+the children are compared in one report logged to the parent.
+
+The parent is created in ``on_multirun_start``, before the launcher starts any job, so that the
+experiment and the store's schema exist before parallel jobs open their runs (they never race to
+create them). Its id reaches the jobs through the environment, which the in-process launcher
+shares and subprocess launchers (joblib's loky workers, submitit, Slurm's default
+``--export=ALL``) inherit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra.experimental.callback import Callback
+from mlflow.entities import Metric, Run, RunStatus, RunTag
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+from mlflow.tracking import MlflowClient
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from omegaconf import DictConfig
+
+from bench.reporting.comparison import MethodRun, compare_runs, varying_labels
+from bench.tracking.mlflow_store import ensure_experiment
+
+log = logging.getLogger(__name__)
+
+PARENT_RUN_ENV = "BENCH_PARENT_RUN_ID"
+SWEEP_ID_ENV = "BENCH_SWEEP_ID"
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    """The sweep a job belongs to: its run becomes a child of ``parent_run_id``."""
+
+    parent_run_id: str
+    sweep_id: str
+
+    def job_tags(self, job_number: int) -> dict[str, str]:
+        return {"sweep_id": self.sweep_id, "job_number": str(job_number)}
+
+
+def current_sweep() -> SweepContext | None:
+    """The sweep that ``SweepTracker`` opened for this process's jobs, if any."""
+    parent_run_id = os.environ.get(PARENT_RUN_ENV)
+    sweep_id = os.environ.get(SWEEP_ID_ENV)
+    if parent_run_id is None or sweep_id is None:
+        return None
+    return SweepContext(parent_run_id, sweep_id)
+
+
+def child_runs(client: MlflowClient, parent: Run) -> list[Run]:
+    """Every run whose parent is ``parent``, in job order."""
+    query = f"tags.{MLFLOW_PARENT_RUN_ID} = '{parent.info.run_id}'"
+    runs: list[Run] = []
+    token = None
+    while True:
+        page = client.search_runs([parent.info.experiment_id], query, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return sorted(runs, key=lambda run: int(run.data.tags.get("job_number", "-1")))
+
+
+def method_run(client: MlflowClient, run: Run, label: str) -> MethodRun:
+    """A child run as the comparison needs it; a failed job has no scores or samples."""
+    names = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
+    with tempfile.TemporaryDirectory() as tmp:
+        pair_scores = None
+        if "pair_scores.csv" in names:
+            pair_scores = pd.read_csv(client.download_artifacts(run.info.run_id, "pair_scores.csv", tmp))
+        samples: dict[str, np.ndarray] = {}
+        if "aligned_faces.npz" in names:
+            with np.load(client.download_artifacts(run.info.run_id, "aligned_faces.npz", tmp)) as arrays:
+                samples = dict(zip(arrays["paths"].tolist(), arrays["faces"], strict=True))
+    return MethodRun(
+        label=label,
+        run_id=run.info.run_id,
+        status=run.info.status,
+        metrics=dict(run.data.metrics),
+        pair_scores=pair_scores,
+        samples=samples,
+    )
+
+
+class SweepTracker(Callback):
+    """Hydra callback (``hydra.callbacks`` in ``conf/config.yaml``): one parent run per multirun.
+
+    A failed job does not stop the sweep (``run_experiment`` returns NaN for it once its run is
+    FAILED); this callback counts it, still writes the report, and then exits non-zero.
+    """
+
+    def __init__(self) -> None:
+        # Plain values only: launchers pickle the callbacks to their workers.
+        self.uri = ""
+        self.parent: Run | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
+        uri = str(config.tracking.uri)
+        experiment_id = ensure_experiment(str(config.tracking.experiment), uri)
+        sweep_id = uuid.uuid4().hex[:8]
+        tags = {
+            "sweep_id": sweep_id,
+            "sweep_dir": str(config.hydra.sweep.dir),
+            "overrides": " ".join(config.hydra.overrides.task),
+        }
+        self.uri = uri
+        self.parent = MlflowClient(uri).create_run(
+            experiment_id, run_name=f"sweep-{sweep_id}", tags=resolve_tags(tags)
+        )
+        os.environ[PARENT_RUN_ENV] = self.parent.info.run_id
+        os.environ[SWEEP_ID_ENV] = sweep_id
+        log.info("Sweep %s: MLflow parent run %s in %s", sweep_id, self.parent.info.run_id, uri)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
+        assert self.parent is not None, "on_multirun_start did not run"
+        client, parent_id = MlflowClient(self.uri), self.parent.info.run_id
+        for name in (PARENT_RUN_ENV, SWEEP_ID_ENV):
+            os.environ.pop(name, None)
+        children = child_runs(client, self.parent)
+        failed = [run for run in children if run.info.status != RunStatus.to_string(RunStatus.FINISHED)]
+        counts = {
+            "jobs_total": len(children),
+            "jobs_succeeded": len(children) - len(failed),
+            "jobs_failed": len(failed),
+        }
+        now = int(time.time() * 1000)
+        client.log_batch(parent_id, metrics=[Metric(key, value, now, 0) for key, value in counts.items()])
+        reported = bool(children) and report(client, parent_id, children, Path(config.hydra.sweep.dir))
+        ok = reported and len(failed) < len(children)
+        client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED))
+        # Hydra turns a callback's exception into a warning; SystemExit is what ends the process
+        # non-zero, so that a partly failed sweep cannot pass unnoticed.
+        if not children:
+            sys.exit(
+                f"Sweep: no job ran under MLflow parent run {parent_id} (is {PARENT_RUN_ENV} inherited?)"
+            )
+        if failed or not reported:
+            lines = [
+                f"Sweep: {len(failed)} of {len(children)} jobs failed, report "
+                f"{'written' if reported else 'missing'}; MLflow parent run {parent_id}",
+                *(f"  {run.info.run_name}: {run.data.tags.get('hydra_output_dir')}" for run in failed),
+            ]
+            sys.exit("\n".join(lines))
+
+
+def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: Path) -> bool:
+    """Compare the children into ``out_dir`` and log the report to the parent; ``False`` (the
+    error logged) if that fails, so that the parent still ends and the sweep still exits."""
+    if not MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.is_set():
+        MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)  # a bar per small file would bury the ranking
+    try:
+        labels = varying_labels([run.data.params for run in children])
+        runs = [method_run(client, run, label) for run, label in zip(children, labels, strict=True)]
+        comparison = compare_runs(runs, out_dir=out_dir)
+        for path in comparison.files:
+            client.log_artifact(parent_id, str(path))
+        # The headline in the runs list: the winner, and how many pairs every method was scored on.
+        ranked = comparison.table[comparison.table["rank"] == 1]
+        client.log_batch(
+            parent_id,
+            metrics=[Metric("common_pairs", comparison.common_pairs, int(time.time() * 1000), 0)],
+            tags=[RunTag("best_method", str(label)) for label in ranked["method"]],
+        )
+    except Exception:
+        log.exception("Sweep: the comparison report failed")
+        return False
+    print(comparison.ranking)
+    return True

@@ -1,0 +1,95 @@
+"""A run stopped by SIGTERM ends KILLED, keeps what it finished, and its re-run does the rest;
+a crash ends FAILED with its traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from bench.paths import project_root
+
+FOLDS = ["dataset.folds=[0,1,2]", "progress=false"]
+
+
+def start_bench(tmp_path: Path, *overrides: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns.db'}",
+        "BENCH_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *FOLDS, *overrides],
+        cwd=project_root(),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def cached_embeddings(cache: Path) -> int:
+    if not (cache / "features.sqlite").exists():
+        return 0
+    with sqlite3.connect(cache / "features.sqlite", timeout=30) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return sum(
+            connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in tables
+            if table.startswith("embeddings")
+        )
+
+
+def runs_by_start(tmp_path: Path) -> list:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment = client.get_experiment_by_name("face-alignment")
+    assert experiment is not None
+    return sorted(client.search_runs([experiment.experiment_id]), key=lambda run: run.info.start_time)
+
+
+def test_sigterm_ends_the_run_killed_and_the_rerun_resumes(tmp_path: Path) -> None:
+    process = start_bench(tmp_path, f"hydra.run.dir={tmp_path / 'first'}")
+    deadline = time.monotonic() + 300
+    while cached_embeddings(tmp_path / "cache") < 200:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no embeddings were cached in time"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    done = cached_embeddings(tmp_path / "cache")
+
+    rerun = start_bench(tmp_path, f"hydra.run.dir={tmp_path / 'second'}")
+    _, stderr = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, stderr[-3000:]
+    killed, finished = runs_by_start(tmp_path)
+    assert killed.info.status == "KILLED"
+    assert finished.info.status == "FINISHED"
+    metrics = json.loads((tmp_path / "second" / "metrics.json").read_text())["metrics"]
+    assert metrics["num_images_cached"] == done > 0
+    assert metrics["num_images_computed"] == metrics["num_images"] - done
+    assert metrics["num_pairs_scored"] == 1800
+
+
+def test_a_crash_leaves_its_traceback_in_the_failed_run(tmp_path: Path) -> None:
+    # An impossible score threshold and failure_policy=error: the run raises on the first image.
+    process = start_bench(
+        tmp_path,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "detector.options.score_threshold=1.01",
+        "failure_policy=error",
+    )
+    process.communicate(timeout=600)
+    assert process.returncode != 0
+    (run,) = runs_by_start(tmp_path)
+    assert run.info.status == "FAILED"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    text = Path(client.download_artifacts(run.info.run_id, "traceback.txt", str(tmp_path))).read_text()
+    assert "Traceback" in text and "no face found and failure_policy=error" in text
