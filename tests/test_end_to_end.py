@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from mlflow.tracking import MlflowClient
 
-from bench.paths import project_root
+from .cli import run_bench
+from .cli import store as store
 
 ARTIFACTS = {
     "config.yaml",
@@ -22,23 +19,6 @@ ARTIFACTS = {
     "memory_trace.csv",
     "metrics.json",
 }
-
-
-def run_bench(*overrides: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", "progress=false", *overrides],
-        capture_output=True,
-        text=True,
-        cwd=project_root(),
-        env=env,
-        timeout=900,
-    )
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> tuple[str, dict[str, str]]:
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    return uri, {**os.environ, "MLFLOW_TRACKING_URI": uri}
 
 
 def runs(uri: str) -> list:

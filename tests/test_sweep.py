@@ -3,12 +3,8 @@ report, failures that do not stop the sweep, and parallel jobs on one SQLite sto
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from hydra import compose, initialize_config_dir
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
@@ -16,7 +12,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from bench.paths import project_root
 
-SUBSET = ("dataset.folds=[0]", "dataset.pairs_per_fold=20", "progress=false")
+from .cli import run_bench
+from .cli import store as store
+
+SUBSET = ("dataset.folds=[0]", "dataset.pairs_per_fold=20")
 REPORT = {
     "comparison.csv",
     "comparison.md",
@@ -24,24 +23,6 @@ REPORT = {
     "roc_overlay.png",
     "aligned_faces_by_method.png",
 }
-
-
-def run_bench(*overrides: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *SUBSET, *overrides],
-        capture_output=True,
-        text=True,
-        cwd=project_root(),
-        env=env,
-        timeout=600,
-    )
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> tuple[str, dict[str, str]]:
-    """A fresh SQLite store: the sweep's callback creates its schema and experiment."""
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    return uri, {**os.environ, "MLFLOW_TRACKING_URI": uri}
 
 
 def parent_and_children(client: MlflowClient) -> tuple[Run, list[Run]]:
@@ -65,6 +46,7 @@ def test_a_parallel_sweep_is_one_parent_run_with_a_report(
     uri, env = store
     sweep_dir = tmp_path / "sweep"
     completed = run_bench(
+        *SUBSET,
         "detector=yunet,mediapipe_detection",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
@@ -99,6 +81,7 @@ def test_a_failed_job_does_not_stop_the_sweep(store: tuple[str, dict[str, str]],
     uri, env = store
     sweep_dir = tmp_path / "sweep"
     completed = run_bench(
+        *SUBSET,
         "model=edgeface_base,edgeface_xs_gamma_06",
         f"hydra.sweep.dir={sweep_dir}",
         "-m",
@@ -121,7 +104,7 @@ def test_a_failed_job_does_not_stop_the_sweep(store: tuple[str, dict[str, str]],
 
 def test_a_single_run_has_no_parent(store: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     uri, env = store
-    completed = run_bench(f"hydra.run.dir={tmp_path / 'run'}", env=env)
+    completed = run_bench(*SUBSET, f"hydra.run.dir={tmp_path / 'run'}", env=env)
     assert completed.returncode == 0, completed.stderr
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("face-alignment")
