@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from bench.detectors.base import Detector
@@ -32,6 +32,14 @@ def detector_class(name: str) -> type[Detector]:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; registered: {', '.join(list_detectors())}") from None
+
+
+def backend_class(detector: str, backends: Mapping[str, type[Detector]], backend: str) -> type[Detector]:
+    """The implementation a multi-backend detector's ``backend`` option names."""
+    try:
+        return backends[backend]
+    except KeyError:
+        raise ValueError(f"unknown {detector} backend {backend!r}; choose from {sorted(backends)}") from None
 
 
 def list_detectors() -> list[str]:

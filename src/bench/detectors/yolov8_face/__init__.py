@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.detectors.base import Detector
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import backend_class, register_detector
 from bench.detectors.yolov8_face.onnx_backend import OnnxYoloV8Face
 from bench.detectors.yolov8_face.ultralytics_backend import UltralyticsYoloV8Face
 
@@ -48,13 +48,7 @@ class YoloV8FaceDetector(OnnxDetector):
     required_packages = UltralyticsYoloV8Face.required_packages
 
     def __new__(cls, device: str = "cpu", backend: str = "ultralytics", **options: Any) -> Detector:
-        try:
-            implementation = BACKENDS[backend]
-        except KeyError:
-            raise ValueError(
-                f"unknown yolov8_face backend {backend!r}; choose from {sorted(BACKENDS)}"
-            ) from None
-        return implementation(device=device, **options)
+        return backend_class("yolov8_face", BACKENDS, backend)(device=device, **options)
 
 
 __all__ = ["BACKENDS", "OnnxYoloV8Face", "UltralyticsYoloV8Face", "YoloV8FaceDetector"]

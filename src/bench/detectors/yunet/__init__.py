@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.detectors.base import Detector
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import backend_class, register_detector
 from bench.detectors.yunet.onnx_backend import OnnxYuNet
 from bench.detectors.yunet.opencv_backend import OpenCVYuNet
 
@@ -50,10 +50,7 @@ class YuNetDetector(OnnxDetector):
         num_threads: int | None = None,
         **options: Any,
     ) -> Detector:
-        try:
-            implementation = BACKENDS[backend]
-        except KeyError:
-            raise ValueError(f"unknown yunet backend {backend!r}; choose from {sorted(BACKENDS)}") from None
+        implementation = backend_class("yunet", BACKENDS, backend)
         if issubclass(implementation, OnnxDetector):
             options.update(providers=providers, num_threads=num_threads)
         return implementation(device=device, **options)
