@@ -4,6 +4,11 @@
     python benchmarks/perf.py --pairs-per-fold 60  # a quick subset
     python benchmarks/perf.py -- detector=mtcnn    # any Hydra overrides after --
 
+Two baselines run first, both one image at a time with no workers, overlap or cache
+(``pipeline=naive``): the plain loop, on each library's reference kernels (eager PyTorch for
+the model, OpenCV's ``FaceDetectorYN`` for YuNet), which is what a first script would do; and
+the same loop on the fast kernels (ONNX Runtime), which isolates what the pipeline itself adds.
+
 Every run uses the same images. Stage figures are busy time per image, summed over the
 stage's threads (in the fast pipeline the stages share the cores, so they exceed the floors).
 The floors are each stage alone on a sample of the images (decode on the decoding workers, the
@@ -37,6 +42,17 @@ from bench.pipeline.runner import STAGES
 
 FLOOR_SAMPLE = 512
 MODEL_BATCHES = (32, 64, 128, 256)
+#: The reference implementation of each detector that has several backends.
+REFERENCE_DETECTOR_BACKENDS = {"yunet": "opencv", "yolov8_face": "ultralytics"}
+
+
+def plain_kernels(overrides: list[str]) -> list[str]:
+    """Overrides that put the model, and the detector where it has a choice, on the reference
+    kernels."""
+    detector = config(overrides)["detector"]["name"]
+    backend = REFERENCE_DETECTOR_BACKENDS.get(detector)
+    detector_backend = [f"detector.options.backend={backend}"] if backend else []
+    return ["hardware.embed_backend=torch", *detector_backend]
 
 
 def config(overrides: list[str]) -> dict[str, Any]:
@@ -131,20 +147,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-perf-cache-") as cache_dir:
         cached = [f"cache.dir={cache_dir}", "cache.enabled=true"]
         runs = [
-            run("naive", [*common, "pipeline=naive"]),
+            run("naive, plain kernels", [*common, "pipeline=naive", *plain_kernels(common)]),
+            run("naive, fast kernels", [*common, "pipeline=naive"]),
             run("fast, cold cache", [*common, *cached]),
             run("fast, warm cache", [*common, *cached]),
         ]
         print("-- floors: each stage alone", flush=True)
         floor = floors(BenchmarkRunner(config(common)))
 
-    naive, cold, warm = runs
+    plain, naive, cold, warm = runs
     cores = os.cpu_count() or 1
     limit = bound(floor, cores)
     lines = [
         table(runs),
         "",
-        f"fast / naive: {cold['images_per_s'] / naive['images_per_s']:.2f}x   "
+        f"fast / naive plain: {cold['images_per_s'] / plain['images_per_s']:.2f}x   "
+        f"fast / naive on the fast kernels: {cold['images_per_s'] / naive['images_per_s']:.2f}x   "
         f"warm / cold: {warm['images_per_s'] / cold['images_per_s']:.1f}x   "
         f"(end to end, same images, same process)",
         f"floors on {FLOOR_SAMPLE} images: decode {floor['decode_ms']:.2f} ms/image "
@@ -153,7 +171,8 @@ def main() -> None:
         f"{floor['embed_batch']} ({floor['embed_threads']} threads)",
         f"bound on {cores} cores: {limit:.0f} images/s; the fast cold run is at "
         f"{100 * cold['images_per_s'] / limit:.0f} % of it",
-        f"peak RSS: naive {naive['peak_rss_mb']:.0f} MiB, cold {cold['peak_rss_mb']:.0f} MiB, "
+        f"peak RSS: naive plain {plain['peak_rss_mb']:.0f} MiB, naive {naive['peak_rss_mb']:.0f} MiB, "
+        f"cold {cold['peak_rss_mb']:.0f} MiB, "
         f"warm {warm['peak_rss_mb']:.0f} MiB",
     ]
     report = "\n".join(lines)

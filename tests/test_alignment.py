@@ -75,3 +75,23 @@ def test_too_few_points_or_unknown_names_are_errors() -> None:
         similarity_to_template(np.zeros((1, 2)), ("nose",))
     with pytest.raises(KeyError, match="no template point"):
         template_points(("chin",))
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_closed_form_equals_scikit_image_umeyama(mirrored: bool) -> None:
+    """The reference estimate, on noisy points and on a mirror image, where Umeyama's
+    reflection handling would show if the closed form ignored it."""
+    from skimage.transform import SimilarityTransform
+
+    rng = np.random.default_rng(1)
+    template = template_points(FIVE_POINTS)
+    landmarks = similarity(template, 0.3, 1.9, (20, 35)) + rng.normal(0, 1.5, (5, 2))
+    if mirrored:
+        landmarks[:, 0] *= -1
+    reference = SimilarityTransform.from_estimate(landmarks, template).params[:2]
+    assert similarity_to_template(landmarks, FIVE_POINTS) == pytest.approx(reference, abs=1e-9)
+
+
+def test_coincident_landmarks_are_an_error() -> None:
+    with pytest.raises(ValueError, match="degenerate landmarks"):
+        similarity_to_template(np.full((5, 2), 7.0), FIVE_POINTS)

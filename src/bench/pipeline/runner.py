@@ -121,7 +121,7 @@ class BenchmarkRunner:
         self.overlap = bool(cfg["pipeline"]["overlap"])
         self.queue_depth = int(cfg["pipeline"]["queue_depth"])
         self.embed_workers = int(cfg["pipeline"]["embed_workers"])
-        self.threads = thread_budget(self.hardware, self.embed_workers if self.overlap else 1)
+        self.threads = thread_budget(self.hardware, self.embed_workers, overlap=self.overlap)
         apply_thread_budget(self.threads)
         self.timer = StageTimer()
         with self.timer("load"):
