@@ -32,5 +32,5 @@ def test_configured_threads_win() -> None:
 
 
 def test_a_zero_budget_is_refused() -> None:
-    with pytest.raises(ValueError, match="hardware.embed_threads must be a positive integer"):
+    with pytest.raises(ValueError, match=r"hardware\.embed_threads must be a positive integer"):
         thread_budget({"detect_threads": None, "embed_threads": 0})
