@@ -21,7 +21,8 @@ def test_overlapping_stages_split_the_cores() -> None:
 
 @pytest.mark.usefixtures("eight_cores")
 def test_sequential_stages_each_get_every_core() -> None:
-    assert thread_budget(NULL, embed_workers=2, overlap=False) == ThreadBudget(detect=8, embed=4)
+    # Without overlap the runner starts no recognition workers, whatever embed_workers says.
+    assert thread_budget(NULL, embed_workers=2, overlap=False) == ThreadBudget(detect=8, embed=8)
     assert thread_budget(NULL, embed_workers=1, overlap=False) == ThreadBudget(detect=8, embed=8)
 
 

@@ -22,13 +22,14 @@ class ThreadBudget:
 def thread_budget(hardware: Mapping[str, Any], embed_workers: int = 1, overlap: bool = True) -> ThreadBudget:
     """The configured budget. ``null``, when the stages overlap, gives detection half the cores
     and splits the other half between the recognition workers; when they run one after the
-    other, each stage in turn gets every core, as the libraries would by default."""
+    other (and recognition runs inline, with no workers), each stage in turn gets every core,
+    as the libraries would by default."""
     cores = os.cpu_count() or 2
-    share = max(1, cores // 2) if overlap else cores
+    share, workers = (max(1, cores // 2), embed_workers) if overlap else (cores, 1)
     detect, embed = hardware.get("detect_threads"), hardware.get("embed_threads")
     budget = ThreadBudget(
         detect=share if detect is None else detect,
-        embed=max(1, share // embed_workers) if embed is None else embed,
+        embed=max(1, share // workers) if embed is None else embed,
     )
     for key, value in (("detect_threads", budget.detect), ("embed_threads", budget.embed)):
         if not isinstance(value, int) or value < 1:
