@@ -11,13 +11,12 @@ from types import SimpleNamespace
 
 import mlflow
 import numpy as np
-import psutil
 import pynvml
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from bench.pipeline.memory import GPU_SERIES, MIB, MemorySample, MemorySampler, release_freed_heap
+from bench.pipeline.memory import GPU_SERIES, MIB, MemorySample, MemorySampler
 from bench.tracking.artifacts import log_memory_trace, write_memory_trace
 
 
@@ -175,15 +174,3 @@ def test_log_memory_trace_in_chunks(tracking_uri: str, monkeypatch: pytest.Monke
     assert client.get_metric_history(run.info.run_id, "gpu_allocated_mb") == []
     assert len(client.get_metric_history(gpu_run.info.run_id, "gpu_reserved_mb")) == 3
     assert client.get_metric_history(gpu_run.info.run_id, "gpu_used_mb") == []  # all NaN: skipped
-
-
-def test_freed_heap_goes_back_to_the_os() -> None:
-    """Memory freed between live blocks stays with the process (glibc keeps it for reuse) until
-    the release that runs between the jobs of a multirun."""
-    process = psutil.Process()
-    chunks = [np.ones(8192) for _ in range(4096)]  # 64 KiB each: heap blocks, not mmaps
-    del chunks[::2]  # 128 MiB of holes between live blocks, which free() cannot hand back
-    held = process.memory_info().rss
-    if not release_freed_heap():
-        pytest.skip("malloc_trim is glibc's; this C library has none")
-    assert held - process.memory_info().rss > 64 * MIB

@@ -15,7 +15,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from bench.pipeline import BenchmarkRunner
-from bench.pipeline.memory import release_freed_heap
 from bench.pipeline.progress import Progress
 from bench.reporting.console import print_summary
 from bench.tracking import current_sweep, flatten, tracked_run
@@ -71,10 +70,8 @@ def run_experiment(cfg: DictConfig) -> float:
     # Matplotlib's savefig leaves a reference cycle through its frames, and through them this
     # job's frames, so the models, images and embeddings of a job would stay alive until the
     # cyclic collector happened to run: each job of a multirun would start hundreds of MiB
-    # higher. Collect now, and hand what was freed back to the OS, so that every job (failed
-    # ones too) starts from the same memory.
+    # higher. Collect now, so that every job (failed ones too) starts from the same memory.
     gc.collect()
-    release_freed_heap()
     return accuracy
 
 

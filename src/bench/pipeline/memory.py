@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import math
 import re
@@ -26,23 +24,6 @@ GPU_SERIES = ("gpu_allocated_mb", "gpu_reserved_mb", "gpu_used_mb")
 DEFAULT_PHASE = "run"
 #: Phase names become part of metric names, so they are kept to what MLflow accepts everywhere.
 _PHASE_NAME = re.compile(r"[A-Za-z0-9_]+")
-
-
-def release_freed_heap() -> bool:
-    """Return the heap memory the process has freed to the OS; whether that could be done.
-
-    glibc keeps freed memory for reuse, so after a job of a multirun (MTCNN's leaves ~500 MiB)
-    the next job would start, and be measured, that much higher. ``malloc_trim`` exists in
-    glibc only; elsewhere nothing is released and False says so.
-    """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
-    if trim is None:
-        return False
-    trim(0)
-    return True
 
 
 @dataclass(frozen=True)
