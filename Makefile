@@ -39,7 +39,7 @@ bench: install ## Run the benchmark (YuNet + EdgeFace-XS on full LFW); extra Hyd
 # which is for already aligned data (dataset=lfw_aligned), not a method on LFW's images.
 sweep: install ## Every method available here on full LFW as one sweep, compared in one report; extra overrides in ARGS="..."
 	methods=$$($(PY) -c 'from bench.api import list_available; \
-	print(",".join(m.name for m in list_available() if m.available and m.name != "none"))') && \
+	print(",".join(m.name for m in list_available() if m.available and m.default and m.name != "none"))') && \
 	$(PY) -m bench -m detector=$$methods $(ARGS)
 
 acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN, aligned ceiling, int8 models)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,14 +34,14 @@ from typing import Any
 
 import numpy as np
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-import bench.cli  # noqa: F401  (registers the ${project_root:} resolver)
+import bench.cli  # noqa: F401  (registers the ${project_root:} resolver and the config schemas)
 from bench.alignment import ALIGNED_SIZE
+from bench.config import BenchConfig, to_bench_config
 from bench.data import decode_image
+from bench.metrics import keys
 from bench.paths import project_root
 from bench.pipeline import BenchmarkRunner
-from bench.pipeline.runner import STAGES
 
 FLOOR_SAMPLE = 512
 MODEL_BATCHES = (32, 64, 128, 256)
@@ -51,26 +52,31 @@ REFERENCE_DETECTOR_BACKENDS = {"yunet": "opencv", "yolov8_face": "ultralytics"}
 def plain_kernels(overrides: list[str]) -> list[str]:
     """Overrides that put the model, and the detector where it has a choice, on the reference
     kernels."""
-    detector = config(overrides)["detector"]["name"]
+    detector = config(overrides).detector.name
     backend = REFERENCE_DETECTOR_BACKENDS.get(detector)
     detector_backend = [f"detector.options.backend={backend}"] if backend else []
     return ["hardware.embed_backend=torch", *detector_backend]
 
 
-def config(overrides: list[str]) -> dict[str, Any]:
+def config(overrides: list[str]) -> BenchConfig:
     with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["progress=false", *overrides])
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(resolved, dict)
-    return resolved
+        return to_bench_config(compose(config_name="config", overrides=["progress=false", *overrides]))
+
+
+def cpu_name() -> str:
+    """The CPU model: figures from different machines of one kind differ by up to 1.6x."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def run(name: str, overrides: list[str]) -> dict[str, Any]:
     print(f"-- {name}: {' '.join(overrides)}", flush=True)
-    runner = BenchmarkRunner(config(overrides))
-    metrics = runner.run().metrics
-    accuracy = 100 * metrics["accuracy"]
-    print(f"   {metrics['images_per_s']:.1f} images/s, accuracy {accuracy:.2f} %", flush=True)
+    with BenchmarkRunner(config(overrides)) as runner:
+        metrics = runner.run().metrics
+    accuracy = 100 * metrics[keys.ACCURACY]
+    print(f"   {metrics[keys.IMAGES_PER_S]:.1f} images/s, accuracy {accuracy:.2f} %", flush=True)
     return {"name": name, **metrics}
 
 
@@ -83,7 +89,7 @@ def per_image_ms(action: Callable[[], Any], count: int) -> float:
 def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     """Each stage alone on a sample of the images, after a warm-up."""
     root, paths = runner.dataset.image_root, runner.dataset.images[:FLOOR_SAMPLE]
-    workers = max(1, runner.hardware["num_workers"])
+    workers = max(1, runner.config.hardware.num_workers)
     with ThreadPoolExecutor(workers) as pool:
         decode_ms = per_image_ms(lambda: list(pool.map(lambda p: decode_image(root / p), paths)), len(paths))
     images = [decode_image(root / path) for path in paths]
@@ -102,10 +108,10 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
         "decode_ms": decode_ms,
         "decode_workers": workers,
         "detect_ms": detect_ms,
-        "detect_threads": runner.threads.detect,
+        "detect_threads": runner.runtime.detect_threads,
         "embed_ms": embed_ms[best],
         "embed_batch": best,
-        "embed_threads": runner.threads.embed,
+        "embed_threads": runner.runtime.embed_threads,
     }
 
 
@@ -122,15 +128,15 @@ def bound(floor: dict[str, Any], cores: int) -> float:
 
 
 def table(runs: list[dict[str, Any]]) -> str:
-    header = "| run | images/s | " + " | ".join(f"{s} ms/image" for s in STAGES)
-    header += " | peak RSS MiB | accuracy | computed |\n|---|" + "---|" * (len(STAGES) + 4) + "\n"
+    header = "| run | images/s | " + " | ".join(f"{s} ms/image" for s in keys.STAGES)
+    header += " | peak RSS MiB | accuracy | computed |\n|---|" + "---|" * (len(keys.STAGES) + 4) + "\n"
     rows = []
     for r in runs:
-        computed = r["num_images_computed"]
-        stages = " | ".join(f"{r[f'ms_per_image_{s}']:.2f}" if computed else "-" for s in STAGES)
+        computed = int(r[keys.NUM_IMAGES_COMPUTED])
+        stages = " | ".join(f"{r[keys.ms_per_image(s)]:.2f}" if computed else "-" for s in keys.STAGES)
         rows.append(
-            f"| {r['name']} | {r['images_per_s']:.1f} | {stages} | {r['peak_rss_mb']:.0f} | "
-            f"{100 * r['accuracy']:.2f} % | {int(r['num_images_computed'])}/{int(r['num_images'])} |"
+            f"| {r['name']} | {r[keys.IMAGES_PER_S]:.1f} | {stages} | {r[keys.PEAK_RSS_MB]:.0f} | "
+            f"{100 * r[keys.ACCURACY]:.2f} % | {computed}/{int(r[keys.NUM_IMAGES])} |"
         )
     return header + "\n".join(rows)
 
@@ -156,32 +162,34 @@ def main() -> None:
             run("fast, warm cache", [*common, *cached]),
         ]
         print("-- floors: each stage alone", flush=True)
-        floor = floors(BenchmarkRunner(config(common)))
+        with BenchmarkRunner(config(common)) as runner:
+            floor = floors(runner)
 
     plain, naive, fast, cold, warm = runs
     cores = os.cpu_count() or 1
     limit = bound(floor, cores)
     lines = [
+        f"CPU: {cpu_name()} ({cores} cores)",
         table(runs),
         "",
-        f"fast / naive plain: {fast['images_per_s'] / plain['images_per_s']:.2f}x   "
-        f"fast / naive on the fast kernels: {fast['images_per_s'] / naive['images_per_s']:.2f}x   "
-        f"warm / cold cache: {warm['images_per_s'] / cold['images_per_s']:.1f}x   "
+        f"fast / naive plain: {fast[keys.IMAGES_PER_S] / plain[keys.IMAGES_PER_S]:.2f}x   "
+        f"fast / naive on the fast kernels: {fast[keys.IMAGES_PER_S] / naive[keys.IMAGES_PER_S]:.2f}x   "
+        f"warm / cold cache: {warm[keys.IMAGES_PER_S] / cold[keys.IMAGES_PER_S]:.1f}x   "
         f"(end to end, same images, same process)",
         f"floors on {FLOOR_SAMPLE} images: decode {floor['decode_ms']:.2f} ms/image "
         f"({floor['decode_workers']} workers), detect {floor['detect_ms']:.2f} ms/image "
         f"({floor['detect_threads']} threads), embed {floor['embed_ms']:.2f} ms/face at batch "
         f"{floor['embed_batch']} ({floor['embed_threads']} threads)",
         f"bound on {cores} cores: {limit:.0f} images/s; the fast run without a cache is at "
-        f"{100 * fast['images_per_s'] / limit:.0f} % of it",
-        f"peak RSS: naive plain {plain['peak_rss_mb']:.0f} MiB, naive {naive['peak_rss_mb']:.0f} MiB, "
-        f"fast {fast['peak_rss_mb']:.0f} MiB, cold cache {cold['peak_rss_mb']:.0f} MiB, "
-        f"warm {warm['peak_rss_mb']:.0f} MiB",
+        f"{100 * fast[keys.IMAGES_PER_S] / limit:.0f} % of it",
+        f"peak RSS: naive plain {plain[keys.PEAK_RSS_MB]:.0f} MiB, naive {naive[keys.PEAK_RSS_MB]:.0f} MiB, "
+        f"fast {fast[keys.PEAK_RSS_MB]:.0f} MiB, cold cache {cold[keys.PEAK_RSS_MB]:.0f} MiB, "
+        f"warm {warm[keys.PEAK_RSS_MB]:.0f} MiB",
     ]
     report = "\n".join(lines)
     print("\n" + report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"runs": runs, "floors": floor, "bound": limit, "report": report}
+    summary = {"cpu": cpu_name(), "runs": runs, "floors": floor, "bound": limit, "report": report}
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"\n(written to {args.out})")
 

@@ -11,9 +11,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import bench.cli  # noqa: F401  (registers the ${project_root:} resolver)
+import bench.cli  # noqa: F401  (registers the ${project_root:} resolver and the config schemas)
 from bench.assets import resolve
+from bench.config import BenchConfig, to_bench_config
 from bench.paths import project_root
+from bench.pipeline import BenchmarkResult, BenchmarkRunner
 
 CONF_DIR = project_root() / "conf"
 
@@ -41,6 +43,17 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The application's config exactly as ``python -m bench OVERRIDES`` would build it."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=overrides or [], return_hydra_config=False)
+
+
+def bench_config(*overrides: str) -> BenchConfig:
+    """The typed config a run gets from ``python -m bench progress=false OVERRIDES``."""
+    return to_bench_config(compose_config(["progress=false", *overrides]))
+
+
+def run_benchmark(*overrides: str) -> BenchmarkResult:
+    """One run in this process, as ``python -m bench OVERRIDES`` runs it (without MLflow)."""
+    with BenchmarkRunner(bench_config(*overrides)) as runner:
+        return runner.run()
 
 
 @pytest.fixture(scope="session")

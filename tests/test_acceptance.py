@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.pipeline import BenchmarkRunner
-
-from .test_pipeline import resolved_config
+from .conftest import run_benchmark
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +34,7 @@ pytestmark = pytest.mark.slow
     ],
 )
 def test_full_lfw(overrides: list[str], min_accuracy: float, min_success: float) -> None:
-    metrics = BenchmarkRunner(resolved_config(overrides)).run().metrics
+    metrics = run_benchmark(*overrides).metrics
     assert metrics["num_pairs_scored"] == 6000
     assert metrics["accuracy"] >= min_accuracy, metrics
     assert metrics["success_rate"] >= min_success, metrics

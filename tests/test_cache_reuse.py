@@ -8,19 +8,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 
-from bench.pipeline import BenchmarkResult, BenchmarkRunner
+from bench.pipeline import BenchmarkResult
 
-from .conftest import compose_config
+from .conftest import run_benchmark
 
 ONE_FOLD = ["dataset.folds=[0]", "dataset.pairs_per_fold=40"]
 
 
 def run(overrides: list[str]) -> BenchmarkResult:
-    config = OmegaConf.to_container(compose_config(["progress=false", *overrides]), resolve=True)
-    assert isinstance(config, dict)
-    return BenchmarkRunner(config).run()
+    return run_benchmark(*overrides)
 
 
 @pytest.fixture()

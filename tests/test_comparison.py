@@ -6,6 +6,7 @@ logic, not any detector.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.metrics import evaluate_verification
+from bench.metrics import evaluate_verification, keys
 from bench.reporting import Comparison, MethodRun, compare_runs, plot_dashboard, varying_labels
-from bench.reporting.comparison import COLUMNS
+from bench.reporting.comparison import COLUMNS, MissingMetricsError
 from bench.reporting.plots import FACE_SIZE
+from bench.tracking.sweep import nan_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FOLDS, PAIRS_PER_FOLD = 2, 20
@@ -269,6 +271,37 @@ def test_dashboard_without_gpu_memory(
     table = report[1].table
     table = table[table["status"] == "FINISHED"].assign(peak_gpu_mb=gpu_mb)
     read_png(plot_dashboard(table, tmp_path / "dashboard.png", title="CPU only"))
+
+
+def test_finished_run_missing_a_table_metric_is_an_error(tmp_path: Path, runs: list[MethodRun]) -> None:
+    """A metric logged under another name must not turn into a blank cell."""
+    renamed = runs[2]
+    renamed.metrics["throughput"] = renamed.metrics.pop(keys.IMAGES_PER_S)
+    del renamed.metrics[keys.ms_per_image("detect")]
+    with pytest.raises(MissingMetricsError, match="yunet") as error:
+        compare_runs(runs, tmp_path)
+    assert "run-yunet" in str(error.value)
+    assert f"{keys.ms_per_image('detect')}, {keys.IMAGES_PER_S}" in str(error.value)
+    assert "center_crop" not in str(error.value) and "retinaface" not in str(error.value)
+    assert not (tmp_path / "comparison.csv").exists()
+
+
+def test_metric_computed_as_nan_is_a_value(tmp_path: Path, runs: list[MethodRun]) -> None:
+    """A run logs no NaN to MLflow; its metrics.json keeps it as null, which the sweep reads back."""
+    logged = runs[0].metrics
+    computed = logged | {keys.IMAGES_PER_S: math.nan, keys.ACCURACY_DETECTED: math.nan}
+    metrics_json = tmp_path / "metrics.json"
+    metrics_json.write_text(
+        json.dumps(
+            {"metrics": {key: None if math.isnan(value) else value for key, value in computed.items()}}
+        )
+    )
+    del logged[keys.IMAGES_PER_S]
+    logged |= nan_metrics(metrics_json)
+    assert set(logged) == set(computed)
+    comparison = compare_runs(runs, tmp_path / "report")
+    row = comparison.table.set_index("method").loc[runs[0].label]
+    assert math.isnan(row[keys.IMAGES_PER_S]) and row[keys.ACCURACY] == computed[keys.ACCURACY]
 
 
 def test_duplicate_labels_are_refused(tmp_path: Path, runs: list[MethodRun]) -> None:

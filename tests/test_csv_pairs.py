@@ -5,18 +5,18 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from omegaconf import MissingMandatoryValue, OmegaConf
+from omegaconf import MissingMandatoryValue
 
 from bench.assets import resolve
+from bench.config import BenchConfig
 from bench.data import Pair, ProtocolError, load_dataset, missing_files, parse_csv_pairs, parse_lfw_pairs
 from bench.pipeline import BenchmarkRunner, ImageStatus
 from bench.tracking.artifacts import write_failures
 
 from . import corpus
-from .conftest import compose_config
+from .conftest import bench_config
 
 
 def write(path: Path, text: str) -> Path:
@@ -24,18 +24,11 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def pairs_config(root: Path, protocol: Path, *overrides: str) -> Any:
+def pairs_config(root: Path, protocol: Path, *overrides: str) -> BenchConfig:
     """The ``dataset=pairs`` config exactly as the command line builds it."""
-    cfg = compose_config(
-        [
-            "progress=false",
-            "dataset=pairs",
-            f"dataset.root='{root}'",
-            f"dataset.pairs_csv='{protocol}'",
-            *overrides,
-        ]
+    return bench_config(
+        "dataset=pairs", f"dataset.root='{root}'", f"dataset.pairs_csv='{protocol}'", *overrides
     )
-    return OmegaConf.to_container(cfg, resolve=True)
 
 
 def test_fold_column_is_used(tmp_path: Path) -> None:
@@ -181,32 +174,30 @@ def test_load_through_the_config(tmp_path: Path) -> None:
     root = image_folder(tmp_path / "images", [f"p{i}/{j}.jpg" for i in range(4) for j in range(2)])
     rows = [f"p{i}/0.jpg,p{i}/1.jpg,1" for i in range(4)] + [f"p{i}/0.jpg,p{i + 1}/1.jpg,0" for i in range(3)]
     protocol = write(tmp_path / "pairs.csv", "path_a,path_b,label\n" + "\n".join(rows) + "\n")
-    dataset = load_dataset(pairs_config(root, protocol, "dataset.num_folds=2")["dataset"])
+    dataset = load_dataset(pairs_config(root, protocol, "dataset.num_folds=2").dataset)
     assert (dataset.name, dataset.image_root, dataset.aligned) == ("pairs", root, False)
     assert len(dataset.pairs) == 7 and len(dataset.images) == 8
     assert dataset.folds.tolist() == [0, 1, 0, 1, 0, 1, 0]
     assert dataset.labels.tolist() == [1, 1, 1, 1, 0, 0, 0]
     quick = load_dataset(
-        pairs_config(root, protocol, "dataset.folds=[1]", "dataset.pairs_per_fold=2")["dataset"]
+        pairs_config(root, protocol, "dataset.folds=[1]", "dataset.pairs_per_fold=2").dataset
     )
     assert [(pair.image_a, pair.fold) for pair in quick.pairs] == [("p1/0.jpg", 1), ("p1/0.jpg", 1)]
 
 
 def test_root_and_pairs_csv_are_mandatory(tmp_path: Path) -> None:
-    cfg = compose_config(["dataset=pairs", f"dataset.root='{tmp_path}'"])
     with pytest.raises(MissingMandatoryValue, match=r"dataset\.pairs_csv"):
-        load_dataset(cfg.dataset)  # OmegaConf's own error, naming the key
-    resolved = OmegaConf.to_container(compose_config(["dataset=pairs"]), resolve=True)
-    with pytest.raises(MissingMandatoryValue, match=r"dataset\.root \(set dataset\.root=\.\.\.\)"):
-        load_dataset(resolved["dataset"])  # a resolved dict keeps '???'
+        bench_config("dataset=pairs", f"dataset.root='{tmp_path}'")  # OmegaConf's own error, naming the key
+    with pytest.raises(MissingMandatoryValue, match=r"dataset\.root"):
+        bench_config("dataset=pairs")
 
 
 def test_root_and_protocol_must_exist(tmp_path: Path) -> None:
     protocol = write(tmp_path / "pairs.csv", "path_a,path_b,label\na.jpg,b.jpg,1\n")
     with pytest.raises(FileNotFoundError, match=f"dataset.root: {tmp_path / 'nowhere'} is not a folder"):
-        load_dataset(pairs_config(tmp_path / "nowhere", protocol)["dataset"])
+        load_dataset(pairs_config(tmp_path / "nowhere", protocol).dataset)
     with pytest.raises(FileNotFoundError, match=f"dataset.pairs_csv: {tmp_path / 'no.csv'} is not a file"):
-        load_dataset(pairs_config(tmp_path, tmp_path / "no.csv")["dataset"])
+        load_dataset(pairs_config(tmp_path, tmp_path / "no.csv").dataset)
 
 
 def test_missing_files_in_listed_and_stat_folders(tmp_path: Path) -> None:
@@ -228,13 +219,13 @@ def test_missing_images_error_or_count(tmp_path: Path) -> None:
     root = image_folder(tmp_path / "images", ["a.jpg", "b.jpg"])
     protocol = write(tmp_path / "pairs.csv", "path_a,path_b,label\na.jpg,b.jpg,1\na.jpg,sub/gone.jpg,0\n")
     with pytest.raises(ProtocolError) as error:
-        load_dataset(pairs_config(root, protocol)["dataset"])
+        load_dataset(pairs_config(root, protocol).dataset)
     assert str(error.value) == (
         f"{protocol}: 1 missing image(s) under {root}, named by 1 pair(s) "
         "(dataset.on_missing=count runs the rest and counts them as failures):\n"
         f"  {protocol}:3: sub/gone.jpg"
     )
-    dataset = load_dataset(pairs_config(root, protocol, "dataset.on_missing=count")["dataset"])
+    dataset = load_dataset(pairs_config(root, protocol, "dataset.on_missing=count").dataset)
     assert dataset.images == ["a.jpg", "b.jpg", "sub/gone.jpg"]
 
 
@@ -284,9 +275,9 @@ def test_run_counts_each_bad_image_as_a_failure_with_its_reason(
     with pytest.raises(ProtocolError, match=r"pairs\.csv:14: bad/missing\.jpg"):
         BenchmarkRunner(cfg)  # before any model loads
 
-    result = BenchmarkRunner(
-        pairs_config(root, protocol, f"cache={cache}", "dataset.num_folds=2", "dataset.on_missing=count")
-    ).run()
+    config = pairs_config(root, protocol, f"cache={cache}", "dataset.num_folds=2", "dataset.on_missing=count")
+    with BenchmarkRunner(config) as runner:
+        result = runner.run()
     records = {record.path: record for record in result.records}
     for name, reason in BAD_FILES.items():
         assert records[name].status is ImageStatus.DECODE_ERROR, name

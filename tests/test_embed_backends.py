@@ -17,6 +17,7 @@ import torch
 
 from bench.assets import resolve
 from bench.models import Embedder, create_embedder, onnx_export
+from bench.runtime import Runtime
 
 FLOAT = "edgeface_xs_gamma_06"
 N_FACES = 8
@@ -47,7 +48,9 @@ def faces() -> np.ndarray:
 def embedders() -> dict[str, Embedder]:
     return {
         "ort": create_embedder({"name": FLOAT}),
-        "ort_flip": create_embedder({"name": FLOAT, "flip": True}, backend="onnxruntime", threads=1),
+        "ort_flip": create_embedder(
+            {"name": FLOAT, "flip": True}, Runtime.local(threads=1), backend="onnxruntime"
+        ),
         "torch": create_embedder({"name": FLOAT}, backend="torch"),
         "torch_flip": create_embedder({"name": FLOAT, "flip": True}, backend="torch"),
     }
@@ -87,7 +90,6 @@ def test_auto_picks_torch_for_torch_only_settings() -> None:
         ({"name": "edgeface_xs_q"}, {}, r"int8.*backend=torch.*edgeface_xs_gamma_06"),
         ({"name": FLOAT}, {"precision": "bf16"}, r"fp32 graph.*backend=torch"),
         ({"name": FLOAT}, {"channels_last": True}, r"torch backend"),
-        ({"name": FLOAT}, {"threads": 0}, r"threads must be at least 1"),
     ],
 )
 def test_onnxruntime_refuses_what_it_cannot_run(
@@ -99,7 +101,10 @@ def test_onnxruntime_refuses_what_it_cannot_run(
 
 @pytest.mark.parametrize(
     ("options", "match"),
-    [({"backend": "tensorrt"}, "unknown backend"), ({"pin_memory": True}, "needs a CUDA device")],
+    [
+        ({"backend": "tensorrt"}, "'tensorrt' is not a valid EmbedBackend"),
+        ({"pin_memory": True}, "needs a CUDA device"),
+    ],
 )
 def test_bad_backend_options_are_refused(options: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -87,24 +87,3 @@ def test_a_crash_ends_the_run_failed(store: tuple[str, dict[str, str]], tmp_path
     assert "edgeface_base.pt" in completed.stderr and "github.com/otroshi/edgeface" in completed.stderr
     (run,) = runs(uri)
     assert run.info.status == "FAILED"
-
-
-def test_memory_does_not_grow_across_a_two_job_multirun(
-    store: tuple[str, dict[str, str]], tmp_path: Path
-) -> None:
-    # The same job twice in one process, nothing cached: a leak (decoded images, models or
-    # sessions kept alive between jobs) would show as a higher peak in the second.
-    uri, env = store
-    completed = run_bench(
-        "cache=off",
-        "tracking.run_name=first,second",
-        "dataset.folds=[0]",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}",
-        "-m",
-        env=env,
-    )
-    assert completed.returncode == 0, completed.stderr
-    peaks = {run.data.tags["mlflow.runName"]: run.data.metrics for run in runs(uri) if run.data.params}
-    first, second = peaks["first"], peaks["second"]
-    assert second["peak_rss_mb_process"] <= first["peak_rss_mb_process"] + 64
-    assert second["peak_rss_mb"] <= first["peak_rss_mb"] + 64

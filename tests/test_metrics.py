@@ -9,7 +9,14 @@ from scipy.optimize import brentq
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from bench.metrics import VerificationResult, best_accuracy_threshold, evaluate_verification, far_key
+from bench.metrics import (
+    VerificationResult,
+    best_accuracy_threshold,
+    evaluate_pairs,
+    evaluate_verification,
+    keys,
+    pair_scores,
+)
 
 # Two folds of four pairs, worked out by hand in test_hand_worked_folds.
 HAND_SCORES = np.array([0.9, 0.6, 0.4, 0.1, 0.8, 0.7, 0.3, 0.2])
@@ -132,8 +139,22 @@ def test_as_metrics_keys() -> None:
         (0.1, "tar_at_far_1e-1"),
     ],
 )
-def test_far_key(far: float, key: str) -> None:
-    assert far_key(far) == key
+def test_tar_at_far_key(far: float, key: str) -> None:
+    assert keys.tar_at_far(far) == key
+
+
+def test_key_families() -> None:
+    assert keys.STAGES == ("decode", "detect", "align", "embed")
+    assert keys.time_s("detect") == "time_detect_s" and keys.TIME_CACHE_READ_S == "time_cache_read_s"
+    assert keys.ms_per_image("embed") == "ms_per_image_embed"
+    assert keys.images_per_s("align") == "images_per_s_align" != keys.IMAGES_PER_S
+    assert keys.TAR_AT_FAR == ("tar_at_far_1e-3", "tar_at_far_1e-2")
+    assert keys.peak(keys.RSS_MB) == keys.PEAK_RSS_MB == "peak_rss_mb"
+    assert keys.peak(keys.GPU_USED_MB, "load") == "peak_gpu_used_mb_load"
+    # A misspelt stage or series would name a metric that no run logs.
+    for family, name in ((keys.ms_per_image, "detection"), (keys.time_s, "total"), (keys.peak, "rss")):
+        with pytest.raises(ValueError, match="unknown name"):
+            family(name)
 
 
 # --- against scikit-learn and brute force ------------------------------------------------------
@@ -299,3 +320,108 @@ def test_result_is_frozen() -> None:
     assert isinstance(result, VerificationResult)
     with pytest.raises(AttributeError):
         result.accuracy = 1.0  # type: ignore[misc]
+
+
+# --- a run's pairs: scoring, detected subset and counts -----------------------------------------
+
+#: The metrics of a run's evaluation, in the order they are logged.
+RUN_METRIC_KEYS = [
+    *(keys.ACCURACY, keys.ACCURACY_STD, keys.AUC, keys.EER, *keys.TAR_AT_FAR),
+    *(keys.BEST_THRESHOLD, keys.NUM_PAIRS, keys.ACCURACY_DETECTED, keys.ACCURACY_DETECTED_STD),
+    *(keys.SUCCESS_RATE, keys.PAIR_SUCCESS_RATE, keys.NUM_IMAGES, keys.NUM_FAILED_IMAGES),
+    *(keys.NUM_FALLBACK_IMAGES, keys.NUM_PAIRS_TOTAL, keys.NUM_PAIRS_SCORED),
+]
+
+
+def synthetic_run(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """12 images, 60 pairs in 2 folds: images 0-9 detected, 10 a centre-crop fallback, 11 left
+    out (no embedding), so the pairs that use 11 are not scored."""
+    embeddings = rng.normal(size=(12, 8)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    embeddings[11] = np.nan
+    index_a, index_b = rng.integers(0, 12, 60), rng.integers(0, 12, 60)
+    return {
+        "embeddings": embeddings,
+        "labels": np.tile([1, 0], 30),
+        "folds": np.repeat([0, 1], 30),
+        "index_a": index_a,
+        "index_b": index_b,
+        "detected": np.arange(12) < 10,
+        "fallback": np.arange(12) == 10,
+    }
+
+
+def test_pair_scores_are_cosine_similarities() -> None:
+    run = synthetic_run(np.random.default_rng(0))
+    scores = pair_scores(run["embeddings"], run["index_a"], run["index_b"])
+    for score, a, b in zip(scores, run["index_a"], run["index_b"], strict=True):
+        if 11 in (a, b):
+            assert np.isnan(score)
+        else:
+            assert score == pytest.approx(float(run["embeddings"][a] @ run["embeddings"][b]), abs=1e-6)
+
+
+def test_evaluate_pairs_counts_and_subsets() -> None:
+    run = synthetic_run(np.random.default_rng(1))
+    index_a, index_b, labels, folds = run["index_a"], run["index_b"], run["labels"], run["folds"]
+    scores = pair_scores(run["embeddings"], index_a, index_b)
+    evaluation = evaluate_pairs(
+        scores,
+        labels,
+        folds,
+        index_a=index_a,
+        index_b=index_b,
+        detected=run["detected"],
+        fallback=run["fallback"],
+    )
+    metrics = evaluation.metrics
+    assert list(metrics) == RUN_METRIC_KEYS
+    assert all(type(value) is float for value in metrics.values())
+
+    scored = (index_a != 11) & (index_b != 11)
+    both_detected = (index_a < 10) & (index_b < 10)
+    assert 0 < both_detected.sum() < scored.sum() < len(scores)
+    on_scored = evaluate_verification(scores[scored], labels[scored], folds[scored])
+    assert evaluation.verification.as_metrics() == on_scored.as_metrics()
+    assert {key: metrics[key] for key in on_scored.as_metrics()} == on_scored.as_metrics()
+    on_detected = evaluate_verification(scores[both_detected], labels[both_detected], folds[both_detected])
+    assert metrics[keys.ACCURACY_DETECTED] == on_detected.accuracy
+    assert metrics[keys.ACCURACY_DETECTED_STD] == on_detected.accuracy_std
+    assert metrics[keys.SUCCESS_RATE] == 10 / 12
+    assert metrics[keys.PAIR_SUCCESS_RATE] == both_detected.mean()
+    counts = (keys.NUM_IMAGES, keys.NUM_FAILED_IMAGES, keys.NUM_FALLBACK_IMAGES)
+    assert [metrics[key] for key in counts] == [12, 2, 1]
+    assert (metrics[keys.NUM_PAIRS_TOTAL], metrics[keys.NUM_PAIRS_SCORED]) == (60, scored.sum())
+
+
+def test_detected_accuracy_needs_two_pairs_of_each_class() -> None:
+    # Images 0 and 1 detected: the pairs of these two are two same pairs and one different one.
+    index_a = np.array([0, 0, 1, 0, 2, 2, 3, 1])
+    index_b = np.array([1, 1, 0, 2, 3, 2, 3, 3])
+    evaluation = evaluate_pairs(
+        HAND_SCORES,
+        HAND_LABELS,
+        HAND_FOLDS,
+        index_a=index_a,
+        index_b=index_b,
+        detected=np.array([True, True, False, False]),
+        fallback=np.array([False, False, True, True]),
+    )
+    assert np.isnan(evaluation.metrics[keys.ACCURACY_DETECTED])
+    assert np.isnan(evaluation.metrics[keys.ACCURACY_DETECTED_STD])
+    assert evaluation.metrics[keys.ACCURACY] == pytest.approx(0.625)
+    assert evaluation.metrics[keys.PAIR_SUCCESS_RATE] == 3 / 8
+    assert evaluation.metrics[keys.NUM_FALLBACK_IMAGES] == 2
+
+
+def test_evaluate_pairs_errors() -> None:
+    arrays = {"index_a": np.array([0, 1]), "index_b": np.array([1, 0])}
+    images = {"detected": np.array([False, False]), "fallback": np.array([False, False])}
+    with pytest.raises(RuntimeError, match="no pair could be scored"):
+        evaluate_pairs(np.full(2, np.nan), np.array([1, 0]), np.array([0, 1]), **arrays, **images)
+    with pytest.raises(ValueError, match="shape"):
+        evaluate_pairs(np.zeros(3), np.array([1, 0, 1]), np.array([0, 1, 1]), **arrays, **images)
+    with pytest.raises(ValueError, match="fallback"):
+        evaluate_pairs(
+            np.zeros(2), np.array([1, 0]), np.array([0, 1]), **arrays, **images | {"fallback": np.zeros(3)}
+        )

@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from omegaconf import OmegaConf
 
-from bench.pipeline import BenchmarkRunner, ImageStatus
+from bench.pipeline import BenchmarkRunner, ImageStatus, NoFaceError
 
-from .conftest import compose_config
+from .conftest import bench_config, run_benchmark
 
-
-def resolved_config(overrides: list[str]) -> dict[str, Any]:
-    config = OmegaConf.to_container(compose_config(["progress=false", *overrides]), resolve=True)
-    assert isinstance(config, dict)
-    return config
+#: An impossible score threshold: YuNet accepts no face, so every image fails detection.
+NO_FACE = "detector.options.score_threshold=1.01"
 
 
 def test_reference_aligned_faces_score_high() -> None:
-    runner = BenchmarkRunner(
-        resolved_config(
-            ["dataset=lfw_aligned", "detector=none", "dataset.folds=[0]", "dataset.pairs_per_fold=100"]
-        )
+    config = bench_config(
+        "dataset=lfw_aligned", "detector=none", "dataset.folds=[0]", "dataset.pairs_per_fold=100"
     )
-    result = runner.run()
+    with BenchmarkRunner(config) as runner:
+        result = runner.run()
     metrics = result.metrics
     assert metrics["num_pairs_scored"] == 100 and metrics["success_rate"] == 1.0
     assert metrics["accuracy"] >= 0.95 and metrics["auc"] >= 0.98
@@ -33,12 +26,7 @@ def test_reference_aligned_faces_score_high() -> None:
 
 
 def test_images_without_faces_fall_back_to_the_centre_crop() -> None:
-    # An impossible score threshold: YuNet accepts no face, so every image falls back.
-    result = BenchmarkRunner(
-        resolved_config(
-            ["dataset.folds=[0]", "dataset.pairs_per_fold=20", "detector.options.score_threshold=1.01"]
-        )
-    ).run()
+    result = run_benchmark("dataset.folds=[0]", "dataset.pairs_per_fold=20", NO_FACE)
     metrics = result.metrics
     assert metrics["success_rate"] == 0.0 and metrics["num_fallback_images"] == metrics["num_images"]
     assert metrics["num_pairs_scored"] == 20  # every pair is still scored
@@ -47,35 +35,22 @@ def test_images_without_faces_fall_back_to_the_centre_crop() -> None:
 
 
 def test_exclude_policy_scores_nothing_it_cannot_see() -> None:
-    runner = BenchmarkRunner(
-        resolved_config(
-            [
-                "dataset.folds=[0]",
-                "dataset.pairs_per_fold=20",
-                "detector.options.score_threshold=1.01",
-                "failure_policy=exclude",
-            ]
-        )
-    )
     with pytest.raises(RuntimeError, match="no pair could be scored"):
-        runner.run()
+        run_benchmark("dataset.folds=[0]", "dataset.pairs_per_fold=20", NO_FACE, "failure_policy=exclude")
 
 
 def test_error_policy_names_the_image() -> None:
-    runner = BenchmarkRunner(
-        resolved_config(
-            [
-                "dataset.folds=[0]",
-                "dataset.pairs_per_fold=2",
-                "detector.options.score_threshold=1.01",
-                "failure_policy=error",
-            ]
-        )
+    with pytest.raises(NoFaceError, match=r"Abel_Pacheco_0001.jpg: no face found"):
+        run_benchmark("dataset.folds=[0]", "dataset.pairs_per_fold=2", NO_FACE, "failure_policy=error")
+
+
+def test_the_runner_closes_its_cache() -> None:
+    config = bench_config(
+        "dataset=lfw_aligned", "detector=none", "dataset.folds=[0]", "dataset.pairs_per_fold=4"
     )
-    with pytest.raises(RuntimeError, match=r"Abel_Pacheco_0001.jpg: no face found"):
-        runner.run()
-
-
-def test_unknown_failure_policy() -> None:
-    with pytest.raises(ValueError, match="'skip' is not a valid FailurePolicy"):
-        BenchmarkRunner(resolved_config(["failure_policy=skip"]))
+    with BenchmarkRunner(config) as runner:
+        assert runner.cache is not None
+        cache = runner.cache
+    assert runner.cache is None
+    with pytest.raises(Exception, match="closed"):
+        cache.get_embeddings(runner.embedding_key, ["0" * 32])

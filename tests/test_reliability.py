@@ -9,53 +9,23 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from omegaconf import OmegaConf
 
-from bench.detectors import create_detector
 from bench.models import create_embedder
 from bench.pipeline import BenchmarkResult, BenchmarkRunner
 
-from .conftest import compose_config
+from .conftest import bench_config, run_benchmark
 
 ONE_FOLD = ["dataset.folds=[0]", "dataset.pairs_per_fold=20"]
 
 
-def config(overrides: list[str]) -> dict[str, Any]:
-    resolved = OmegaConf.to_container(compose_config(["progress=false", *overrides]), resolve=True)
-    assert isinstance(resolved, dict)
-    return resolved
-
-
 def run(overrides: list[str]) -> BenchmarkResult:
-    return BenchmarkRunner(config(overrides)).run()
-
-
-def test_a_misspelt_detector_option_names_itself_and_where_the_options_are() -> None:
-    with pytest.raises(
-        ValueError, match=r"'yunet' has no such option: .*'score_treshold'.*conf/detector/yunet.yaml"
-    ):
-        create_detector("yunet", score_treshold=0.5)
-
-
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ("hardware.batch_size=0", r"hardware.batch_size must be an integer >= 1, got 0"),
-        ("hardware.embed_batch_size=-4", r"hardware.embed_batch_size must be an integer >= 1, got -4"),
-        ("hardware.num_workers=-1", r"hardware.num_workers must be an integer >= 0, got -1"),
-        ("hardware.detect_threads=0", r"hardware.detect_threads must be a positive integer or null, got 0"),
-        ("detect_max_side=8", r"detect_max_side must be at least 32 pixels, got 8"),
-    ],
-)
-def test_bad_hardware_settings_fail_before_any_work(override: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        BenchmarkRunner(config([override]))
+    return run_benchmark(*overrides)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
 def test_cuda_without_a_gpu_is_a_clear_error() -> None:
     with pytest.raises((RuntimeError, ValueError), match=r"(?i)cuda.*(not available|no usable)"):
-        BenchmarkRunner(config(["hardware=cuda"]))
+        BenchmarkRunner(bench_config("hardware=cuda"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback on a machine without a GPU")

@@ -18,27 +18,31 @@ import numpy as np
 
 from bench.alignment import align_face
 from bench.assets import ASSETS, AssetError, AssetNotFoundError, resolve
-from bench.detectors import FIVE_POINTS, Detector, create_detector, list_detectors, select_face
-from bench.detectors.registry import detector_class
+from bench.config import Selection
+from bench.detectors import FIVE_POINTS, Detector, Requirements, create_detector, detector_entry, select_face
+from bench.detectors.registry import list_detectors
+from bench.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Availability:
-    """Whether a method can run here; ``reason`` says what is missing when it cannot."""
+    """Whether a method (with one of its backends) can run here; ``reason`` says what is
+    missing when it cannot. ``default`` marks the backend the method's default options pick."""
 
     name: str
+    backend: str
     available: bool
     reason: str = ""
+    default: bool = True
 
 
-def _missing(name: str) -> list[str]:
-    cls = detector_class(name)
+def _missing(requirements: Requirements) -> list[str]:
     problems = [
         f"Python package {package!r} is not installed"
-        for package in cls.required_packages
+        for package in requirements.packages
         if importlib.util.find_spec(package) is None
     ]
-    for asset in cls.required_assets:
+    for asset in requirements.assets:
         try:
             resolve(asset, download=False)
         except AssetNotFoundError:
@@ -50,12 +54,15 @@ def _missing(name: str) -> list[str]:
 
 
 def list_available() -> list[Availability]:
-    """Every registered method, with whether its packages and weights are present here
-    (local files only: nothing is downloaded to find out)."""
+    """Every registered method and each of its backends, with whether its packages and weights
+    are present here (local files only: nothing is downloaded to find out)."""
     report = []
     for name in list_detectors():
-        problems = _missing(name)
-        report.append(Availability(name, not problems, "; ".join(problems)))
+        entry = detector_entry(name)
+        for backend, requirements in entry.requirements.items():
+            problems = _missing(requirements)
+            default = backend == entry.default_backend
+            report.append(Availability(name, str(backend), not problems, "; ".join(problems), default))
     return report
 
 
@@ -63,10 +70,14 @@ class UnifiedFaceDetector:
     """One detection/alignment method by name, with the benchmark's selection rule and aligner."""
 
     def __init__(
-        self, name: str, device: str = "cpu", selection: str = "center_weighted", **options: Any
+        self,
+        name: str,
+        device: str = "cpu",
+        selection: Selection | str = Selection.center_weighted,
+        **options: Any,
     ) -> None:
-        self.detector: Detector = create_detector(name, device=device, **options)
-        self.selection = selection
+        self.detector: Detector = create_detector(name, Runtime.local(device), **options)
+        self.selection = Selection(selection)
 
     def detect_faces(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every face: boxes ``(N, 4)`` as ``x1, y1, x2, y2`` and landmarks ``(N, K, 2)`` (K = 5

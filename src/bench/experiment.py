@@ -5,15 +5,15 @@ from __future__ import annotations
 import gc
 import logging
 import math
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import mlflow
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from bench.config import BenchConfig, to_bench_config
+from bench.metrics import keys
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.progress import Progress
 from bench.reporting.console import print_summary
@@ -23,50 +23,46 @@ from bench.tracking.artifacts import log_result
 log = logging.getLogger(__name__)
 
 
-def run_name(cfg: DictConfig) -> str:
-    return cfg.tracking.run_name or f"{cfg.detector.name}+{cfg.model.name}@{cfg.dataset.name}"
-
-
 def run_experiment(cfg: DictConfig) -> float:
     """Run, log and summarise one configuration; returns the accuracy (for sweepers).
 
-    In a sweep, a job that fails once its run is open returns NaN instead of raising: Hydra's
-    sweeper would re-raise it only after the batch, skipping any later batch and the sweep's
-    report. Its run ends FAILED, which the sweep's parent run counts and exits non-zero for.
+    The config becomes typed objects first, so a value out of range stops the job before any
+    run is opened or any model loads. In a sweep, a job that fails once its run is open returns
+    NaN instead of raising: Hydra's sweeper would re-raise it only after the batch, skipping any
+    later batch and the sweep's report. Its run ends FAILED, which the sweep's parent run counts
+    and exits non-zero for.
     """
+    config = to_bench_config(cfg)
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(resolved, dict)
     tags = {
-        "detector": cfg.detector.name,
-        "model": cfg.model.name,
-        "dataset": cfg.dataset.name,
+        "detector": config.detector.name,
+        "model": config.model.name,
+        "dataset": config.dataset.name,
         "hydra_output_dir": str(out_dir),
         "overrides": " ".join(hydra_cfg.overrides.task),
     }
     sweep = current_sweep() if hydra_cfg.mode is RunMode.MULTIRUN else None
     if sweep is not None:
         tags |= sweep.job_tags(hydra_cfg.job.num)
-    name = run_name(cfg)
+    name = config.run_name
+    params = flatten(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))  # type: ignore[arg-type]
     run_id = None
     accuracy = math.nan
     try:
-        with tracked_run(
-            cfg.tracking, name, flatten(resolved), tags, sweep.parent_run_id if sweep else None
-        ) as run:
+        with tracked_run(config.tracking, name, params, tags, sweep.parent_run_id if sweep else None) as run:
             run_id = run.info.run_id
             (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
             mlflow.log_artifact(str(out_dir / "config.yaml"))
-            metrics = benchmark(resolved, cfg.progress, out_dir)
-            log.info("MLflow run %s (%s) in %s", run_id, name, cfg.tracking.uri)
+            metrics = benchmark(config, out_dir)
+            log.info("MLflow run %s (%s) in %s", run_id, name, config.tracking.uri)
     except Exception:
         if sweep is None or run_id is None:  # no FAILED run for the sweep to count: Hydra reports it
             raise
         log.exception("Job #%d (%s) failed; its MLflow run %s is FAILED", hydra_cfg.job.num, name, run_id)
     else:
         print_summary(name, metrics)
-        accuracy = float(metrics["accuracy"])
+        accuracy = float(metrics[keys.ACCURACY])
     # Matplotlib's savefig leaves a reference cycle through its frames, and through them this
     # job's frames, so the models, images and embeddings of a job would stay alive until the
     # cyclic collector happened to run: each job of a multirun would start hundreds of MiB
@@ -75,9 +71,10 @@ def run_experiment(cfg: DictConfig) -> float:
     return accuracy
 
 
-def benchmark(resolved: Mapping[str, Any], progress: bool, out_dir: Path) -> dict[str, float]:
+def benchmark(config: BenchConfig, out_dir: Path) -> dict[str, float]:
     """Run one configuration and log it to the active run; the runner and its result die with
     this frame, so that ``gc.collect`` can free them."""
-    result = BenchmarkRunner(resolved).run(Progress(enabled=progress))
+    with BenchmarkRunner(config) as runner:
+        result = runner.run(Progress(enabled=config.progress))
     log_result(result, out_dir)
     return result.metrics

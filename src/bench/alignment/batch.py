@@ -67,31 +67,26 @@ class BatchAligner:
     ``backend`` ``"auto"`` picks OpenCV on the CPU and the torch warp elsewhere; ``"torch"`` on
     the CPU exists so that the GPU code path can be tested without a GPU. ``align`` returns an
     ``(N, size, size, 3)`` ``uint8`` numpy array from OpenCV, or a tensor on ``device`` from
-    torch, in input order. ``pin_memory`` stages uploads to a CUDA device in page-locked memory
+    torch, in input order. ``device`` is the run's ``Runtime.device``, already checked to exist.
+    ``pin_memory`` stages uploads to a CUDA device in page-locked memory
     so that they run asynchronously; elsewhere it has nothing to do and is ignored.
     """
 
     def __init__(
-        self, device: str = "cpu", size: int = ALIGNED_SIZE, pin_memory: bool = False, backend: str = "auto"
+        self,
+        device: torch.device | str = "cpu",
+        size: int = ALIGNED_SIZE,
+        pin_memory: bool = False,
+        backend: str = "auto",
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown alignment backend {backend!r}; choose from {list(BACKENDS)}")
         if size < 1:
             raise ValueError(f"size must be at least 1, got {size}")
-        try:
-            target = torch.device(device)
-        except RuntimeError as error:
-            raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from error
+        target = torch.device(device)
         if backend == "opencv" and target.type != "cpu":
             raise ValueError(f"the opencv backend runs on the CPU only, not on {device!r}")
-        if target.type == "cuda":
-            if not torch.cuda.is_available():
-                raise ValueError(f"device {device!r} requested but CUDA is not available")
-            # Pinned to a concrete index so that the run record says which GPU it was.
-            target = torch.device(
-                "cuda", torch.cuda.current_device() if target.index is None else target.index
-            )
-        #: The device the faces are warped on, e.g. ``"cpu"`` or ``"cuda:0"``.
+        #: The device the faces are warped on (a runtime's concrete device, e.g. ``cuda:0``).
         self.device = str(target)
         #: The backend actually used: ``"opencv"`` or ``"torch"``.
         self.backend = backend if backend != "auto" else ("opencv" if target.type == "cpu" else "torch")

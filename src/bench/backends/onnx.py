@@ -7,39 +7,25 @@ after the session is built and a mismatch is an error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 
-CPU = "CPUExecutionProvider"
-CUDA = "CUDAExecutionProvider"
+from bench.runtime import CUDA_PROVIDER, Runtime
 
 
 class ProviderError(RuntimeError):
     """The requested execution provider is not the one running the model."""
 
 
-def onnx_providers_for(device: str, providers: Sequence[str] | None = None) -> list[str]:
-    """The providers to ask for: ``providers`` from the hardware config when given, else CUDA
-    then CPU on a CUDA device and CPU alone otherwise."""
-    if providers:
-        return list(providers)
-    return [CUDA, CPU] if device.startswith("cuda") else [CPU]
-
-
 class OnnxSession:
-    """One model on ONNX Runtime; ``provider`` is the provider that actually runs it."""
+    """One model on ONNX Runtime with the runtime's providers, on ``num_threads`` intra-op
+    threads (``None``: ONNX Runtime's default); ``provider`` is the provider that actually runs it."""
 
-    def __init__(
-        self,
-        path: Path,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-    ) -> None:
-        requested = onnx_providers_for(device, providers)
+    def __init__(self, path: Path, runtime: Runtime, num_threads: int | None = None) -> None:
+        requested = list(runtime.onnx_providers)
+        device = runtime.device_name
         unknown = [name for name in requested if name not in ort.get_available_providers()]
         if unknown:
             raise ProviderError(
@@ -53,8 +39,8 @@ class OnnxSession:
         # Idle workers would spin waiting for the next run, taking cores from the stages that
         # overlap with this one.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        device_id = int(device.split(":")[1]) if ":" in device else 0
-        provider_options = [{"device_id": device_id} if name == CUDA else {} for name in requested]
+        device_id = runtime.device.index or 0
+        provider_options = [{"device_id": device_id} if name == CUDA_PROVIDER else {} for name in requested]
         self.session = ort.InferenceSession(
             str(path), options, providers=requested, provider_options=provider_options
         )

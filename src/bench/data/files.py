@@ -7,9 +7,9 @@ import os
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
-from enum import StrEnum
 from pathlib import Path
 
+from bench.config import OnMissing
 from bench.data.pairs import Pair, ProtocolError, listing
 
 log = logging.getLogger(__name__)
@@ -19,15 +19,6 @@ log = logging.getLogger(__name__)
 #: 0.1 s warm); in one flat folder of 50,000 files, checking 25,000 by one listing takes half the
 #: time of 25,000 stats.
 _LIST_ABOVE = 4
-
-
-class OnMissing(StrEnum):
-    """What ``dataset.on_missing`` does with pairs that name images that do not exist."""
-
-    #: Stop before any work, listing them all.
-    ERROR = "error"
-    #: Keep the pairs; the runner counts each missing image as a failed image.
-    COUNT = "count"
 
 
 def missing_files(root: Path, paths: Iterable[str]) -> set[str]:
@@ -60,7 +51,7 @@ def check_images_exist(protocol: Path, root: Path, pairs: list[Pair], on_missing
         return
     affected = [pair for pair in pairs if pair.image_a in missing or pair.image_b in missing]
     summary = f"{len(missing)} missing image(s) under {root}, named by {len(affected)} pair(s)"
-    if on_missing is OnMissing.COUNT:
+    if on_missing is OnMissing.count:
         log.warning("%s: %s; they count as failed images (dataset.on_missing=count)", protocol, summary)
         return
     first_line: dict[str, int] = {}

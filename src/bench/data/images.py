@@ -39,10 +39,20 @@ _SIGNATURES = {
 
 def decode_image(path: Path) -> np.ndarray:
     """An ``HxWx3`` ``uint8`` RGB array, upright, at the file's own size (the runner resizes)."""
+    return decode_image_bytes(read_image_bytes(path), path)
+
+
+def read_image_bytes(path: Path) -> bytes:
+    """The file's bytes; an unreadable file is an ``ImageDecodeError`` naming it and why."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise ImageDecodeError(unreadable_reason(path, error)) from None
+
+
+def decode_image_bytes(data: bytes, path: Path) -> np.ndarray:
+    """``decode_image`` on bytes already read from ``path`` (named in errors), so that a caller
+    can hash and decode one read of the file."""
     if not data:
         raise ImageDecodeError(f"{path}: empty file")
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR_RGB)

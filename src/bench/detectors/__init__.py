@@ -1,4 +1,4 @@
-"""Face detectors behind one interface, created by name from a registry.
+"""Face detectors behind one interface, created by name from a registry of factories.
 
 Importing this package registers every built-in method.
 """
@@ -15,17 +15,26 @@ from bench.detectors import (  # noqa: F401  (registration)
     yunet,
 )
 from bench.detectors.base import FIVE_POINTS, Detector, Face
-from bench.detectors.registry import create_detector, detector_class, list_detectors, register_detector
-from bench.detectors.selection import RULES as SELECTION_RULES
+from bench.detectors.registry import (
+    DetectorEntry,
+    Requirements,
+    bind_options,
+    create_detector,
+    detector_entry,
+    list_detectors,
+    register_detector,
+)
 from bench.detectors.selection import select_face
 
 __all__ = [
     "FIVE_POINTS",
-    "SELECTION_RULES",
     "Detector",
+    "DetectorEntry",
     "Face",
+    "Requirements",
+    "bind_options",
     "create_detector",
-    "detector_class",
+    "detector_entry",
     "list_detectors",
     "register_detector",
     "select_face",

@@ -58,21 +58,15 @@ class Face:
 
 
 class Detector(ABC):
-    """Finds faces. Subclasses register themselves with ``bench.detectors.registry``.
+    """Finds faces. Each method registers a factory with ``bench.detectors.registry``.
 
     Images are ``HxWx3`` ``uint8`` RGB arrays; sizes may differ within a batch.
     """
 
-    #: Registry name, set by ``register_detector``.
+    #: Registry name, set by ``create_detector``.
     name: str = ""
     #: The device the method actually runs on (``"cpu"``, ``"cuda:0"``), for the run record.
     device: str = "cpu"
-    #: True when images are already aligned faces that must reach the model untouched.
-    passthrough: bool = False
-    #: Asset names (``bench.assets``) and importable packages the default config needs, so
-    #: ``bench.api.list_available`` can say what is missing without building the detector.
-    required_assets: tuple[str, ...] = ()
-    required_packages: tuple[str, ...] = ()
 
     @abstractmethod
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bench.config import CenterCropOptions, PassthroughOptions
 from bench.detectors.base import Detector, Face
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import Requirements, register_detector
+from bench.runtime import Runtime
 
 
 def center_box(height: int, width: int, fraction: float) -> np.ndarray:
@@ -17,7 +19,7 @@ def center_box(height: int, width: int, fraction: float) -> np.ndarray:
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], dtype=np.float32)
 
 
-@register_detector("center_crop")
+@register_detector("center_crop", requires=Requirements())
 class CenterCropDetector(Detector):
     """A face box in the image centre, no landmarks: the aligner crops and resizes it.
 
@@ -25,23 +27,19 @@ class CenterCropDetector(Detector):
     deep-funneled images put the face in the middle; ``fraction`` sets how much is kept.
     """
 
-    def __init__(self, device: str = "cpu", fraction: float = 0.5) -> None:
-        if not 0 < fraction <= 1:
-            raise ValueError(f"center_crop fraction must be in (0, 1], got {fraction}")
-        self.fraction = fraction
+    def __init__(self, options: CenterCropOptions, runtime: Runtime) -> None:
+        self.fraction = options.fraction
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         return [[Face(box=center_box(*image.shape[:2], self.fraction), score=1.0)] for image in images]
 
 
-@register_detector("none")
+@register_detector("none", requires=Requirements(), passthrough=True)
 class WholeImageDetector(Detector):
     """The whole image is the face: for data sets that are already aligned (``lfw_aligned``),
     so that the model sees exactly the reference crops: no detection, no warp."""
 
-    passthrough = True
-
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, options: PassthroughOptions, runtime: Runtime) -> None:
         pass
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:

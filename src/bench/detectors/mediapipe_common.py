@@ -4,13 +4,16 @@ BlazeFace model prepared for the Tasks ``FaceDetector``."""
 from __future__ import annotations
 
 import logging
+from importlib.metadata import version
 from pathlib import Path
 
 import flatbuffers
 import numpy as np
-import torch
 from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
 from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
+
+from bench.assets.derived import derived_file
+from bench.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,55 +33,55 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def cpu_device(device: str, method: str) -> str:
+def cpu_device(runtime: Runtime, method: str) -> str:
     """The device a MediaPipe method runs on: always the CPU.
 
     The Python Tasks API offers only an OpenGL GPU delegate and LiteRT's interpreter runs on the
-    CPU, so no CUDA device is ever used. A CUDA request is an error where no CUDA device exists
-    (the hardware config does not fit this machine); where one does, the other stages may use it,
-    so this method is logged as running on the CPU and records ``cpu``.
+    CPU, so no CUDA device is ever used. On a CUDA runtime the other stages may use the GPU, so
+    this method is logged as running on the CPU and records ``cpu``.
     """
-    if device == "cpu":
-        return device
-    if not device.startswith("cuda"):
-        raise ValueError(f"{method}: unknown device {device!r}; it runs on 'cpu'")
-    if not torch.cuda.is_available():
-        raise RuntimeError(
-            f"{method} was asked to run on {device!r}, but no CUDA device is visible; "
-            "use hardware=cpu (MediaPipe runs on the CPU in any case)"
+    if runtime.is_cuda:
+        log.warning(
+            "%s runs on the CPU (MediaPipe Tasks / LiteRT); %s is not used by it", method, runtime.device_name
         )
-    log.warning("%s runs on the CPU (MediaPipe Tasks / LiteRT); %s is not used by it", method, device)
     return "cpu"
 
 
 def blazeface_task_model(path: Path) -> bytes:
-    """The bytes of BlazeFace model ``path`` in the form the Tasks ``FaceDetector`` accepts.
+    """The bytes of BlazeFace model ``path`` in the form the Tasks ``FaceDetector`` accepts, made
+    once into the asset cache.
 
     The Tasks API takes the input normalisation from the model's TFLite metadata and refuses a
     float model without it ("requires specifying NormalizationOptions metadata"). The BlazeFace
     files here are the legacy-graph models (``mediapipe/modules/face_detection``), which carry
     none; the Tasks zoo's ``blaze_face_short_range.tflite`` is the same network with metadata
-    saying "RGB image, (x - 127.5) / 127.5". That metadata is written into an in-memory copy:
-    graph and weights are unchanged. A model that already has metadata is returned as it is.
+    saying "RGB image, (x - 127.5) / 127.5". That metadata is written into a copy: graph and
+    weights are unchanged. A model that already has metadata is copied as it is.
     (MediaPipe's own metadata writer needs a native module this wheel does not ship, hence the
     direct flatbuffer edit.)
     """
-    data = path.read_bytes()
-    model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAs(data, 0))
-    names = [_as_str(entry.name) for entry in model.metadata or []]
-    if _METADATA_NAME in names:
-        return data
 
-    buffer = tflite_fb.BufferT()
-    buffer.data = np.frombuffer(_blazeface_metadata(len(model.subgraphs[0].outputs)), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = tflite_fb.MetadataT()
-    entry.name = _METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = [*(model.metadata or []), entry]
-    builder = flatbuffers.Builder(len(data) + 4096)
-    builder.Finish(model.Pack(builder), _MODEL_ID)
-    return bytes(builder.Output())
+    def add_metadata(source: Path, destination: Path) -> None:
+        data = source.read_bytes()
+        model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAs(data, 0))
+        names = [_as_str(entry.name) for entry in model.metadata or []]
+        if _METADATA_NAME in names:
+            destination.write_bytes(data)
+            return
+
+        buffer = tflite_fb.BufferT()
+        buffer.data = np.frombuffer(_blazeface_metadata(len(model.subgraphs[0].outputs)), dtype=np.uint8)
+        model.buffers.append(buffer)
+        entry = tflite_fb.MetadataT()
+        entry.name = _METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), entry]
+        builder = flatbuffers.Builder(len(data) + 4096)
+        builder.Finish(model.Pack(builder), _MODEL_ID)
+        destination.write_bytes(builder.Output())
+
+    recipe = f"blazeface metadata 1, flatbuffers {flatbuffers.__version__}, mediapipe {version('mediapipe')}"
+    return derived_file(path, add_metadata, recipe=recipe).read_bytes()
 
 
 def _blazeface_metadata(num_outputs: int) -> bytes:

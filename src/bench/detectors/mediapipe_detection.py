@@ -18,21 +18,24 @@ import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
 from bench.assets import resolve
+from bench.config import BlazeFaceModel, MediaPipeDetectionOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.mediapipe_common import blazeface_task_model, check_rgb, cpu_device
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import Requirements, register_detector
+from bench.runtime import Runtime
 
-#: ``model`` option -> asset name. Short range: faces within ~2 m (128x128 input); full range:
-#: smaller, farther faces (192x192 input). Both run in the Tasks FaceDetector.
-MODELS: dict[str, str] = {
-    "short_range": "mediapipe_face_detection_short_range",
-    "full_range": "mediapipe_face_detection_full_range",
+#: ``model`` option -> asset name; both run in the Tasks FaceDetector.
+MODELS: dict[BlazeFaceModel, str] = {
+    BlazeFaceModel.short_range: "mediapipe_face_detection_short_range",
+    BlazeFaceModel.full_range: "mediapipe_face_detection_full_range",
 }
 #: The keypoints used, in BlazeFace's order (its first four); names as ``base`` defines them.
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_center")
 
 
-@register_detector("mediapipe_detection")
+@register_detector(
+    "mediapipe_detection", requires=Requirements(("mediapipe_face_detection_short_range",), ("mediapipe",))
+)
 class MediaPipeFaceDetector(Detector):
     """BlazeFace in the Tasks ``FaceDetector``, running mode IMAGE, on the CPU.
 
@@ -40,31 +43,17 @@ class MediaPipeFaceDetector(Detector):
     letterboxes each image itself, so sizes may differ. Boxes are the task's whole-pixel boxes.
     """
 
-    required_assets = ("mediapipe_face_detection_short_range",)
-    required_packages = ("mediapipe",)
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        model: str = "short_range",
-        min_detection_confidence: float = 0.5,
-        min_suppression_threshold: float = 0.3,
-        path: str | None = None,
-    ) -> None:
-        if model not in MODELS:
-            raise ValueError(
-                f"unknown MediaPipe face detection model {model!r}; choose from {sorted(MODELS)}"
-            )
-        self.device = cpu_device(device, "mediapipe_detection")
-        self.model = model
-        self.weights = resolve(MODELS[model], path)
-        options = vision.FaceDetectorOptions(
+    def __init__(self, options: MediaPipeDetectionOptions, runtime: Runtime) -> None:
+        self.device = cpu_device(runtime, "mediapipe_detection")
+        self.model = options.model
+        self.weights = resolve(MODELS[options.model], options.path)
+        task_options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=blazeface_task_model(self.weights)),
             running_mode=vision.RunningMode.IMAGE,
-            min_detection_confidence=min_detection_confidence,
-            min_suppression_threshold=min_suppression_threshold,
+            min_detection_confidence=options.score_threshold,
+            min_suppression_threshold=options.nms_threshold,
         )
-        self._task = vision.FaceDetector.create_from_options(options)
+        self._task = vision.FaceDetector.create_from_options(task_options)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         return [self._detect_one(check_rgb(image)) for image in images]

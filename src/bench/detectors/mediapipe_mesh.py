@@ -39,10 +39,12 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from bench.assets import resolve
+from bench.config import MediaPipeMeshOptions
 from bench.detectors.base import FIVE_POINTS, Detector, Face
 from bench.detectors.mediapipe_common import check_rgb, cpu_device
 from bench.detectors.mediapipe_detection import MediaPipeFaceDetector
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import Requirements, register_detector
+from bench.runtime import Runtime
 
 #: The mesh model's asset. The attention variant (``mediapipe_face_landmark_with_attention``, 478
 #: points) does not run under LiteRT: it needs MediaPipe's custom ops (Landmarks2TransformMatrix...).
@@ -110,7 +112,12 @@ def roi_transform(face: Face, size: int, scale: float) -> np.ndarray:
     return np.hstack([linear, (centre - linear @ np.array([size / 2, size / 2]))[:, None]])
 
 
-@register_detector("mediapipe_mesh")
+@register_detector(
+    "mediapipe_mesh",
+    requires=Requirements(
+        ("mediapipe_face_detection_short_range", "mediapipe_face_landmark"), ("mediapipe", "ai_edge_litert")
+    ),
+)
 class MediaPipeMeshDetector(Detector):
     """BlazeFace (``mediapipe_detection``) then the 468-point face mesh on each face, on the CPU.
 
@@ -118,32 +125,13 @@ class MediaPipeMeshDetector(Detector):
     stacked batch measured no faster than single crops, and the crops per batch vary.
     """
 
-    required_assets = ("mediapipe_face_detection_short_range", "mediapipe_face_landmark")
-    required_packages = ("mediapipe", "ai_edge_litert")
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        detector_model: str = "short_range",
-        min_detection_confidence: float = 0.5,
-        min_suppression_threshold: float = 0.3,
-        min_presence_confidence: float = 0.5,
-        roi_scale: float = 1.5,
-        num_threads: int | None = None,
-        path: str | None = None,
-        detector_path: str | None = None,
-    ) -> None:
-        self.device = cpu_device(device, "mediapipe_mesh")
-        self.face_detector = MediaPipeFaceDetector(
-            model=detector_model,
-            min_detection_confidence=min_detection_confidence,
-            min_suppression_threshold=min_suppression_threshold,
-            path=detector_path,
-        )
-        self.min_presence_confidence = min_presence_confidence
-        self.roi_scale = roi_scale
-        self.weights = resolve(MESH_ASSET, path)
-        self._interpreter = Interpreter(model_path=str(self.weights), num_threads=num_threads)
+    def __init__(self, options: MediaPipeMeshOptions, runtime: Runtime) -> None:
+        self.device = cpu_device(runtime, "mediapipe_mesh")
+        self.face_detector = MediaPipeFaceDetector(options.box_detector_options, runtime)
+        self.min_presence_confidence = options.score_threshold
+        self.roi_scale = options.roi_scale
+        self.weights = resolve(MESH_ASSET, options.path)
+        self._interpreter = Interpreter(model_path=str(self.weights), num_threads=runtime.detect_threads)
         try:
             self._interpreter.allocate_tensors()
         except RuntimeError as error:

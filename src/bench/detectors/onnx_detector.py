@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import onnxruntime as ort
 
 from bench.backends import OnnxSession
 from bench.detectors.base import Detector
+from bench.runtime import Runtime
 
 
 class OnnxDetector(Detector):
-    """Holds the ONNX Runtime session; the registry hands it the ``hardware`` group's
-    ``onnx_providers``, and ``describe`` records the provider that actually ran."""
+    """Holds the ONNX Runtime session, built with the runtime's providers and detection thread
+    budget; ``describe`` records the provider that actually ran."""
 
-    def __init__(
-        self,
-        weights: Path,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-    ) -> None:
+    def __init__(self, weights: Path, runtime: Runtime, graph: Path | None = None) -> None:
+        """``graph``: the file the session loads when it is not ``weights`` itself (a patched copy)."""
         self.weights = weights
-        self.session = OnnxSession(weights, device, providers, num_threads)
-        self.device = device
+        self.session = OnnxSession(graph or weights, runtime, runtime.detect_threads)
+        self.device = runtime.device_name
 
     def describe(self) -> dict[str, str]:
         return {

@@ -1,76 +1,116 @@
-"""Name -> detector class, in the manner of timm's model registry."""
+"""Detector factories by name, in the manner of timm's ``register_model`` / ``create_model``.
+
+Each method registers one factory ``(options, runtime) -> Detector`` with the options dataclass
+it takes (``bench.config.detectors``) and, per backend, the assets and packages it needs, so
+that ``bench.api.list_available`` can tell what runs here without building anything. Options
+are bound by name against that dataclass before the factory runs: a misspelt option names
+itself and the allowed ones, a wrong type or range fails the same way as on the command line.
+"""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from omegaconf import OmegaConf
+
+from bench.config import DETECTOR_OPTIONS
 from bench.detectors.base import Detector
-from bench.detectors.onnx_detector import OnnxDetector
+from bench.runtime import Runtime
 
-_REGISTRY: dict[str, type[Detector]] = {}
+#: The backend key of methods that have a single implementation (no ``backend`` option).
+DEFAULT_BACKEND = "default"
 
-DetectorT = TypeVar("DetectorT", bound=type[Detector])
+
+@dataclass(frozen=True)
+class Requirements:
+    """What one backend of a method needs: asset names (``bench.assets``) and importable packages."""
+
+    assets: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
 
-def register_detector(name: str) -> Callable[[DetectorT], DetectorT]:
-    """Class decorator that makes a detector creatable by ``name``."""
+Factory = Callable[[Any, Runtime], Detector]
+FactoryT = TypeVar("FactoryT", bound=Factory)
 
-    def decorate(cls: DetectorT) -> DetectorT:
+
+@dataclass(frozen=True)
+class DetectorEntry:
+    name: str
+    factory: Factory
+    #: The options dataclass the factory receives.
+    options: type
+    #: Backend name -> what it needs; ``DEFAULT_BACKEND`` alone for single-backend methods.
+    requirements: Mapping[str, Requirements]
+    #: True when images are already aligned faces that must reach the model untouched.
+    passthrough: bool = False
+
+    @property
+    def default_backend(self) -> str:
+        """The backend the default options pick."""
+        return str(getattr(self.options(), "backend", DEFAULT_BACKEND))
+
+    def requirements_for(self, options: Any) -> Requirements:
+        return self.requirements[str(getattr(options, "backend", DEFAULT_BACKEND))]
+
+
+_REGISTRY: dict[str, DetectorEntry] = {}
+
+
+def register_detector(
+    name: str,
+    requires: Requirements | Mapping[str, Requirements],
+    passthrough: bool = False,
+) -> Callable[[FactoryT], FactoryT]:
+    """Decorator that makes ``factory`` creatable as ``name``; its options schema is
+    ``DETECTOR_OPTIONS[name]``, the one its YAML in ``conf/detector/`` is checked against."""
+
+    def decorate(factory: FactoryT) -> FactoryT:
         if name in _REGISTRY:
-            raise ValueError(f"detector {name!r} is already registered by {_REGISTRY[name]}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+            raise ValueError(f"detector {name!r} is already registered by {_REGISTRY[name].factory}")
+        requirements = {DEFAULT_BACKEND: requires} if isinstance(requires, Requirements) else dict(requires)
+        _REGISTRY[name] = DetectorEntry(name, factory, DETECTOR_OPTIONS[name], requirements, passthrough)
+        return factory
 
     return decorate
 
 
-def detector_class(name: str) -> type[Detector]:
+def detector_entry(name: str) -> DetectorEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown detector {name!r}; registered: {', '.join(list_detectors())}") from None
 
 
-def backend_class(detector: str, backends: Mapping[str, type[Detector]], backend: str) -> type[Detector]:
-    """The implementation a multi-backend detector's ``backend`` option names."""
-    try:
-        return backends[backend]
-    except KeyError:
-        raise ValueError(f"unknown {detector} backend {backend!r}; choose from {sorted(backends)}") from None
-
-
 def list_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_detector(
-    name: str,
-    device: str = "cpu",
-    onnx_providers: Sequence[str] | None = None,
-    num_threads: int | None = None,
-    **options: Any,
-) -> Detector:
-    """Build the detector registered as ``name`` on ``device`` with its config options.
-
-    ONNX Runtime methods also get the hardware group's ``onnx_providers``, and methods whose
-    runtime has its own thread pool (a ``num_threads`` argument) get the detection thread budget;
-    the others run on OpenCV's or torch's process-wide pools, which the runner sizes.
-    """
-    cls = detector_class(name)
-    if issubclass(cls, OnnxDetector):
-        options["providers"] = onnx_providers
-    if num_threads is not None and "num_threads" in inspect.signature(cls).parameters:
-        options.setdefault("num_threads", num_threads)
-    try:
-        return cls(device=device, **options)
-    except TypeError as error:
-        # A misspelt option in the config: say which, and where the valid ones are listed.
-        if "unexpected keyword argument" not in str(error):
-            raise
+def bind_options(name: str, options: Any = None, **overrides: Any) -> Any:
+    """The options dataclass of detector ``name``: from an instance of it, a mapping or ``None``
+    (the defaults), with ``overrides`` on top, converted and checked as Hydra would."""
+    schema = detector_entry(name).options
+    if isinstance(options, schema) and not overrides:
+        return options
+    given = dataclasses.asdict(options) if isinstance(options, schema) else dict(options or {})
+    given.update(overrides)
+    allowed = [item.name for item in dataclasses.fields(schema)]
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
         raise ValueError(
-            f"detector {name!r} has no such option: {error}; its options are the keys under "
-            f"`options:` in conf/detector/{name}.yaml"
-        ) from None
+            f"detector {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are {', '.join(allowed) or 'none'}"
+        )
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), given))
+
+
+def create_detector(
+    name: str, runtime: Runtime | None = None, options: Any = None, **overrides: Any
+) -> Detector:
+    """Build detector ``name`` on ``runtime`` (the CPU when ``None``) with its options."""
+    bound = bind_options(name, options, **overrides)
+    detector = detector_entry(name).factory(bound, runtime or Runtime.local())
+    detector.name = name
+    return detector

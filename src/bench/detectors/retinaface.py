@@ -24,10 +24,12 @@ import torch
 from torchvision.ops import nms
 
 from bench.assets import resolve
+from bench.config import RetinaFaceOptions
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, resize
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import Requirements, register_detector
+from bench.runtime import Runtime
 
 STRIDES = (8, 16, 32)
 MIN_SIZES = ((16, 32), (64, 128), (256, 512))
@@ -63,38 +65,22 @@ def decode(loc: np.ndarray, landmarks: np.ndarray, priors: np.ndarray) -> tuple[
     return boxes, points
 
 
-@register_detector("retinaface")
+@register_detector("retinaface", requires=Requirements(("retinaface",), ("onnxruntime",)))
 class RetinaFaceDetector(OnnxDetector):
     """RetinaFace MobileNet-0.25: priors, variance decoding, score threshold, top-k, NMS.
 
     ``top_k`` candidates (by score) enter NMS and ``keep_top_k`` faces leave it, as in the
-    reference ``detect.py``. ``max_size`` (pixels, or ``None``) shrinks any image whose longer
+    reference ``detect.py``. ``input_size`` (pixels, or ``None``) shrinks any image whose longer
     side exceeds it before detection; coordinates are mapped back to the original image.
     """
 
-    required_assets = ("retinaface",)
-    required_packages = ("onnxruntime",)
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-        score_threshold: float = 0.5,
-        nms_threshold: float = 0.4,
-        top_k: int = 5000,
-        keep_top_k: int = 750,
-        max_size: int | None = None,
-        path: str | None = None,
-    ) -> None:
-        super().__init__(resolve("retinaface", path), device, providers, num_threads)
-        if max_size is not None and max_size < 32:
-            raise ValueError(f"max_size must be at least 32 pixels, got {max_size}")
-        self.score_threshold = float(score_threshold)
-        self.nms_threshold = float(nms_threshold)
-        self.top_k = int(top_k)
-        self.keep_top_k = int(keep_top_k)
-        self.max_size = None if max_size is None else int(max_size)
+    def __init__(self, options: RetinaFaceOptions, runtime: Runtime) -> None:
+        super().__init__(resolve("retinaface", options.path), runtime)
+        self.score_threshold = options.score_threshold
+        self.nms_threshold = options.nms_threshold
+        self.top_k = options.top_k
+        self.keep_top_k = options.keep_top_k
+        self.input_size = options.input_size
         self._priors: dict[tuple[int, int], np.ndarray] = {}
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
@@ -103,7 +89,7 @@ class RetinaFaceDetector(OnnxDetector):
             if image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
             longer = max(image.shape[:2])
-            scale = 1.0 if self.max_size is None or longer <= self.max_size else self.max_size / longer
+            scale = 1.0 if self.input_size is None or longer <= self.input_size else self.input_size / longer
             resized, placement = resize(image, scale)
             inputs.append(resized)
             placements.append(placement)
@@ -162,5 +148,5 @@ class RetinaFaceDetector(OnnxDetector):
         return faces
 
     def describe(self) -> dict[str, str]:
-        size = "native size" if self.max_size is None else f"longer side <= {self.max_size}"
+        size = "native size" if self.input_size is None else f"longer side <= {self.input_size}"
         return {**super().describe(), "detector_input": f"{size}, batched by size"}

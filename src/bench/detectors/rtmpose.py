@@ -51,17 +51,18 @@ at most ``_MAX_CROPS_PER_PASS``, or of the graph's batch size when it fixes one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
 from bench.assets import resolve
+from bench.config import RTMPoseOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import create_detector, register_detector
+from bench.detectors.registry import Requirements, bind_options, create_detector, register_detector
+from bench.runtime import Runtime
 
 #: Keypoints of the LaPa (JD-106) layout the face6 model predicts.
 NUM_KEYPOINTS = 106
@@ -116,32 +117,15 @@ def decode_simcc(
     return points / split_ratio, scores
 
 
-@register_detector("rtmpose")
+@register_detector("rtmpose", requires=Requirements(("rtmpose_m_face6", "yunet"), ("onnxruntime", "cv2")))
 class RTMPoseDetector(OnnxDetector):
-    """Boxes from ``box_detector`` (created with ``box_detector_options``, on the same device),
+    """Boxes from ``box_detector`` (created with ``box_detector_options``, on the same runtime),
     106 keypoints per box from RTMPose-m face6, the five documented points kept as landmarks."""
 
-    required_assets = ("rtmpose_m_face6", "yunet")
-    required_packages = ("onnxruntime", "cv2")
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-        box_detector: str = "yunet",
-        box_detector_options: Mapping[str, Any] | None = None,
-        box_padding: float = 1.25,
-        simcc_split_ratio: float = 2.0,
-        path: str | None = None,
-    ) -> None:
-        if box_detector == self.name:
-            raise ValueError(f"{self.name} needs another detector for its boxes, not itself")
-        if box_padding <= 0 or simcc_split_ratio <= 0:
-            raise ValueError(
-                f"box_padding and simcc_split_ratio must be positive, got {box_padding}, {simcc_split_ratio}"
-            )
-        super().__init__(resolve("rtmpose_m_face6", path), device, providers, num_threads)
+    def __init__(self, options: RTMPoseOptions, runtime: Runtime) -> None:
+        # Bound first, so that a bad box-detector option fails before any model loads.
+        box_options = bind_options(options.box_detector, options.box_detector_options)
+        super().__init__(resolve("rtmpose_m_face6", options.path), runtime)
         _, _, height, width = self.session.input_shape
         if not (isinstance(height, int) and isinstance(width, int)):
             raise ValueError(f"{self.weights}: the input size must be fixed, got {self.session.input_shape}")
@@ -154,11 +138,9 @@ class RTMPoseDetector(OnnxDetector):
         batch = self.session.input_shape[0]
         self._per_pass = batch if isinstance(batch, int) else _MAX_CROPS_PER_PASS
         self.input_size = (width, height)
-        self.box_padding = float(box_padding)
-        self.split_ratio = float(simcc_split_ratio)
-        self.box_detector: Detector = create_detector(
-            box_detector, device=device, onnx_providers=providers, **dict(box_detector_options or {})
-        )
+        self.box_padding = options.box_padding
+        self.split_ratio = options.simcc_split_ratio
+        self.box_detector: Detector = create_detector(options.box_detector, runtime, box_options)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         found = self.box_detector.detect(images)

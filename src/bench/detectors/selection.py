@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from bench.config import Selection
 from bench.detectors.base import Face
 
 SelectionRule = Callable[[Face, tuple[int, int]], float]
@@ -24,21 +25,21 @@ def _center_weighted(face: Face, image_shape: tuple[int, int], weight: float = 2
     return face.width * face.height - weight * float(offset @ offset)
 
 
-RULES: dict[str, SelectionRule] = {
-    "center_weighted": _center_weighted,
-    "largest": lambda face, _shape: face.width * face.height,
-    "highest_score": lambda face, _shape: face.score,
+RULES: dict[Selection, SelectionRule] = {
+    Selection.center_weighted: _center_weighted,
+    Selection.largest: lambda face, _shape: face.width * face.height,
+    Selection.highest_score: lambda face, _shape: face.score,
 }
 
 
 def select_face(
-    faces: Sequence[Face], image_shape: tuple[int, ...], rule: str = "center_weighted"
+    faces: Sequence[Face], image_shape: tuple[int, ...], rule: Selection | str = Selection.center_weighted
 ) -> Face | None:
     """The face to evaluate, by ``rule``; ``None`` when there is none."""
     try:
-        priority = RULES[rule]
-    except KeyError:
-        raise ValueError(f"unknown face selection rule {rule!r}; choose from {sorted(RULES)}") from None
+        priority = RULES[Selection(rule)]
+    except ValueError:
+        raise ValueError(f"unknown face selection rule {rule!r}; choose from {[*Selection]}") from None
     if not faces:
         return None
     shape = (int(image_shape[0]), int(image_shape[1]))

@@ -24,10 +24,12 @@ import torch
 from torchvision.ops import nms
 
 from bench.assets import resolve
+from bench.config import YoloV5FaceOptions
 from bench.detectors.base import Face
 from bench.detectors.letterbox import letterbox
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import Requirements, register_detector
+from bench.runtime import Runtime
 
 #: Strides of the three heads, in graph output order.
 STRIDES = (8, 16, 32)
@@ -68,7 +70,7 @@ def decode_heads(
     return np.concatenate(boxes), np.concatenate(scores), np.concatenate(landmarks)
 
 
-@register_detector("yolov5_face")
+@register_detector("yolov5_face", requires=Requirements(("yolov5_face",), ("onnxruntime",)))
 class YoloV5FaceDetector(OnnxDetector):
     """YOLOv5-Face n-0.5: letterbox to 640 (RGB / 255, grey padding), decode, threshold, NMS.
 
@@ -78,26 +80,14 @@ class YoloV5FaceDetector(OnnxDetector):
     269-image sample) and verification is no worse (fold 0: 99.33 % vs 99.17 %).
     """
 
-    required_assets = ("yolov5_face",)
-    required_packages = ("onnxruntime",)
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-        score_threshold: float = 0.5,
-        nms_threshold: float = 0.5,
-        upscale: bool = False,
-        path: str | None = None,
-    ) -> None:
-        super().__init__(resolve("yolov5_face", path), device, providers, num_threads)
+    def __init__(self, options: YoloV5FaceOptions, runtime: Runtime) -> None:
+        super().__init__(resolve("yolov5_face", options.path), runtime)
         shape = self.session.input_shape
         if shape[1:] != [3, _INPUT_SIZE, _INPUT_SIZE]:
             raise ValueError(f"{self.weights}: expected a 3x{_INPUT_SIZE}x{_INPUT_SIZE} input, got {shape}")
-        self.score_threshold = float(score_threshold)
-        self.nms_threshold = float(nms_threshold)
-        self.upscale = bool(upscale)
+        self.score_threshold = options.score_threshold
+        self.nms_threshold = options.nms_threshold
+        self.upscale = options.upscale
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         for index, image in enumerate(images):

@@ -18,16 +18,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import PredefinedSplit, StratifiedKFold
 
+from bench.metrics import keys
+from bench.metrics.keys import DEFAULT_FAR_TARGETS
+
 Split = Literal["official_folds", "stratified_10fold"]
-
-DEFAULT_FAR_TARGETS: tuple[float, ...] = (1e-3, 1e-2)
-
-
-def far_key(far: float) -> str:
-    """The metric name of a TAR@FAR value: ``1e-3`` -> ``tar_at_far_1e-3`` (MLflow-safe)."""
-    mantissa, exponent = f"{far:e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"tar_at_far_{mantissa}e{int(exponent)}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,14 +56,14 @@ class VerificationResult:
     def as_metrics(self) -> dict[str, float]:
         """Flat, stable metric names for MLflow and summary tables."""
         metrics = {
-            "accuracy": self.accuracy,
-            "accuracy_std": self.accuracy_std,
-            "auc": self.auc,
-            "eer": self.eer,
+            keys.ACCURACY: self.accuracy,
+            keys.ACCURACY_STD: self.accuracy_std,
+            keys.AUC: self.auc,
+            keys.EER: self.eer,
         }
-        metrics.update({far_key(far): tar for far, tar in self.tar_at_far.items()})
-        metrics["best_threshold"] = self.best_threshold
-        metrics["num_pairs"] = float(self.num_pairs)
+        metrics.update({keys.tar_at_far(far): tar for far, tar in self.tar_at_far.items()})
+        metrics[keys.BEST_THRESHOLD] = self.best_threshold
+        metrics[keys.NUM_PAIRS] = float(self.num_pairs)
         return {key: float(value) for key, value in metrics.items()}
 
 

@@ -2,17 +2,16 @@
 
 from bench.models.edgeface import EMBEDDING_DIM
 from bench.models.embedder import (
-    BACKENDS,
     Embedder,
     Forward,
     OnnxForward,
     TorchForward,
     create_embedder,
     list_models,
+    model_config,
 )
 
 __all__ = [
-    "BACKENDS",
     "EMBEDDING_DIM",
     "Embedder",
     "Forward",
@@ -20,4 +19,5 @@ __all__ = [
     "TorchForward",
     "create_embedder",
     "list_models",
+    "model_config",
 ]

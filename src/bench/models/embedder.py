@@ -1,8 +1,9 @@
 """Aligned faces in, unit-length identity embeddings out.
 
-``create_embedder`` turns a Hydra ``model`` config (``conf/model/*.yaml``) into an
-``Embedder``; the embedder owns input checks, batching, device transfer, preprocessing and flip
-fusion, so every caller compares embeddings produced the same way whatever runs the network.
+``create_embedder`` turns a ``model`` config (``bench.config.ModelConfig``) and the run's
+``Runtime`` into an ``Embedder``; the embedder owns input checks, batching, device transfer,
+preprocessing and flip fusion, so every caller compares embeddings produced the same way
+whatever runs the network.
 The network runs behind a small backend with one job, float NCHW faces in, raw features out:
 ``TorchForward`` (PyTorch: CUDA, mixed precision, int8 models) or ``OnnxForward`` (ONNX
 Runtime on an exported graph: ~1.5x faster than PyTorch eager for float models on the CPU).
@@ -11,18 +12,21 @@ Runtime on an exported graph: ~1.5x faster than PyTorch eager for float models o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch import nn
 
 from bench.backends.onnx import OnnxSession
+from bench.config import EmbedBackend, ModelConfig, Precision
 from bench.models.edgeface import (
     EMBEDDING_DIM,
     INPUT_SIZE,
@@ -32,12 +36,15 @@ from bench.models.edgeface import (
     weights_path,
 )
 from bench.models.onnx_export import export_onnx
+from bench.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-BACKENDS = ("auto", "torch", "onnxruntime")
-CONFIG_KEYS = frozenset({"name", "arch", "rank_ratio", "quantized", "path", "flip"})
+PRECISIONS: dict[Precision, torch.dtype] = {
+    Precision.fp32: torch.float32,
+    Precision.fp16: torch.float16,
+    Precision.bf16: torch.bfloat16,
+}
 FACE_SHAPE = (INPUT_SIZE, INPUT_SIZE, 3)
 
 
@@ -109,10 +116,10 @@ class OnnxForward:
     #: ONNX Runtime takes host arrays; with the CUDA provider it uploads them itself.
     input_device = torch.device("cpu")
 
-    def __init__(self, path: Path, *, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, path: Path, runtime: Runtime) -> None:
         self.path = path
         # OnnxSession refuses a silent fall-back from CUDA to the CPU provider.
-        self.session = OnnxSession(path, device, num_threads=threads)
+        self.session = OnnxSession(path, runtime, runtime.embed_threads)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         (features,) = self.session.run(x.contiguous().numpy())
@@ -245,7 +252,7 @@ class Embedder:
             "model_quantized": str(self.quantized).lower(),
             "model_flip": str(self.flip).lower(),
             "model_device": self.device,
-            "model_precision": self.precision,
+            "model_precision": str(self.precision),
             "model_batch_size": str(self.batch_size),
             "model_oom_halvings": str(self.oom_halvings),
             "model_weights": str(self.weights),
@@ -280,71 +287,72 @@ def list_models() -> list[str]:
     return sorted(VARIANTS)
 
 
+def model_config(cfg: ModelConfig | Mapping[str, Any]) -> ModelConfig:
+    """A ``model`` config as the typed object, checked as Hydra would (unknown keys, types)."""
+    if isinstance(cfg, ModelConfig):
+        return cfg
+    allowed = [item.name for item in dataclasses.fields(ModelConfig)]
+    unknown = sorted(set(cfg) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown model config keys {unknown}; allowed: {allowed}")
+    merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), dict(cfg))
+    return cast(ModelConfig, OmegaConf.to_object(merged))
+
+
 def create_embedder(
-    cfg: Mapping[str, Any],
-    device: str = "cpu",
-    precision: str = "fp32",
+    cfg: ModelConfig | Mapping[str, Any],
+    runtime: Runtime | None = None,
+    *,
+    precision: Precision | str = Precision.fp32,
     batch_size: int = 128,
-    backend: str = "auto",
-    threads: int | None = None,
+    backend: EmbedBackend | str = EmbedBackend.auto,
     channels_last: bool = False,
     pin_memory: bool = False,
 ) -> Embedder:
-    """Build an ``Embedder`` from a ``model`` config group entry.
+    """Build an ``Embedder`` from a ``model`` config on ``runtime`` (the CPU when ``None``).
 
-    Keys: ``name`` (required; also the asset name), ``arch``, ``rank_ratio``, ``quantized``,
-    ``path``, ``flip``. For a published variant the architecture keys default to its known
-    layout; given keys win. Settings are checked before any weights load so a bad combination
-    fails in milliseconds with a message that says what to change.
+    For a published variant (``VARIANTS``) the architecture keys default to its known layout;
+    given keys win. Settings are checked before any weights load so a bad combination fails in
+    milliseconds with a message that says what to change.
 
-    ``backend``: ``"torch"``, ``"onnxruntime"`` or ``"auto"``, which takes ONNX Runtime where
-    it is faster and exact (float model, CPU, fp32, no torch-only option) and PyTorch otherwise.
-    ``threads``: intra-op threads of the ONNX Runtime session (None: its default); PyTorch's
-    global thread count is the caller's to set. ``channels_last`` (torch): model and input in
-    channels_last memory format. ``pin_memory`` (torch on CUDA): host input is staged in pinned
-    memory and copied asynchronously.
+    ``backend``: ``torch``, ``onnxruntime`` or ``auto``, which takes ONNX Runtime where it is
+    faster and exact (float model, CPU, fp32, no torch-only option) and PyTorch otherwise. ONNX
+    Runtime sessions get ``runtime.embed_threads``; PyTorch's global pool is the runtime's to
+    size. ``channels_last`` (torch): model and input in channels_last memory format.
+    ``pin_memory`` (torch on CUDA): host input is staged in pinned memory and copied asynchronously.
     """
-    unknown = set(cfg) - CONFIG_KEYS
-    if unknown:
-        raise ValueError(f"unknown model config keys {sorted(unknown)}; allowed: {sorted(CONFIG_KEYS)}")
-    if not cfg.get("name"):
-        raise ValueError("the model config needs a `name`")
-    name = str(cfg["name"])
-    variant = VARIANTS.get(name)
-    arch = cfg.get("arch") or (variant.arch if variant else None)
-    if arch is None:
-        raise ValueError(
-            f"model {name!r} is not a published variant ({', '.join(list_models())}); set `arch`"
-        )
-    rank_ratio = cfg.get("rank_ratio", variant.rank_ratio if variant else None)
-    rank_ratio = None if rank_ratio is None else float(rank_ratio)
-    quantized = bool(cfg.get("quantized", variant.quantized if variant else False))
-    flip = bool(cfg.get("flip", False))
+    model = model_config(cfg)
+    runtime = runtime or Runtime.local()
+    precision, backend = Precision(precision), EmbedBackend(backend)
+    name = model.name
+    arch, rank_ratio, quantized = _layout(model)
 
-    resolved_device = _resolve_device(device, quantized=quantized, name=name)
-    _check_precision(precision, resolved_device, quantized=quantized)
+    if quantized and runtime.is_cuda:
+        raise ValueError(
+            f"{name} is a dynamic int8 model, and PyTorch's dynamic int8 kernels run on the CPU only; "
+            "use hardware=cpu, or a float model such as model=edgeface_xs_gamma_06 on CUDA"
+        )
+    _check_precision(precision, runtime, quantized=quantized)
     resolved_backend = _resolve_backend(
         backend,
         name=name,
-        device=resolved_device,
+        runtime=runtime,
         precision=precision,
         quantized=quantized,
         channels_last=channels_last,
         pin_memory=pin_memory,
     )
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be at least 1 or null (the library default), got {threads}")
 
-    weights = weights_path(name, cfg.get("path"))
-    model = load_edgeface(arch, weights, rank_ratio=rank_ratio, quantized=quantized)
+    weights = weights_path(name, model.path)
+    network = load_edgeface(arch, weights, rank_ratio=rank_ratio, quantized=quantized)
     forward: Forward
-    if resolved_backend == "onnxruntime":
-        path = export_onnx(model, weights, arch, rank_ratio)
-        forward = OnnxForward(path, device=resolved_device, threads=threads)
+    if resolved_backend is EmbedBackend.onnxruntime:
+        path = export_onnx(network, weights, arch, rank_ratio)
+        forward = OnnxForward(path, runtime)
     else:
         forward = TorchForward(
-            model,
-            device=resolved_device,
+            network,
+            device=runtime.device_name,
             precision=precision,
             quantized=quantized,
             channels_last=channels_last,
@@ -354,51 +362,38 @@ def create_embedder(
         name=name,
         arch=arch,
         weights=weights,
-        num_parameters=count_parameters(model),
+        num_parameters=count_parameters(network),
         quantized=quantized,
         rank_ratio=rank_ratio,
-        flip=flip,
-        device=resolved_device,
+        flip=model.flip,
+        device=runtime.device_name,
         precision=precision,
         batch_size=batch_size,
         pin_memory=pin_memory,
     )
 
 
-def _resolve_device(device: str, *, quantized: bool, name: str) -> str:
-    """Validate ``device`` and pin ``"cuda"`` to a concrete index for the run record.
-
-    The quantised check comes first: it is a property of the model, true on any machine, so
-    it should not hide behind "CUDA is not available" on a CPU-only host.
-    """
-    try:
-        kind = torch.device(device).type
-    except RuntimeError as error:
-        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from error
-    if kind == "cpu":
-        return "cpu"
-    if kind != "cuda":
-        raise ValueError(f"unsupported device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
-    if quantized:
+def _layout(model: ModelConfig) -> tuple[str, float | None, bool]:
+    """``arch``, ``rank_ratio`` and ``quantized``: the config's when it sets ``arch`` (weights of
+    another layout), else the published variant's, all three together."""
+    if model.arch is not None:
+        return model.arch, model.rank_ratio, model.quantized
+    variant = VARIANTS.get(model.name)
+    if variant is None:
         raise ValueError(
-            f"{name} is a dynamic int8 model, and PyTorch's dynamic int8 kernels run on the CPU only; "
-            "use device=cpu, or a float model such as model=edgeface_xs_gamma_06 on CUDA"
+            f"model {model.name!r} is not a published variant ({', '.join(list_models())}); set `arch`"
         )
-    if not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device={device!r} was asked for, but CUDA is not available to this PyTorch "
-            f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); use device=cpu"
+    if model.rank_ratio is not None or model.quantized:
+        raise ValueError(
+            f"model {model.name!r}: rank_ratio and quantized describe a layout; set `arch` with them"
         )
-    index = torch.device(device).index
-    return f"cuda:{torch.cuda.current_device() if index is None else index}"
+    return variant.arch, variant.rank_ratio, variant.quantized
 
 
-def _check_precision(precision: str, device: str, *, quantized: bool) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-    if device == "cpu" and precision == "fp16":
+def _check_precision(precision: Precision, runtime: Runtime, *, quantized: bool) -> None:
+    if not runtime.is_cuda and precision is Precision.fp16:
         raise ValueError("precision=fp16 is not supported on the CPU; use fp32 or bf16 there, fp16 on CUDA")
-    if quantized and precision != "fp32":
+    if quantized and precision is not Precision.fp32:
         raise ValueError(
             "dynamic int8 models already compute their linear layers in int8 and take fp32 input; "
             f"use precision=fp32 with them, not {precision}"
@@ -406,36 +401,34 @@ def _check_precision(precision: str, device: str, *, quantized: bool) -> None:
 
 
 def _resolve_backend(
-    backend: str,
+    backend: EmbedBackend,
     *,
     name: str,
-    device: str,
-    precision: str,
+    runtime: Runtime,
+    precision: Precision,
     quantized: bool,
     channels_last: bool,
     pin_memory: bool,
-) -> str:
-    """``"torch"`` or ``"onnxruntime"``; an explicit choice that cannot honour the other
-    settings is refused, never quietly swapped."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    if pin_memory and device == "cpu":
+) -> EmbedBackend:
+    """``torch`` or ``onnxruntime``; an explicit choice that cannot honour the other settings
+    is refused, never quietly swapped."""
+    if pin_memory and not runtime.is_cuda:
         raise ValueError(
             "pin_memory stages host-to-GPU copies and needs a CUDA device; set it false on the CPU"
         )
-    if backend == "auto":
+    if backend is EmbedBackend.auto:
         # ONNX Runtime wins on the CPU (~6.5 vs ~10 ms a face at batch 128); on CUDA PyTorch
         # does well and offers fp16/bf16; int8 and bf16 have no ORT graph here.
-        float_cpu = device == "cpu" and not quantized and precision == "fp32"
-        return "onnxruntime" if float_cpu and not channels_last else "torch"
-    if backend == "onnxruntime":
+        float_cpu = not runtime.is_cuda and not quantized and precision is Precision.fp32
+        return EmbedBackend.onnxruntime if float_cpu and not channels_last else EmbedBackend.torch
+    if backend is EmbedBackend.onnxruntime:
         if quantized:
             raise ValueError(
                 f"{name} is a PyTorch dynamic-int8 model, which is not exported to ONNX; use "
                 "backend=torch (or auto) with it, or a float model such as edgeface_xs_gamma_06 "
                 "on onnxruntime"
             )
-        if precision != "fp32":
+        if precision is not Precision.fp32:
             raise ValueError(
                 f"backend=onnxruntime runs the exported fp32 graph, and precision={precision} is "
                 f"PyTorch autocast; use backend=torch (or auto) for {precision}, or precision=fp32"

@@ -2,18 +2,12 @@
 
 On the CPU, ONNX Runtime runs the float EdgeFace models ~1.5x faster than PyTorch eager at the
 same numbers (max abs difference ~4e-7). The graph is a pure function of the weights file, the
-network layout, the torch version (the exporter) and the opset, so a hash of those names the
-cached file: a changed input gives a new file, never a stale one. The file is written under a
-temporary name in the same folder and moved into place with ``os.replace`` (atomic on one file
-system), so a process exporting concurrently, or one killed mid-export, never leaves a
-half-written graph where another process would load it.
+network layout, the torch version (the exporter) and the opset, so it is a derived file of the
+weights (``bench.assets.derived``): named by a hash of those, written atomically, made once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bench.assets.resolver import cache_root, sha256_of
+from bench.assets.derived import derived_file, derived_path, is_onnx_model
+from bench.assets.resolver import cache_root
 from bench.models.edgeface import INPUT_SIZE
 
 OPSET = 17
@@ -37,41 +32,40 @@ def onnx_cache_dir() -> Path:
 
 def onnx_path_for(weights: Path, arch: str, rank_ratio: float | None) -> Path:
     """The cache file for this exact model and exporter; see the module docstring for the key."""
-    key = "\n".join(
-        [sha256_of(weights), arch, repr(rank_ratio), torch.__version__, str(OPSET), INPUT_NAME, OUTPUT_NAME]
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return onnx_cache_dir() / f"{weights.stem}-{digest}.onnx"
+    return derived_path(weights, recipe=_recipe(arch, rank_ratio), folder=onnx_cache_dir(), suffix=".onnx")
 
 
 def export_onnx(model: nn.Module, weights: Path, arch: str, rank_ratio: float | None) -> Path:
     """The cached graph of ``model`` (float, on the CPU, loaded from ``weights``); exported on first use."""
-    target = onnx_path_for(weights, arch, rank_ratio)
-    if target.is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(handle)
-    try:
+
+    def export(_weights: Path, destination: Path) -> None:
         # Traced at batch 2, not 1, so no batch-1 shape can be baked into the graph as a constant.
         example = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
         with _quiet_legacy_exporter():
             torch.onnx.export(
                 model.eval(),
                 (example,),
-                temporary,
+                str(destination),
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}},
                 dynamo=False,
                 opset_version=OPSET,
             )
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would keep a shared cache private to one user
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+
+    return derived_file(
+        weights,
+        export,
+        recipe=_recipe(arch, rank_ratio),
+        folder=onnx_cache_dir(),
+        suffix=".onnx",
+        check=is_onnx_model,
+    )
+
+
+def _recipe(arch: str, rank_ratio: float | None) -> str:
+    """Everything besides the weights that the graph depends on."""
+    return "\n".join([arch, repr(rank_ratio), torch.__version__, str(OPSET), INPUT_NAME, OUTPUT_NAME])
 
 
 @contextmanager

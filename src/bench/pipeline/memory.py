@@ -16,11 +16,13 @@ import psutil
 import pynvml
 import torch
 
+from bench.metrics import keys
+
 log = logging.getLogger(__name__)
 
 MIB = 2**20
 #: The GPU series of a ``MemorySample``, in the order they are written and logged.
-GPU_SERIES = ("gpu_allocated_mb", "gpu_reserved_mb", "gpu_used_mb")
+GPU_SERIES = keys.GPU_SERIES
 DEFAULT_PHASE = "run"
 #: Phase names become part of metric names, so they are kept to what MLflow accepts everywhere.
 _PHASE_NAME = re.compile(r"[A-Za-z0-9_]+")
@@ -48,7 +50,7 @@ def trace_series(trace: Sequence[MemorySample]) -> tuple[str, ...]:
     All GPU series go together so a series NVML failed to sample shows up as NaN, not missing.
     """
     sampled = any(not math.isnan(getattr(s, name)) for s in trace for name in GPU_SERIES)
-    return ("rss_mb", *GPU_SERIES) if sampled else ("rss_mb",)
+    return (keys.RSS_MB, *GPU_SERIES) if sampled else (keys.RSS_MB,)
 
 
 def _peak(values: Iterable[float]) -> float:
@@ -149,29 +151,31 @@ class MemorySampler:
         """
         with self._lock:
             trace = list(self.trace)
-        series = ("rss_mb", *GPU_SERIES) if self.cuda else ("rss_mb",)
-        peaks = {"peak_rss_mb": _peak(s.rss_mb for s in trace)}
+        series = (keys.RSS_MB, *GPU_SERIES) if self.cuda else (keys.RSS_MB,)
+        peaks = {keys.PEAK_RSS_MB: _peak(s.rss_mb for s in trace)}
         if self.cuda:
             allocated, reserved = self._torch_peaks or self._read_torch_peaks()
             peaks.update(
-                peak_gpu_allocated_mb=allocated,
-                peak_gpu_reserved_mb=reserved,
-                peak_gpu_used_mb=_peak(s.gpu_used_mb for s in trace),
+                {
+                    keys.PEAK_GPU_ALLOCATED_MB: allocated,
+                    keys.PEAK_GPU_RESERVED_MB: reserved,
+                    keys.PEAK_GPU_USED_MB: _peak(s.gpu_used_mb for s in trace),
+                }
             )
         for phase in dict.fromkeys(s.phase for s in trace):
             samples = [s for s in trace if s.phase == phase]
             for name in series:
-                peaks[f"peak_{name}_{phase}"] = _peak(getattr(s, name) for s in samples)
+                peaks[keys.peak(name, phase)] = _peak(getattr(s, name) for s in samples)
         return peaks
 
     @property
     def peak_rss_mb(self) -> float:
-        return self.peaks()["peak_rss_mb"]
+        return self.peaks()[keys.PEAK_RSS_MB]
 
     @property
     def peak_gpu_mb(self) -> float:
         """Peak memory allocated by torch on the GPU (exact, not sampled); 0 on the CPU."""
-        return self.peaks()["peak_gpu_allocated_mb"] if self.cuda else 0.0
+        return self.peaks()[keys.PEAK_GPU_ALLOCATED_MB] if self.cuda else 0.0
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

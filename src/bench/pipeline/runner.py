@@ -2,61 +2,57 @@
 
 Stages overlap (``pipeline=fast``): decoding workers run a few batches ahead of detection and
 alignment on the calling thread, which hand aligned faces to the recognition model on its own
-thread, so the slowest stage sets the pace. ``pipeline=naive`` runs the same steps one image at a
-time on one thread: the in-run baseline. With the cache on, images whose results are cached are
+threads, so the slowest stage sets the pace. ``pipeline=naive`` runs the same steps one image at
+a time on one thread: the in-run baseline. With the cache on, images whose results are cached are
 not decoded at all, and models are loaded only when something is left to compute.
+
+    with BenchmarkRunner(config) as runner:
+        result = runner.run()
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from types import TracebackType
 
 import numpy as np
 import torch
 
-from bench.alignment import ALIGNED_SIZE, BatchAligner, align_face
-from bench.cache import CachedDetection, FeatureCache, file_digest
-from bench.data import ImageDecodeError, PairDataset, decode_image, load_dataset, unreadable_reason
-from bench.detectors import Detector, Face, create_detector, detector_class, select_face
-from bench.detectors.center_crop import center_box
+from bench.alignment import ALIGNED_SIZE, BatchAligner
+from bench.cache import CachedDetection, FeatureCache, bytes_digest, file_digest
+from bench.config import BenchConfig
+from bench.data import (
+    ImageDecodeError,
+    PairDataset,
+    decode_image_bytes,
+    load_dataset,
+    read_image_bytes,
+    unreadable_reason,
+)
+from bench.detectors import Detector, Face, create_detector, detector_entry
 from bench.detectors.letterbox import faces_to_image, shrink_to
-from bench.metrics import evaluate_verification
+from bench.metrics import evaluate_pairs, keys, pair_scores
 from bench.models import EMBEDDING_DIM, Embedder, create_embedder
+from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
 from bench.pipeline.cache_keys import detection_key, embedding_key
-from bench.pipeline.device import resolve_device
+from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.memory import MemorySampler
 from bench.pipeline.overlap import BackgroundStage, InlineStage
+from bench.pipeline.performance import performance_metrics
 from bench.pipeline.progress import Progress
-from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus
-from bench.pipeline.threads import apply_thread_budget, thread_budget
+from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
+from bench.pipeline.samples import sample_faces
 from bench.pipeline.timing import StageTimer
-
-log = logging.getLogger(__name__)
-
-STAGES = ("decode", "detect", "align", "embed")
+from bench.runtime import Runtime
 
 #: What the models are warmed up on before timing starts (first calls allocate and tune).
 _WARMUP_IMAGE = np.full((256, 256, 3), 127, dtype=np.uint8)
 _WARMUP_FACES = 8
-
-
-class FailurePolicy(StrEnum):
-    """What an image without a detected face becomes."""
-
-    #: Align the centre crop instead, so every pair is scored (the default).
-    CENTER_CROP = "center_crop"
-    #: Leave the image out; its pairs are not scored (and are counted as such).
-    EXCLUDE = "exclude"
-    #: Stop the run.
-    ERROR = "error"
 
 
 @dataclass
@@ -64,6 +60,8 @@ class _Decoded:
     index: int
     image: np.ndarray | None
     reason: str
+    #: Digest of the bytes decoded (when the cache is on): results are stored under it.
+    digest: str | None = None
 
 
 @dataclass
@@ -74,85 +72,68 @@ class _Work:
     detections: dict[int, CachedDetection] = field(default_factory=dict)
 
 
-@dataclass
-class _AlignedBatch:
-    #: Images in the batch, embedded or not (decode errors, excluded failures), for progress.
-    size: int
-    indices: list[int]
-    #: ``(N, 112, 112, 3)`` uint8: a numpy array, or a tensor on the GPU (no host round trip).
-    faces: np.ndarray | torch.Tensor
-
-
-def _decode_timed(root: Path, index: int, path: str) -> tuple[_Decoded, float]:
+def _decode_timed(root: Path, index: int, path: str, digest: bool) -> tuple[_Decoded, float]:
+    """Read the file once, hash those bytes (when asked) and decode them."""
     start = time.perf_counter()
     try:
-        decoded = _Decoded(index, decode_image(root / path), "")
+        data = read_image_bytes(root / path)
+        decoded = _Decoded(
+            index, decode_image_bytes(data, root / path), "", bytes_digest(data) if digest else None
+        )
     except ImageDecodeError as error:
         decoded = _Decoded(index, None, str(error))
     return decoded, time.perf_counter() - start
 
 
-def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def _check_hardware(hardware: Mapping[str, Any]) -> None:
-    for key in ("batch_size", "embed_batch_size"):
-        if not isinstance(hardware[key], int) or hardware[key] < 1:
-            raise ValueError(f"hardware.{key} must be an integer >= 1, got {hardware[key]!r}")
-    if not isinstance(hardware["num_workers"], int) or hardware["num_workers"] < 0:
-        raise ValueError(f"hardware.num_workers must be an integer >= 0, got {hardware['num_workers']!r}")
-
-
 class BenchmarkRunner:
-    """Runs one configuration end to end; models load on first need, timed apart."""
+    """Runs one configuration end to end: a context manager that applies the runtime's thread
+    pools and opens the feature cache on entry, and closes the cache and drops the models on
+    exit. Models load on first need, timed apart."""
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
-        hardware, self.device_note = resolve_device(cfg["hardware"])
-        self.cfg = cfg = {**cfg, "hardware": hardware}
-        self.hardware = hardware
-        _check_hardware(self.hardware)
-        self.policy = FailurePolicy(cfg["failure_policy"])
-        self.detect_max_side = int(cfg["detect_max_side"])
-        if self.detect_max_side < 32:
-            raise ValueError(f"detect_max_side must be at least 32 pixels, got {self.detect_max_side}")
-        self.selection = cfg["selection"]
-        self.overlap = bool(cfg["pipeline"]["overlap"])
-        self.queue_depth = int(cfg["pipeline"]["queue_depth"])
-        self.embed_workers = int(cfg["pipeline"]["embed_workers"])
-        self.threads = thread_budget(self.hardware, self.embed_workers, overlap=self.overlap)
-        apply_thread_budget(self.threads)
+    def __init__(self, config: BenchConfig) -> None:
+        self.config = config
+        self.runtime = Runtime.from_config(config.hardware, config.pipeline)
         self.timer = StageTimer()
         with self.timer("load"):
-            self.dataset: PairDataset = load_dataset(cfg["dataset"])
-        self.cache = FeatureCache(Path(cfg["cache"]["dir"])) if cfg["cache"]["enabled"] else None
-        self.detection_key = detection_key(cfg)
-        self.embedding_key = embedding_key(cfg)
-        self.passthrough = detector_class(cfg["detector"]["name"]).passthrough
-        self.aligner = BatchAligner(self.hardware["device"], pin_memory=bool(self.hardware["pin_memory"]))
+            self.dataset: PairDataset = load_dataset(config.dataset)
+        self.passthrough = detector_entry(config.detector.name).passthrough
+        self.chooser = FaceChooser(
+            config.detector.name, config.selection, config.failure_policy, config.fallback_crop_fraction
+        )
+        self.detection_key = detection_key(config, self.runtime)
+        self.embedding_key = embedding_key(config, self.runtime)
+        self.aligner = BatchAligner(self.runtime.device, pin_memory=config.hardware.pin_memory)
+        self.cache: FeatureCache | None = None
         self._detector: Detector | None = None
         self._embedder: Embedder | None = None
         self._digests: list[str | None] = []
+
+    def __enter__(self) -> BenchmarkRunner:
+        self.runtime.apply_thread_pools()
+        if self.config.cache.enabled:
+            assert self.config.cache.dir is not None  # checked by CacheConfig
+            self.cache = FeatureCache(Path(self.config.cache.dir))
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+        self._detector = self._embedder = None
 
     # -- models -------------------------------------------------------------------------------
 
     @property
     def detector(self) -> Detector:
         if self._detector is None:
-            options = dict(self.cfg["detector"].get("options") or {})
-            # A detector's own num_threads option, when set, wins over the hardware budget.
-            num_threads = options.pop("num_threads", None) or self.threads.detect
             with self.timer("load"):
                 detector = create_detector(
-                    self.cfg["detector"]["name"],
-                    device=self.hardware["device"],
-                    onnx_providers=self.hardware.get("onnx_providers"),
-                    num_threads=num_threads,
-                    **options,
+                    self.config.detector.name, self.runtime, self.config.detector.options
                 )
             with self.timer("warmup"):
-                if not detector.passthrough:
+                if not self.passthrough:
                     detector.detect([_WARMUP_IMAGE])
             self._detector = detector
         return self._detector
@@ -160,16 +141,16 @@ class BenchmarkRunner:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
+            hardware = self.config.hardware
             with self.timer("load"):
                 embedder = create_embedder(
-                    self.cfg["model"],
-                    device=self.hardware["device"],
-                    precision=self.hardware["precision"],
-                    batch_size=self.hardware["embed_batch_size"],
-                    backend=self.hardware["embed_backend"],
-                    threads=self.threads.embed,
-                    channels_last=bool(self.hardware["channels_last"]),
-                    pin_memory=bool(self.hardware["pin_memory"]),
+                    self.config.model,
+                    self.runtime,
+                    precision=hardware.precision,
+                    batch_size=hardware.embed_batch_size,
+                    backend=hardware.embed_backend,
+                    channels_last=hardware.channels_last,
+                    pin_memory=hardware.pin_memory,
                 )
             with self.timer("warmup"):
                 embedder.embed(np.zeros((_WARMUP_FACES, ALIGNED_SIZE, ALIGNED_SIZE, 3), dtype=np.uint8))
@@ -183,14 +164,14 @@ class BenchmarkRunner:
         paths = self.dataset.images
         records = [ImageRecord(path) for path in paths]
         embeddings = np.full((len(paths), EMBEDDING_DIM), np.nan, dtype=np.float32)
-        device = torch.device(self.hardware["device"])
         setup = 0.0
-        with MemorySampler(cuda=device.type == "cuda", device_index=device.index or 0) as memory:
+        device = self.runtime.device
+        with MemorySampler(cuda=self.runtime.is_cuda, device_index=device.index or 0) as memory:
             started = time.perf_counter()
             with memory.phase("cache"), self.timer("cache_read"):
                 work = self._reuse_cached(records, embeddings)
-            progress.start(STAGES, total=len(paths))
-            for stage in STAGES:
+            progress.start(keys.STAGES, total=len(paths))
+            for stage in keys.STAGES:
                 progress.advance(stage, len(paths) - len(work.indices))
             if work.indices:
                 with memory.phase("load"):
@@ -205,9 +186,20 @@ class BenchmarkRunner:
             wall = time.perf_counter() - started - setup
             with memory.phase("evaluate"), self.timer("evaluate"):
                 result = self._evaluate(records, embeddings)
-        result.samples = self._sample_faces(records)
+        result.samples = sample_faces(
+            records, self.dataset.image_root, self.config.sample_faces, self.passthrough
+        )
         result.memory_trace = memory.trace
-        result.metrics.update(self._performance_metrics(len(paths), len(work.indices), wall, memory))
+        result.metrics.update(
+            performance_metrics(
+                self.timer,
+                memory,
+                num_images=len(paths),
+                num_computed=len(work.indices),
+                wall_s=wall,
+                cache_corrupted=self.cache.corrupted if self.cache is not None else 0,
+            )
+        )
         return result
 
     def _reuse_cached(self, records: list[ImageRecord], embeddings: np.ndarray) -> _Work:
@@ -227,7 +219,7 @@ class BenchmarkRunner:
                 work.indices.append(index)
             elif entry.error:
                 records[index].status, records[index].reason = ImageStatus.DECODE_ERROR, entry.error
-            elif self._choose_face(records[index], entry.shape, entry.faces) is None:
+            elif self.chooser.choose(records[index], entry.shape, entry.faces) is None:
                 continue
             elif digest in vectors:
                 embeddings[index] = vectors[digest]
@@ -248,30 +240,30 @@ class BenchmarkRunner:
                 record.reason = unreadable_reason(root / record.path, error)
                 return None
 
-        with ThreadPoolExecutor(max(1, self.hardware["num_workers"]), thread_name_prefix="hash") as pool:
+        with ThreadPoolExecutor(max(1, self.config.hardware.num_workers), thread_name_prefix="hash") as pool:
             return list(pool.map(digest, records))
 
     def _process(
         self, work: _Work, records: list[ImageRecord], embeddings: np.ndarray, progress: Progress
     ) -> None:
-        batches = list(_chunks(work.indices, self.hardware["batch_size"]))
+        pipeline = self.config.pipeline
 
-        def embed(batch: _AlignedBatch) -> None:
+        def embed(batch: AlignedBatch) -> None:
             self._embed(batch, embeddings, progress)
 
-        stage: BackgroundStage[_AlignedBatch] | InlineStage[_AlignedBatch] = (
-            BackgroundStage("embed", embed, self.queue_depth, self.embed_workers)
-            if self.overlap
+        stage: BackgroundStage[AlignedBatch] | InlineStage[AlignedBatch] = (
+            BackgroundStage("embed", embed, pipeline.queue_depth, pipeline.embed_workers)
+            if pipeline.overlap
             else InlineStage(embed)
         )
         with stage:
-            batcher = _EmbedBatcher(self.hardware["embed_batch_size"], stage.put)
-            for decoded in self._decoded_batches(batches):
+            batcher = EmbedBatcher(self.config.hardware.embed_batch_size, stage.put)
+            for decoded in self._decoded_batches(list(chunks(work.indices, self.config.hardware.batch_size))):
                 batcher.add(self._detect_and_align(decoded, work.detections, records, progress))
             batcher.flush()
             stage.close()
 
-    def _embed(self, batch: _AlignedBatch, embeddings: np.ndarray, progress: Progress) -> None:
+    def _embed(self, batch: AlignedBatch, embeddings: np.ndarray, progress: Progress) -> None:
         """Embed one model batch (on an embedding worker) and cache its embeddings."""
         if batch.indices:
             with self.timer("embed"):
@@ -286,16 +278,18 @@ class BenchmarkRunner:
     def _decoded_batches(self, batches: list[list[int]]) -> Iterator[list[_Decoded]]:
         """Decoded batches in order, decoding up to ``queue_depth`` batches ahead on workers."""
         root, paths = self.dataset.image_root, self.dataset.images
-        workers = self.hardware["num_workers"]
+        workers, digest = self.config.hardware.num_workers, self.cache is not None
         if workers == 0:
             for batch in batches:
-                yield [self._timed(_decode_timed(root, index, paths[index])) for index in batch]
+                yield [self._timed(_decode_timed(root, index, paths[index], digest)) for index in batch]
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
             ahead: deque[list[Future[tuple[_Decoded, float]]]] = deque()
             for batch in batches:
-                ahead.append([pool.submit(_decode_timed, root, index, paths[index]) for index in batch])
-                if len(ahead) > self.queue_depth:
+                ahead.append(
+                    [pool.submit(_decode_timed, root, index, paths[index], digest) for index in batch]
+                )
+                if len(ahead) > self.config.pipeline.queue_depth:
                     yield [self._timed(future.result()) for future in ahead.popleft()]
             while ahead:
                 yield [self._timed(future.result()) for future in ahead.popleft()]
@@ -303,6 +297,10 @@ class BenchmarkRunner:
     def _timed(self, outcome: tuple[_Decoded, float]) -> _Decoded:
         decoded, seconds = outcome
         self.timer.add("decode", seconds)
+        if decoded.digest is not None:
+            # The bytes decoded are what results are stored under, even if the file changed
+            # since the lookup hashed it.
+            self._digests[decoded.index] = decoded.digest
         return decoded
 
     def _detect_and_align(
@@ -311,7 +309,7 @@ class BenchmarkRunner:
         cached: Mapping[int, CachedDetection],
         records: list[ImageRecord],
         progress: Progress,
-    ) -> _AlignedBatch:
+    ) -> AlignedBatch:
         images: dict[int, np.ndarray] = {}
         new_entries: dict[str, CachedDetection] = {}
         for item in decoded:
@@ -341,16 +339,16 @@ class BenchmarkRunner:
             chosen = {
                 index: face
                 for index in images
-                if (face := self._choose_face(records[index], images[index].shape[:2], found[index]))
+                if (face := self.chooser.choose(records[index], images[index].shape[:2], found[index]))
             }
             aligned = self._align([images[index] for index in chosen], list(chosen.values()))
         progress.advance("align", len(decoded))
-        return _AlignedBatch(len(decoded), list(chosen), aligned)
+        return AlignedBatch(len(decoded), list(chosen), aligned)
 
     def _detect(self, images: list[np.ndarray]) -> list[list[Face]]:
         """Detect on images no larger than ``detect_max_side``: a huge photo is shrunk for the
         detector only, its faces mapped back, and the face aligned from the full image."""
-        shrunk = [shrink_to(image, self.detect_max_side) for image in images]
+        shrunk = [shrink_to(image, self.config.detect_max_side) for image in images]
         found = self.detector.detect([image for image, _ in shrunk])
         return [faces_to_image(faces, placement) for faces, (_, placement) in zip(found, shrunk, strict=True)]
 
@@ -364,152 +362,45 @@ class BenchmarkRunner:
         for image in images:
             if image.shape[:2] != (ALIGNED_SIZE, ALIGNED_SIZE):
                 raise ValueError(
-                    f"detector={self.cfg['detector']['name']} passes images through unaligned, but "
+                    f"detector={self.config.detector.name} passes images through unaligned, but "
                     f"one is {image.shape[1]}x{image.shape[0]}, not {ALIGNED_SIZE}x{ALIGNED_SIZE}: "
                     "use it only with an aligned data set"
                 )
         return np.stack(images) if images else np.empty((0, ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8)
 
-    def _choose_face(self, record: ImageRecord, shape: tuple[int, int], faces: list[Face]) -> Face | None:
-        record.num_faces = len(faces)
-        face = select_face(faces, shape, self.selection)
-        if face is not None:
-            record.status, record.face = ImageStatus.DETECTED, face
-            return face
-        record.status = ImageStatus.NO_FACE
-        record.reason = f"{self.cfg['detector']['name']} found no face"
-        if self.policy is FailurePolicy.ERROR:
-            raise RuntimeError(f"{record.path}: no face found and failure_policy=error")
-        if self.policy is FailurePolicy.CENTER_CROP:
-            box = center_box(shape[0], shape[1], self.cfg["fallback_crop_fraction"])
-            record.face, record.fallback = Face(box=box, score=1.0), True
-        return record.face
-
-    def _sample_faces(self, records: list[ImageRecord]) -> list[AlignedSample]:
-        """The first few aligned faces, and every fallback until the grid is full, so failures
-        show; re-aligned here from their records, as cached images were never decoded."""
-        limit = int(self.cfg["sample_faces"])
-        embedded = [record for record in records if record.embedded]
-        chosen = embedded[: limit // 2]
-        chosen += [record for record in embedded[limit // 2 :] if record.fallback][: limit - len(chosen)]
-        samples = []
-        for record in chosen:
-            try:
-                image = decode_image(self.dataset.image_root / record.path)
-            except ImageDecodeError as error:
-                log.warning("sample face not shown: %s", error)
-                continue
-            assert record.face is not None
-            face = image if self.passthrough else align_face(image, record.face)
-            samples.append(AlignedSample(record.path, face, record.fallback))
-        return samples
-
     def _evaluate(self, records: list[ImageRecord], embeddings: np.ndarray) -> BenchmarkResult:
         dataset = self.dataset
         index_a, index_b = dataset.pair_indices()
-        labels, folds = dataset.labels, dataset.folds
-        scores = np.einsum("ij,ij->i", embeddings[index_a], embeddings[index_b])
-        scored = ~np.isnan(scores)
-        if not scored.any():
-            raise RuntimeError("no pair could be scored: every pair has an image that failed")
-        verification = evaluate_verification(scores[scored], labels[scored], folds[scored])
-
-        detected = np.array([record.status is ImageStatus.DETECTED for record in records])
-        both_detected = detected[index_a] & detected[index_b]
-        metrics = dict(verification.as_metrics())
-        metrics["accuracy_detected"] = metrics["accuracy_detected_std"] = float("nan")
-        # The detected subset is scored like the whole when each class keeps a few pairs.
-        if min(np.bincount(labels[both_detected], minlength=2)) >= 2:
-            on_detected = evaluate_verification(
-                scores[both_detected], labels[both_detected], folds[both_detected]
-            )
-            metrics["accuracy_detected"] = on_detected.accuracy
-            metrics["accuracy_detected_std"] = on_detected.accuracy_std
-        failed = len(records) - int(detected.sum())
-        metrics.update(
-            success_rate=float(detected.mean()),
-            pair_success_rate=float(both_detected.mean()),
-            num_images=float(len(records)),
-            num_failed_images=float(failed),
-            num_fallback_images=float(sum(record.fallback for record in records)),
-            num_pairs_total=float(len(scores)),
-            num_pairs_scored=float(scored.sum()),
+        scores = pair_scores(embeddings, index_a, index_b)
+        evaluation = evaluate_pairs(
+            scores,
+            dataset.labels,
+            dataset.folds,
+            index_a=index_a,
+            index_b=index_b,
+            detected=np.array([record.status is ImageStatus.DETECTED for record in records]),
+            fallback=np.array([record.fallback for record in records]),
         )
-        return BenchmarkResult(dataset, records, scores, verification, metrics, self._describe())
+        return BenchmarkResult(
+            dataset, records, scores, evaluation.verification, dict(evaluation.metrics), self._describe()
+        )
 
     def _describe(self) -> dict[str, str]:
         """What actually ran; a model the cache made unnecessary is recorded as not loaded."""
         runtime = {
-            "detector": self.cfg["detector"]["name"],
-            "model": self.cfg["model"]["name"],
-            "pipeline": self.cfg["pipeline"]["name"],
-            "threads_detect": str(self.threads.detect),
-            "threads_embed": str(self.threads.embed),
+            "detector": self.config.detector.name,
+            "model": self.config.model.name,
+            "pipeline": self.config.pipeline.name,
+            "device": self.runtime.device_name,
+            "threads_detect": str(self.runtime.detect_threads),
+            "threads_embed": str(self.runtime.embed_threads),
             "cache": str(self.cache.path) if self.cache is not None else "off",
         }
-        if self.device_note:
-            runtime["device_choice"] = self.device_note
+        if self.runtime.note:
+            runtime["device_choice"] = self.runtime.note
         for loaded, label in ((self._detector, "detector"), (self._embedder, "model")):
             if loaded is None:
                 runtime[f"{label}_loaded"] = "false (every result came from the cache)"
             else:
                 runtime.update(loaded.describe())
         return runtime
-
-    def _performance_metrics(
-        self, num_images: int, num_computed: int, wall: float, memory: MemorySampler
-    ) -> dict[str, float]:
-        seconds = self.timer.seconds
-        metrics = {
-            f"time_{stage}_s": seconds[stage]
-            for stage in (*STAGES, "load", "warmup", "cache_read", "cache_write", "evaluate")
-        }
-        for stage in STAGES:
-            metrics[f"ms_per_image_{stage}"] = 1000 * seconds[stage] / num_computed if num_computed else 0.0
-            metrics[f"images_per_s_{stage}"] = (
-                num_computed / seconds[stage] if seconds[stage] > 0 else float("nan")
-            )
-        metrics.update(
-            time_total_s=wall,
-            images_per_s=num_images / wall if wall > 0 else float("nan"),
-            num_images_computed=float(num_computed),
-            num_images_cached=float(num_images - num_computed),
-            cache_corrupted_entries=float(self.cache.corrupted if self.cache is not None else 0),
-            peak_rss_mb=memory.peak_rss_mb,
-            peak_gpu_mb=memory.peak_gpu_mb,
-        )
-        metrics.update(memory.peaks())
-        return metrics
-
-
-class _EmbedBatcher:
-    """Merges aligned batches into full model batches for the embedding stage."""
-
-    def __init__(self, batch_size: int, emit: Callable[[_AlignedBatch], None]) -> None:
-        self.batch_size = batch_size
-        self.emit = emit
-        self.pending: list[_AlignedBatch] = []
-
-    def add(self, batch: _AlignedBatch) -> None:
-        self.pending.append(batch)
-        if sum(len(part.indices) for part in self.pending) >= self.batch_size:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        parts = [part.faces for part in self.pending if part.indices]
-        if not parts:
-            merged = _AlignedBatch(sum(part.size for part in self.pending), [], self.pending[0].faces)
-        elif isinstance(parts[0], torch.Tensor):
-            merged = _merge(self.pending, torch.cat(parts))  # type: ignore[arg-type]
-        else:
-            merged = _merge(self.pending, np.concatenate(parts))
-        self.pending = []
-        self.emit(merged)
-
-
-def _merge(batches: list[_AlignedBatch], faces: np.ndarray | torch.Tensor) -> _AlignedBatch:
-    return _AlignedBatch(
-        sum(batch.size for batch in batches), [index for batch in batches for index in batch.indices], faces
-    )

@@ -21,35 +21,34 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics import DEFAULT_FAR_TARGETS, VerificationResult, evaluate_verification, far_key
+from bench.metrics import VerificationResult, evaluate_verification, keys
 from bench.reporting.dashboard import plot_dashboard, plot_faces_by_method
 from bench.reporting.plots import plot_roc_curves
 
 FINISHED = "FINISHED"
 PAIR_KEY = ("fold", "image_a", "image_b")
-STAGES = ("decode", "detect", "align", "embed")
-TAR_KEYS = tuple(far_key(far) for far in DEFAULT_FAR_TARGETS)
-#: The logged metrics the table shows, in its column order (``common_*`` follow ``accuracy_std``).
+#: The logged metrics the table shows, in its column order (``common_*`` follow ``accuracy_std``);
+#: a finished run must have logged every one.
 TABLE_METRICS = (
-    "accuracy",
-    "accuracy_std",
-    "auc",
-    "eer",
-    *TAR_KEYS,
-    "success_rate",
-    "pair_success_rate",
-    *(f"ms_per_image_{stage}" for stage in STAGES),
-    "images_per_s",
-    "peak_rss_mb",
-    "peak_gpu_mb",
+    keys.ACCURACY,
+    keys.ACCURACY_STD,
+    keys.AUC,
+    keys.EER,
+    *keys.TAR_AT_FAR,
+    keys.SUCCESS_RATE,
+    keys.PAIR_SUCCESS_RATE,
+    *(keys.ms_per_image(stage) for stage in keys.STAGES),
+    keys.IMAGES_PER_S,
+    keys.PEAK_RSS_MB,
+    keys.PEAK_GPU_MB,
 )
 COLUMNS = (
     "rank",
     "method",
     "status",
     "run_id",
-    "accuracy",
-    "accuracy_std",
+    keys.ACCURACY,
+    keys.ACCURACY_STD,
     "common_accuracy",
     "common_accuracy_std",
     *TABLE_METRICS[2:],
@@ -71,6 +70,10 @@ DEFAULT_IGNORED_PARAMS = (
 #: Parameter leaves that name a choice ("detector.name", "hardware.device"): preferred in labels,
 #: and shown without their key when they alone tell the runs apart.
 _CHOICE_LEAVES = ("name", "device")
+
+
+class MissingMetricsError(ValueError):
+    """A finished run did not log a metric the comparison shows."""
 
 
 @dataclass
@@ -106,13 +109,15 @@ def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
 
     The CSV keeps metric units (fractions, as in ``metrics.json``); the Markdown table shows
     percent. A figure that has nothing to show (no finished method, no sample image shared by
-    every method) is not written, and the reason is added to the notes.
+    every method) is not written, and the reason is added to the notes. A finished run lacking a
+    metric of ``TABLE_METRICS`` raises :class:`MissingMetricsError` before anything is written.
     """
     if not runs:
         raise ValueError("no runs to compare")
     duplicated = sorted(label for label, count in Counter(run.label for run in runs).items() if count > 1)
     if duplicated:
         raise ValueError(f"method labels must be unique, got duplicates {duplicated}")
+    _check_table_metrics(runs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -169,10 +174,10 @@ def varying_labels(
         {str(key): str(value) for key, value in params.items() if not _matches(str(key), patterns)}
         for params in params_per_run
     ]
-    keys = sorted({key for params in runs for key in params}, key=_key_priority)
+    param_keys = sorted({key for params in runs for key in params}, key=_key_priority)
     chosen: list[str] = []
     groups = 1
-    for key in keys:
+    for key in param_keys:
         if len({params[key] for params in runs if key in params}) < 2:
             continue
         candidate = [*chosen, key]
@@ -286,19 +291,32 @@ def _evaluate(pairs: pd.DataFrame) -> VerificationResult | None:
     return evaluate_verification(pairs["score"].to_numpy(dtype=np.float64), labels, pairs["fold"].to_numpy())
 
 
+def _check_table_metrics(runs: Sequence[MethodRun]) -> None:
+    """A finished run lacking a metric the table shows was logged under another name (or not at
+    all): an error, not a blank cell that would hide the renamed metric. NaN is a value."""
+    lacking = [
+        f"{run.label} (run {run.run_id}): {', '.join(missing)}"
+        for run in runs
+        if run.finished and (missing := [key for key in TABLE_METRICS if key not in run.metrics])
+    ]
+    if lacking:
+        raise MissingMetricsError(
+            "finished runs lack metrics the comparison table needs:\n  " + "\n  ".join(lacking)
+        )
+
+
 def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) -> pd.DataFrame:
     rows = []
     for run in runs:
-        metrics = run.metrics if run.finished else {}
         row: dict[str, object] = {"method": run.label, "status": run.status, "run_id": run.run_id}
-        row.update({key: _number(metrics.get(key)) for key in TABLE_METRICS})
+        row.update({key: float(run.metrics[key]) if run.finished else math.nan for key in TABLE_METRICS})
         result = common.get(run.label)
         row["common_accuracy"] = result.accuracy if result else math.nan
         row["common_accuracy_std"] = result.accuracy_std if result else math.nan
         row["failed"] = not run.finished
         rows.append(row)
     table = pd.DataFrame(rows).sort_values(
-        ["failed", "accuracy", "common_accuracy"],
+        ["failed", keys.ACCURACY, "common_accuracy"],
         ascending=[True, False, False],
         na_position="last",
         kind="stable",
@@ -306,10 +324,6 @@ def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) 
     finished = int((~table["failed"]).sum())
     table["rank"] = pd.array([*range(1, finished + 1), *[pd.NA] * (len(table) - finished)], dtype="Int64")
     return table.reset_index(drop=True)[list(COLUMNS)]
-
-
-def _number(value: float | None) -> float:
-    return math.nan if value is None else float(value)
 
 
 def _percent(value: float, std: float | None = None, plus_minus: str = "±") -> str:
@@ -328,20 +342,23 @@ _MARKDOWN_COLUMNS = (
     ("#", lambda row: "" if pd.isna(row["rank"]) else str(row["rank"])),
     ("method", lambda row: str(row["method"]).replace("|", "\\|")),
     ("status", lambda row: row["status"]),
-    ("accuracy %", lambda row: _percent(row["accuracy"], row["accuracy_std"])),
+    ("accuracy %", lambda row: _percent(row[keys.ACCURACY], row[keys.ACCURACY_STD])),
     ("common-subset accuracy %", lambda row: _percent(row["common_accuracy"], row["common_accuracy_std"])),
-    ("AUC", lambda row: _fixed(row["auc"], 5)),
-    ("EER %", lambda row: _percent(row["eer"])),
-    *((f"TAR@FAR={key.rsplit('_', 1)[-1]} %", lambda row, key=key: _percent(row[key])) for key in TAR_KEYS),
-    ("success %", lambda row: _percent(row["success_rate"])),
-    ("pair success %", lambda row: _percent(row["pair_success_rate"])),
+    ("AUC", lambda row: _fixed(row[keys.AUC], 5)),
+    ("EER %", lambda row: _percent(row[keys.EER])),
     *(
-        (f"{stage} ms/image", lambda row, stage=stage: _fixed(row[f"ms_per_image_{stage}"], 2))
-        for stage in STAGES
+        (f"TAR@FAR={keys.format_far(far)} %", lambda row, far=far: _percent(row[keys.tar_at_far(far)]))
+        for far in keys.DEFAULT_FAR_TARGETS
     ),
-    ("images/s", lambda row: _fixed(row["images_per_s"], 1)),
-    ("peak RSS MiB", lambda row: _fixed(row["peak_rss_mb"], 0)),
-    ("peak GPU MiB", lambda row: _fixed(row["peak_gpu_mb"], 0)),
+    ("success %", lambda row: _percent(row[keys.SUCCESS_RATE])),
+    ("pair success %", lambda row: _percent(row[keys.PAIR_SUCCESS_RATE])),
+    *(
+        (f"{stage} ms/image", lambda row, stage=stage: _fixed(row[keys.ms_per_image(stage)], 2))
+        for stage in keys.STAGES
+    ),
+    ("images/s", lambda row: _fixed(row[keys.IMAGES_PER_S], 1)),
+    ("peak RSS MiB", lambda row: _fixed(row[keys.PEAK_RSS_MB], 0)),
+    ("peak GPU MiB", lambda row: _fixed(row[keys.PEAK_GPU_MB], 0)),
 )
 
 
@@ -379,11 +396,11 @@ def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> st
         if row["status"] != FINISHED:
             lines.append(f"  -  {label}  {row['status']}")
             continue
-        accuracy = _percent(row["accuracy"], row["accuracy_std"], "+-")
+        accuracy = _percent(row[keys.ACCURACY], row[keys.ACCURACY_STD], "+-")
         common = _percent(row["common_accuracy"], row["common_accuracy_std"], "+-")
         lines.append(
             f"{row['rank']:>3}  {label}  {accuracy:>15} %   common {common:>15} %"
-            f"   {_fixed(row['images_per_s'], 1):>7} images/s"
+            f"   {_fixed(row[keys.IMAGES_PER_S], 1):>7} images/s"
         )
     lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)

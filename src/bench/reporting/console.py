@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
+from bench.metrics import keys
+
 
 def _percent(value: float) -> str:
     return f"{100 * value:.2f} %"
@@ -18,24 +20,23 @@ def summary_table(title: str, metrics: Mapping[str, float]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [
-        ("10-fold accuracy", f"{_percent(metrics['accuracy'])} +- {_percent(metrics['accuracy_std'])}"),
-        ("accuracy, both faces detected", _percent(metrics["accuracy_detected"])),
-        ("ROC AUC", f"{metrics['auc']:.5f}"),
-        ("EER", _percent(metrics["eer"])),
-        ("TAR @ FAR 1e-3", _percent(metrics["tar_at_far_1e-3"])),
-        ("TAR @ FAR 1e-2", _percent(metrics["tar_at_far_1e-2"])),
-        ("best threshold (cosine)", f"{metrics['best_threshold']:.4f}"),
-        ("detection success (images)", _percent(metrics["success_rate"])),
-        ("detection success (pairs)", _percent(metrics["pair_success_rate"])),
-        ("pairs scored", f"{metrics['num_pairs_scored']:.0f} / {metrics['num_pairs_total']:.0f}"),
+        ("10-fold accuracy", f"{_percent(metrics[keys.ACCURACY])} +- {_percent(metrics[keys.ACCURACY_STD])}"),
+        ("accuracy, both faces detected", _percent(metrics[keys.ACCURACY_DETECTED])),
+        ("ROC AUC", f"{metrics[keys.AUC]:.5f}"),
+        ("EER", _percent(metrics[keys.EER])),
         *(
-            (f"{stage} ms/image", f"{metrics[f'ms_per_image_{stage}']:.2f}")
-            for stage in ("decode", "detect", "align", "embed")
+            (f"TAR @ FAR {keys.format_far(far)}", _percent(metrics[keys.tar_at_far(far)]))
+            for far in keys.DEFAULT_FAR_TARGETS
         ),
-        ("end to end images/s", f"{metrics['images_per_s']:.1f}"),
-        ("model load s", f"{metrics['time_load_s']:.2f}"),
-        ("peak RSS MiB", f"{metrics['peak_rss_mb']:.0f}"),
-        ("peak GPU MiB", f"{metrics['peak_gpu_mb']:.0f}"),
+        ("best threshold (cosine)", f"{metrics[keys.BEST_THRESHOLD]:.4f}"),
+        ("detection success (images)", _percent(metrics[keys.SUCCESS_RATE])),
+        ("detection success (pairs)", _percent(metrics[keys.PAIR_SUCCESS_RATE])),
+        ("pairs scored", f"{metrics[keys.NUM_PAIRS_SCORED]:.0f} / {metrics[keys.NUM_PAIRS_TOTAL]:.0f}"),
+        *((f"{stage} ms/image", f"{metrics[keys.ms_per_image(stage)]:.2f}") for stage in keys.STAGES),
+        ("end to end images/s", f"{metrics[keys.IMAGES_PER_S]:.1f}"),
+        ("model load s", f"{metrics[keys.TIME_LOAD_S]:.2f}"),
+        ("peak RSS MiB", f"{metrics[keys.PEAK_RSS_MB]:.0f}"),
+        ("peak GPU MiB", f"{metrics[keys.PEAK_GPU_MB]:.0f}"),
     ]
     for name, value in rows:
         table.add_row(name, value)

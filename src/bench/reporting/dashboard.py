@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from bench.metrics import keys
 from bench.reporting.plots import FACE_SIZE, _save_figure
 
 _LABEL_WIDTH = 22  # characters per line of a method's tick label
@@ -41,11 +42,11 @@ def plot_dashboard(table: pd.DataFrame, path: str | Path, title: str = "") -> Pa
     _bar_panel(
         axes[0, 0],
         table,
-        "accuracy",
+        keys.ACCURACY,
         colours,
         title="Accuracy, all scored pairs",
         ylabel="10-fold accuracy % (axis zoomed)",
-        error="accuracy_std",
+        error=keys.ACCURACY_STD,
         marker=("common_accuracy", "common subset"),
         zoom=True,
     )
@@ -53,20 +54,20 @@ def plot_dashboard(table: pd.DataFrame, path: str | Path, title: str = "") -> Pa
     _bar_panel(
         axes[0, 2],
         table,
-        "success_rate",
+        keys.SUCCESS_RATE,
         colours,
         title="Detection success",
         ylabel="images with a face % (axis zoomed)",
-        marker=("pair_success_rate", "pairs, both faces"),
+        marker=(keys.PAIR_SUCCESS_RATE, "pairs, both faces"),
         zoom=True,
     )
     _bar_panel(
-        axes[1, 0], table, "eer", colours, title="Equal error rate", ylabel="EER %", lower_is_better=True
+        axes[1, 0], table, keys.EER, colours, title="Equal error rate", ylabel="EER %", lower_is_better=True
     )
     _bar_panel(
         axes[1, 1],
         table,
-        "peak_rss_mb",
+        keys.PEAK_RSS_MB,
         colours,
         title="Peak CPU memory",
         ylabel="peak RSS MiB",
@@ -74,14 +75,14 @@ def plot_dashboard(table: pd.DataFrame, path: str | Path, title: str = "") -> Pa
         digits=0,
         lower_is_better=True,
     )
-    gpu = table["peak_gpu_mb"].to_numpy(dtype=np.float64)
+    gpu = table[keys.PEAK_GPU_MB].to_numpy(dtype=np.float64)
     if np.all(np.isnan(gpu) | (gpu == 0)):
         _no_data(axes[1, 2], "Peak GPU memory", "CPU only: no GPU memory used")
     else:
         _bar_panel(
             axes[1, 2],
             table,
-            "peak_gpu_mb",
+            keys.PEAK_GPU_MB,
             colours,
             title="Peak GPU memory",
             ylabel="peak GPU MiB",
@@ -190,13 +191,13 @@ def _speed_panel(ax: Axes, table: pd.DataFrame, colours: Mapping[str, tuple[floa
     """Accuracy against end-to-end throughput, one labelled point per method: the trade-off a
     practitioner picks from (up and right is better)."""
     title = "Accuracy vs speed (up and right is better)"
-    data = table[table["images_per_s"].notna() & table["accuracy"].notna()]
+    data = table[table[keys.IMAGES_PER_S].notna() & table[keys.ACCURACY].notna()]
     if data.empty:
         _no_data(ax, title, "no values")
         return
-    speed = data["images_per_s"].to_numpy(dtype=np.float64)
-    accuracy = 100 * data["accuracy"].to_numpy(dtype=np.float64)
-    std = 100 * data["accuracy_std"].fillna(0).to_numpy(dtype=np.float64)
+    speed = data[keys.IMAGES_PER_S].to_numpy(dtype=np.float64)
+    accuracy = 100 * data[keys.ACCURACY].to_numpy(dtype=np.float64)
+    std = 100 * data[keys.ACCURACY_STD].fillna(0).to_numpy(dtype=np.float64)
     named = len(data) <= _MAX_NAMED_POINTS
     for method, rank, x, y, error in zip(data["method"], data["rank"], speed, accuracy, std, strict=True):
         ax.errorbar(x, y, yerr=error, fmt="o", color=colours[method], capsize=3, markersize=6)

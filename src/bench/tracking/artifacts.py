@@ -17,9 +17,6 @@ from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
 
-#: MLflow's limit on metrics in one ``log_batch`` call.
-MAX_METRICS_PER_BATCH = 1000
-
 
 def write_pair_scores(result: BenchmarkResult, path: Path) -> Path:
     detected = {record.path: record.status is ImageStatus.DETECTED for record in result.records}
@@ -64,7 +61,7 @@ def log_memory_trace(run_id: str, trace: Sequence[MemorySample], start_ms: int) 
     """Log each series as a metric history (step = sample index, timestamp = ``start_ms`` plus
     the sample's time) so the MLflow UI plots memory over time; NaN values are skipped.
 
-    ``log_batch`` takes at most ``MAX_METRICS_PER_BATCH`` metrics, so a long run is sent in chunks.
+    One ``log_batch`` call: the client splits it into requests within the server's limits.
     """
     metrics = [
         Metric(name, value, start_ms + round(1000 * sample.seconds), step)
@@ -72,9 +69,7 @@ def log_memory_trace(run_id: str, trace: Sequence[MemorySample], start_ms: int) 
         for step, sample in enumerate(trace)
         if not math.isnan(value := getattr(sample, name))
     ]
-    client = MlflowClient()
-    for first in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=metrics[first : first + MAX_METRICS_PER_BATCH])
+    MlflowClient().log_batch(run_id, metrics=metrics)
 
 
 def write_aligned_samples(result: BenchmarkResult, path: Path) -> Path:

@@ -15,6 +15,8 @@ import mlflow
 from mlflow.entities import Run, RunStatus
 from mlflow.tracking import MlflowClient
 
+from bench.config import TrackingConfig
+
 
 def artifact_root_for(uri: str) -> str | None:
     """Beside a SQLite store, artifacts go to ``mlartifacts/`` next to the database file, so
@@ -74,7 +76,7 @@ def _sigterm_raises() -> Iterator[None]:
 
 @contextmanager
 def tracked_run(
-    tracking: Mapping[str, Any],
+    tracking: TrackingConfig,
     run_name: str,
     params: Mapping[str, Any],
     tags: Mapping[str, str],
@@ -83,8 +85,8 @@ def tracked_run(
     """Open an MLflow run (a child of ``parent_run_id``, a sweep's run, when given) that ends
     FINISHED; KILLED on Ctrl-C or SIGTERM; FAILED, with the traceback as ``traceback.txt``, if
     the body raises. Results already cached stay cached, so a re-run resumes."""
-    uri = str(tracking["uri"])
-    experiment_id = ensure_experiment(str(tracking["experiment"]), uri)
+    uri = tracking.uri
+    experiment_id = ensure_experiment(tracking.experiment, uri)
     mlflow.set_tracking_uri(uri)
     run = mlflow.start_run(
         experiment_id=experiment_id, run_name=run_name, tags=dict(tags), parent_run_id=parent_run_id

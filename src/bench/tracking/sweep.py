@@ -10,7 +10,9 @@ shares and subprocess launchers (joblib's loky workers, submitit, Slurm's defaul
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -74,7 +76,10 @@ def child_runs(client: MlflowClient, parent: Run) -> list[Run]:
 def method_run(client: MlflowClient, run: Run, label: str) -> MethodRun:
     """A child run as the comparison needs it; a failed job has no scores or samples."""
     names = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
+    metrics = dict(run.data.metrics)
     with tempfile.TemporaryDirectory() as tmp:
+        if "metrics.json" in names:
+            metrics |= nan_metrics(Path(client.download_artifacts(run.info.run_id, "metrics.json", tmp)))
         pair_scores = None
         if "pair_scores.csv" in names:
             pair_scores = pd.read_csv(client.download_artifacts(run.info.run_id, "pair_scores.csv", tmp))
@@ -86,10 +91,17 @@ def method_run(client: MlflowClient, run: Run, label: str) -> MethodRun:
         label=label,
         run_id=run.info.run_id,
         status=run.info.status,
-        metrics=dict(run.data.metrics),
+        metrics=metrics,
         pair_scores=pair_scores,
         samples=samples,
     )
+
+
+def nan_metrics(metrics_json: Path) -> dict[str, float]:
+    """The metrics a run computed as NaN: MLflow is not sent them (``log_result``), and
+    ``metrics.json`` keeps them as null. They are values, not metrics the run failed to log."""
+    computed = json.loads(metrics_json.read_text())["metrics"]
+    return {key: math.nan for key, value in computed.items() if value is None}
 
 
 class SweepTracker(Callback):

@@ -31,7 +31,7 @@ exactly as facenet-pytorch returns them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +42,11 @@ from torch import nn
 from torchvision.ops import batched_nms, roi_align
 
 from bench.assets import resolve
+from bench.config import MTCNNOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.mtcnn.nets import ONet, PNet, RNet, load_net
-from bench.detectors.registry import register_detector
+from bench.detectors.registry import Requirements, register_detector
+from bench.runtime import Runtime
 
 _NETS = ("pnet", "rnet", "onet")
 #: P-Net's receptive field and stride: each output cell is one 12x12 window, 2 px apart.
@@ -82,16 +84,6 @@ class _SizeGroup:
         return self.padded[:, :, 1:-1, 1:-1]
 
 
-def _resolve_device(device: str) -> torch.device:
-    resolved = torch.device(device)
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"MTCNN was asked to run on {device!r}, but torch sees no CUDA device")
-        if resolved.index is None:
-            resolved = torch.device("cuda", torch.cuda.current_device())
-    return resolved
-
-
 def _square(boxes: torch.Tensor) -> torch.Tensor:
     """The reference ``rerec``: grow each box to a square about its centre, on its longer side."""
     width = boxes[:, 2] - boxes[:, 0]
@@ -113,48 +105,29 @@ def _regress(boxes: torch.Tensor, offsets: torch.Tensor, plus_one: bool) -> torc
     return boxes + offsets * torch.stack([width, height, width, height], dim=1)
 
 
-@register_detector("mtcnn")
+@register_detector(
+    "mtcnn", requires=Requirements(("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"), ("torch", "torchvision"))
+)
 class MTCNNDetector(Detector):
     """The three-stage MTCNN cascade with facenet-pytorch's converted Caffe weights.
 
-    ``thresholds`` are the face-probability cut-offs of P-, R- and O-Net; ``nms_thresholds``
-    are the IoU thresholds of the NMS after P-Net (across scales), R-Net and O-Net.
-    ``weights`` maps ``pnet``/``rnet``/``onet`` to files; a missing or ``None`` entry is
-    found by the asset resolver (``mtcnn_pnet``...).
+    ``score_threshold`` holds the face-probability cut-offs of P-, R- and O-Net; ``nms_threshold``
+    the IoU thresholds of the NMS after P-Net (across scales), R-Net and O-Net. ``path`` is a
+    folder holding ``pnet.pt``, ``rnet.pt`` and ``onet.pt``; ``None`` asks the asset resolver
+    (``mtcnn_pnet``...).
     """
 
-    required_assets = ("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet")
-    required_packages = ("torch", "torchvision")
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        min_face_size: int = 20,
-        thresholds: Sequence[float] = (0.6, 0.7, 0.7),
-        scale_factor: float = 0.709,
-        nms_thresholds: Sequence[float] = (0.7, 0.7, 0.7),
-        weights: Mapping[str, str | None] | None = None,
-    ) -> None:
-        if len(thresholds) != 3 or len(nms_thresholds) != 3:
-            raise ValueError("thresholds and nms_thresholds need one value per net (P, R, O)")
-        if not 0.0 < scale_factor < 1.0:
-            raise ValueError(f"scale_factor must lie in (0, 1), got {scale_factor}")
-        if min_face_size < 1:
-            raise ValueError(f"min_face_size must be positive, got {min_face_size}")
-        unknown = set(weights or {}) - set(_NETS)
-        if unknown:
-            raise ValueError(f"unknown MTCNN weight keys {sorted(unknown)}; expected {list(_NETS)}")
-
-        self._torch_device = _resolve_device(device)
-        self.device = str(self._torch_device)
-        self.min_face_size = int(min_face_size)
-        self.thresholds = tuple(float(t) for t in thresholds)
-        self.scale_factor = float(scale_factor)
-        self.nms_thresholds = tuple(float(t) for t in nms_thresholds)
-
-        explicit = dict(weights or {})
+    def __init__(self, options: MTCNNOptions, runtime: Runtime) -> None:
+        self._torch_device = runtime.device
+        self.device = runtime.device_name
+        self.min_face_size = options.min_face_size
+        self.thresholds = tuple(options.score_threshold)
+        self.scale_factor = options.scale_factor
+        self.nms_thresholds = tuple(options.nms_threshold)
+        folder = None if options.path is None else Path(options.path).expanduser()
         self.weight_paths: dict[str, Path] = {
-            net: resolve(f"mtcnn_{net}", explicit.get(net)) for net in _NETS
+            net: resolve(f"mtcnn_{net}", None if folder is None else str(folder / f"{net}.pt"))
+            for net in _NETS
         }
         self.pnet = load_net(PNet(), self.weight_paths["pnet"], self._torch_device)
         self.rnet = load_net(RNet(), self.weight_paths["rnet"], self._torch_device)

@@ -20,35 +20,26 @@ them, the documented order (checked on LFW faces and their mirror images).
 
 from __future__ import annotations
 
-from typing import Any
-
+from bench.config import YoloV8Backend, YoloV8FaceOptions
 from bench.detectors.base import Detector
-from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import backend_class, register_detector
+from bench.detectors.registry import Requirements, register_detector
 from bench.detectors.yolov8_face.onnx_backend import OnnxYoloV8Face
 from bench.detectors.yolov8_face.ultralytics_backend import UltralyticsYoloV8Face
-
-BACKENDS: dict[str, type[Detector]] = {
-    "ultralytics": UltralyticsYoloV8Face,
-    "onnxruntime": OnnxYoloV8Face,
-}
+from bench.runtime import Runtime
 
 
-@register_detector("yolov8_face")
-class YoloV8FaceDetector(OnnxDetector):
-    """Registry entry for both backends: building it builds the class that ``backend`` names.
-
-    It is an ``OnnxDetector`` so that the registry hands it the hardware group's ONNX Runtime
-    providers: both backends run the shipped weights on ONNX Runtime. ``__new__`` returns the
-    backend's own detector; as that is not an instance of this class, Python does not run an
-    ``__init__`` on it a second time.
-    """
-
-    required_assets = UltralyticsYoloV8Face.required_assets
-    required_packages = UltralyticsYoloV8Face.required_packages
-
-    def __new__(cls, device: str = "cpu", backend: str = "ultralytics", **options: Any) -> Detector:
-        return backend_class("yolov8_face", BACKENDS, backend)(device=device, **options)
+@register_detector(
+    "yolov8_face",
+    requires={
+        YoloV8Backend.ultralytics: Requirements(("yolov8_face_ultralytics",), ("ultralytics", "onnxruntime")),
+        YoloV8Backend.onnxruntime: Requirements(("yolov8_face",), ("onnxruntime", "onnx", "torchvision")),
+    },
+)
+def yolov8_face(options: YoloV8FaceOptions, runtime: Runtime) -> Detector:
+    """The backend ``options.backend`` names; each needs its own weights file (see the assets)."""
+    if options.backend is YoloV8Backend.onnxruntime:
+        return OnnxYoloV8Face(options, runtime)
+    return UltralyticsYoloV8Face(options, runtime)
 
 
-__all__ = ["BACKENDS", "OnnxYoloV8Face", "UltralyticsYoloV8Face", "YoloV8FaceDetector"]
+__all__ = ["OnnxYoloV8Face", "UltralyticsYoloV8Face", "yolov8_face"]

@@ -12,7 +12,7 @@ to its exported graph: with anchors at cell centres ``a = cell + 0.5`` (in cells
 
 Pre- and post-processing follow Ultralytics' predictor so that both backends give the same
 faces: letterbox (bilinear resize, centred grey-114 padding, Ultralytics' rounding), RGB / 255,
-score ``> conf_threshold``, IoU NMS, at most 300 faces, boxes and keypoints clipped to the image.
+score ``> score_threshold``, IoU NMS, at most 300 faces, boxes and keypoints clipped to the image.
 
 The exported graph is fixed to batch 1 (its ShuffleNet channel shuffles reshape to constant
 ``[1, ...]`` shapes). At load, those constants' batch entry becomes ``0`` ("copy the input's
@@ -22,7 +22,6 @@ with the same numbers per image.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,9 +31,12 @@ import torch
 from torchvision.ops import batched_nms
 
 from bench.assets import resolve
+from bench.assets.derived import derived_file, is_onnx_model
+from bench.config import YoloV8FaceOptions
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, pad_small
 from bench.detectors.onnx_detector import OnnxDetector
+from bench.runtime import Runtime
 
 STRIDES = (8, 16, 32)
 #: Distance bins per box side (``reg_max`` of the YOLOv8 head).
@@ -85,8 +87,8 @@ def decode_heads(
     heads: Sequence[np.ndarray],
     anchors: torch.Tensor,
     strides: torch.Tensor,
-    conf_threshold: float,
-    iou_threshold: float,
+    score_threshold: float,
+    nms_threshold: float,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per image of the batch: boxes ``(N, 4)``, scores ``(N,)`` and keypoints ``(N, 5, 2)`` in
     network-input pixels, after the score threshold and NMS, best score first.
@@ -101,7 +103,7 @@ def decode_heads(
             raise ValueError(f"a head has {channels} channels; expected {CHANNELS}")
         flat = head.reshape(batch, channels, -1)
         scores = 1.0 / (1.0 + np.exp(-flat[:, 4 * BINS]))
-        ids, hits = np.nonzero(scores > conf_threshold)
+        ids, hits = np.nonzero(scores > score_threshold)
         rows.append(flat[ids, :, hits])
         hit_scores.append(scores[ids, hits])
         image_ids.append(ids)
@@ -119,7 +121,7 @@ def decode_heads(
     keypoints = raw[:, 4 * BINS + 1 :].reshape(-1, 5, 3)[..., :2]
     keypoints = (keypoints * 2.0 + (centre[:, None] - 0.5)) * stride[:, None]
     scores = torch.from_numpy(np.concatenate(hit_scores))
-    keep = batched_nms(boxes, scores, ids, iou_threshold)  # best score first
+    keep = batched_nms(boxes, scores, ids, nms_threshold)  # best score first
     results = []
     for image in range(heads[0].shape[0]):
         mine = keep[ids[keep] == image][:MAX_DETECTIONS]
@@ -127,61 +129,52 @@ def decode_heads(
     return results
 
 
-def dynamic_batch_model(path: Path, destination: Path) -> Path:
-    """Write a copy of the fixed-batch graph at ``path`` whose batch dimension is free."""
+def dynamic_batch_model(weights: Path) -> Path:
+    """The cached copy of the fixed-batch graph ``weights`` whose batch dimension is free; made
+    on first use."""
     import onnx  # only this backend needs it, and only at load
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
-    shapes = {node.input[1] for node in model.graph.node if node.op_type == "Reshape"}
-    for initializer in model.graph.initializer:
-        if initializer.name in shapes:
-            shape = numpy_helper.to_array(initializer).copy()
-            if shape[0] == 1:
-                shape[0] = 0  # Reshape's "keep the input's size" on the batch axis
-                initializer.CopyFrom(numpy_helper.from_array(shape, initializer.name))
-    for value in (*model.graph.input, *model.graph.output):
-        value.type.tensor_type.shape.dim[0].dim_param = "batch"
-    onnx.save(model, str(destination))
-    return destination
+    def make_dynamic_batch(source: Path, destination: Path) -> None:
+        model = onnx.load(str(source))
+        shapes = {node.input[1] for node in model.graph.node if node.op_type == "Reshape"}
+        for initializer in model.graph.initializer:
+            if initializer.name in shapes:
+                shape = numpy_helper.to_array(initializer).copy()
+                if shape[0] == 1:
+                    shape[0] = 0  # Reshape's "keep the input's size" on the batch axis
+                    initializer.CopyFrom(numpy_helper.from_array(shape, initializer.name))
+        for value in (*model.graph.input, *model.graph.output):
+            value.type.tensor_type.shape.dim[0].dim_param = "batch"
+        onnx.save(model, str(destination))
+
+    return derived_file(
+        weights,
+        make_dynamic_batch,
+        recipe=f"yolov8-face dynamic batch 1, onnx {onnx.__version__}",
+        check=is_onnx_model,
+    )
 
 
 class OnnxYoloV8Face(OnnxDetector):
     """YOLOv8-face lite-t on ONNX Runtime: letterbox, one forward pass per chunk of images,
     decode, threshold, NMS. The ``onnxruntime`` backend of ``yolov8_face``."""
 
-    name = "yolov8_face"
-    required_assets = ("yolov8_face",)
-    required_packages = ("onnxruntime", "onnx", "torchvision")
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-        conf_threshold: float = 0.25,
-        iou_threshold: float = 0.5,
-        imgsz: int = 640,
-        upscale: bool = False,
-        path: str | None = None,
-    ) -> None:
-        weights = resolve("yolov8_face", path)
-        with tempfile.TemporaryDirectory(prefix="yolov8_face_") as scratch:
-            # The session holds the whole graph in memory: the rewritten file is not needed after.
-            batched = dynamic_batch_model(weights, Path(scratch) / weights.name)
-            super().__init__(batched, device, providers, num_threads)
-        self.weights = weights
+    def __init__(self, options: YoloV8FaceOptions, runtime: Runtime) -> None:
+        weights = resolve("yolov8_face", options.path)
+        super().__init__(weights, runtime, graph=dynamic_batch_model(weights))
+        size = options.input_size
         shape = self.session.input_shape
-        if shape[1:] != [3, imgsz, imgsz]:
+        if shape[1:] != [3, size, size]:
             raise ValueError(
                 f"{weights}: the graph takes a 3x{shape[2]}x{shape[3]} input (fixed by its reshapes); "
-                f"imgsz={imgsz} cannot run on it"
+                f"input_size={size} cannot run on it"
             )
-        self.imgsz = int(imgsz)
-        self.upscale = bool(upscale)
-        self.conf_threshold = float(conf_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self._anchors, self._strides = anchor_grid(self.imgsz)
+        self.input_size = size
+        self.upscale = options.upscale
+        self.score_threshold = options.score_threshold
+        self.nms_threshold = options.nms_threshold
+        self._anchors, self._strides = anchor_grid(self.input_size)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         for index, image in enumerate(images):
@@ -193,11 +186,11 @@ class OnnxYoloV8Face(OnnxDetector):
         return faces
 
     def _detect_chunk(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        inputs = images if self.upscale else [pad_small(image, self.imgsz) for image in images]
-        canvases, placements = zip(*(letterbox(image, self.imgsz) for image in inputs), strict=True)
+        inputs = images if self.upscale else [pad_small(image, self.input_size) for image in images]
+        canvases, placements = zip(*(letterbox(image, self.input_size) for image in inputs), strict=True)
         blob = np.stack(canvases).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
         decoded = decode_heads(
-            self.session.run(blob), self._anchors, self._strides, self.conf_threshold, self.iou_threshold
+            self.session.run(blob), self._anchors, self._strides, self.score_threshold, self.nms_threshold
         )
         faces = []
         for image, placement, (boxes, scores, keypoints) in zip(images, placements, decoded, strict=True):
@@ -216,5 +209,5 @@ class OnnxYoloV8Face(OnnxDetector):
     def describe(self) -> dict[str, str]:
         return {
             **super().describe(),
-            "detector_input": f"letterbox {self.imgsz}, up to {MAX_IMAGES_PER_PASS} images per forward",
+            "detector_input": f"letterbox {self.input_size}, up to {MAX_IMAGES_PER_PASS} images per forward",
         }

@@ -28,9 +28,11 @@ import numpy as np
 import torch
 
 from bench.assets import resolve
-from bench.backends import ProviderError, onnx_providers_for
+from bench.backends import ProviderError
+from bench.config import YoloV8FaceOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.letterbox import clip_faces, pad_small
+from bench.runtime import Runtime
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
@@ -38,21 +40,9 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 MAX_DETECTIONS = 300
 
 
-def ultralytics_device(device: str) -> tuple[str | int, str]:
-    """Ultralytics' device argument (``"cpu"`` or a CUDA index) and the canonical device name.
-
-    Asking for CUDA without one is an error here: Ultralytics would otherwise fail with its own
-    message, or (for ONNX) quietly run on the CPU.
-    """
-    resolved = torch.device(device)
-    if resolved.type == "cpu":
-        return "cpu", "cpu"
-    if resolved.type != "cuda":
-        raise ValueError(f"yolov8_face (ultralytics) runs on 'cpu' or 'cuda[:N]', not {device!r}")
-    if not torch.cuda.is_available():
-        raise RuntimeError(f"yolov8_face was asked to run on {device!r}, but torch sees no CUDA device")
-    index = torch.cuda.current_device() if resolved.index is None else resolved.index
-    return index, f"cuda:{index}"
+def ultralytics_device(runtime: Runtime) -> str | int:
+    """Ultralytics' device argument: ``"cpu"`` or the CUDA index the runtime resolved."""
+    return "cpu" if not runtime.is_cuda else int(runtime.device.index or 0)
 
 
 @contextmanager
@@ -75,34 +65,21 @@ def _quiet_load() -> Iterator[None]:
 class UltralyticsYoloV8Face(Detector):
     """YOLOv8-face through ``ultralytics.YOLO``; images go in as one list per ``detect`` call.
 
-    ``providers`` (the hardware group's ONNX Runtime providers) cannot be passed to Ultralytics,
-    which picks CUDA for a GPU device and the CPU otherwise; the provider it ran is checked
-    against the first one asked for, so a mismatch is an error rather than a silent fall-back.
+    The runtime's ONNX Runtime providers cannot be passed to Ultralytics, which picks CUDA for a
+    GPU device and the CPU otherwise; the provider it ran is checked against the first one the
+    runtime asks for, so a mismatch is an error rather than a silent fall-back.
     """
 
-    name = "yolov8_face"
-    required_assets = ("yolov8_face_ultralytics",)
-    required_packages = ("ultralytics", "onnxruntime")
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        conf_threshold: float = 0.25,
-        iou_threshold: float = 0.5,
-        imgsz: int = 640,
-        upscale: bool = False,
-        path: str | None = None,
-    ) -> None:
+    def __init__(self, options: YoloV8FaceOptions, runtime: Runtime) -> None:
         import ultralytics
         from ultralytics import YOLO
 
-        self._device_arg, self.device = ultralytics_device(device)
-        self.weights = resolve("yolov8_face_ultralytics", path)
-        self.conf_threshold = float(conf_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.imgsz = int(imgsz)
-        self.upscale = bool(upscale)
+        self._device_arg, self.device = ultralytics_device(runtime), runtime.device_name
+        self.weights = resolve("yolov8_face_ultralytics", options.path)
+        self.score_threshold = options.score_threshold
+        self.nms_threshold = options.nms_threshold
+        self.input_size = options.input_size
+        self.upscale = options.upscale
         self.version = ultralytics.__version__
         with _quiet_load():
             self.model = YOLO(str(self.weights), task="pose")
@@ -113,23 +90,26 @@ class UltralyticsYoloV8Face(Detector):
                 )
             # The first prediction builds the predictor (and the ONNX Runtime session): do it
             # now, so that load errors surface here and detect() times only detection.
-            self._predict([np.zeros((self.imgsz, self.imgsz, 3), dtype=np.uint8)])
+            self._predict([np.zeros((self.input_size, self.input_size, 3), dtype=np.uint8)])
         backend = self.model.predictor.model
-        self.runtime, self.provider = self._check_runtime(backend, providers)
+        self.runtime, self.provider = self._check_runtime(backend, runtime.onnx_providers[0])
         keypoints = tuple(getattr(backend, "kpt_shape", ()))
         if keypoints != (5, 3):
             raise ValueError(f"{self.weights}: not a 5-keypoint face model (kpt_shape {keypoints})")
         if backend.format == "onnx" and not backend.dynamic:
-            self.input = f"letterbox {self.imgsz}, {backend.batch} image per forward (fixed-batch export)"
+            self.input = (
+                f"letterbox {self.input_size}, {backend.batch} image per forward (fixed-batch export)"
+            )
         else:
-            self.input = f"letterbox {self.imgsz}, the whole list per forward"
+            self.input = f"letterbox {self.input_size}, the whole list per forward"
         used = list(self.model.predictor.imgsz)
-        if used != [self.imgsz, self.imgsz]:
+        if used != [self.input_size, self.input_size]:
             raise ValueError(
-                f"{self.weights}: the export is fixed at {used}; imgsz={self.imgsz} cannot run on it"
+                f"{self.weights}: the export is fixed at {used}; "
+                f"input_size={self.input_size} cannot run on it"
             )
 
-    def _check_runtime(self, backend: Any, providers: Sequence[str] | None) -> tuple[str, str | None]:
+    def _check_runtime(self, backend: Any, wanted: str) -> tuple[str, str | None]:
         """What runs the network (``onnxruntime <version>`` or ``torch <version>``) and, for
         ONNX, its execution provider, after checking that it runs where it was asked to."""
         ran_on = torch.device(backend.device)
@@ -142,7 +122,6 @@ class UltralyticsYoloV8Face(Detector):
         import onnxruntime as ort
 
         ran = backend.session.get_providers()[0]
-        wanted = onnx_providers_for(self.device, providers)[0]
         if ran != wanted:
             raise ProviderError(
                 f"{self.weights.name}: asked for {wanted} on {self.device}, but Ultralytics runs it on {ran}"
@@ -152,9 +131,9 @@ class UltralyticsYoloV8Face(Detector):
     def _predict(self, images_bgr: list[np.ndarray]) -> list[Any]:
         return self.model.predict(
             images_bgr,
-            imgsz=self.imgsz,
-            conf=self.conf_threshold,
-            iou=self.iou_threshold,
+            imgsz=self.input_size,
+            conf=self.score_threshold,
+            iou=self.nms_threshold,
             max_det=MAX_DETECTIONS,
             device=self._device_arg,
             verbose=False,
@@ -166,7 +145,7 @@ class UltralyticsYoloV8Face(Detector):
                 raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
         if not images:
             return []
-        inputs = images if self.upscale else [pad_small(image, self.imgsz) for image in images]
+        inputs = images if self.upscale else [pad_small(image, self.input_size) for image in images]
         # Ultralytics takes numpy images as OpenCV's BGR (it flips them back to RGB itself).
         results = self._predict([np.ascontiguousarray(image[..., ::-1]) for image in inputs])
         return [

@@ -13,47 +13,27 @@ first, the documented order, so they are used exactly as the model gives them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
+from bench.config import YuNetBackend, YuNetOptions
 from bench.detectors.base import Detector
-from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import backend_class, register_detector
+from bench.detectors.registry import Requirements, register_detector
 from bench.detectors.yunet.onnx_backend import OnnxYuNet
 from bench.detectors.yunet.opencv_backend import OpenCVYuNet
-
-BACKENDS: dict[str, type[Detector]] = {
-    "onnxruntime": OnnxYuNet,
-    "opencv": OpenCVYuNet,
-}
+from bench.runtime import Runtime
 
 
-@register_detector("yunet")
-class YuNetDetector(OnnxDetector):
-    """Registry entry for both backends: building it builds the class that ``backend`` names.
-
-    It is an ``OnnxDetector`` so that the registry hands it the hardware group's ONNX Runtime
-    providers, and its ``num_threads`` argument gets it the detection thread budget; both go to
-    the ``onnxruntime`` backend only (OpenCV runs on its process-wide pool, which the runner
-    sizes). ``__new__`` returns the backend's own detector; as that is not an instance of this
-    class, Python does not run an ``__init__`` on it a second time.
-    """
-
-    required_assets = OnnxYuNet.required_assets
-    required_packages = OnnxYuNet.required_packages
-
-    def __new__(
-        cls,
-        device: str = "cpu",
-        backend: str = "onnxruntime",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-        **options: Any,
-    ) -> Detector:
-        implementation = backend_class("yunet", BACKENDS, backend)
-        if issubclass(implementation, OnnxDetector):
-            options.update(providers=providers, num_threads=num_threads)
-        return implementation(device=device, **options)
+@register_detector(
+    "yunet",
+    requires={
+        YuNetBackend.onnxruntime: Requirements(("yunet",), ("onnxruntime", "onnx", "cv2")),
+        YuNetBackend.opencv: Requirements(("yunet",), ("cv2",)),
+    },
+)
+def yunet(options: YuNetOptions, runtime: Runtime) -> Detector:
+    """The backend ``options.backend`` names; ONNX Runtime's session gets the detection threads,
+    OpenCV runs on its process-wide pool, which the runtime sizes."""
+    if options.backend is YuNetBackend.opencv:
+        return OpenCVYuNet(options, runtime)
+    return OnnxYuNet(options, runtime)
 
 
-__all__ = ["BACKENDS", "OnnxYuNet", "OpenCVYuNet", "YuNetDetector"]
+__all__ = ["OnnxYuNet", "OpenCVYuNet", "yunet"]

@@ -19,7 +19,6 @@ a larger batch merges into the anchor axis and is slower per image.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -28,9 +27,12 @@ import cv2
 import numpy as np
 
 from bench.assets import resolve
+from bench.assets.derived import derived_file, is_onnx_model
+from bench.config import YuNetOptions
 from bench.detectors.base import Face
 from bench.detectors.onnx_detector import OnnxDetector
 from bench.detectors.yunet.rows import faces_from_rows
+from bench.runtime import Runtime
 
 STRIDES = (8, 16, 32)
 #: Input sides are padded up to a multiple of this (the coarsest stride).
@@ -40,19 +42,23 @@ HEADS = ("cls", "obj", "bbox", "kps")
 OUTPUTS = frozenset(f"{head}_{stride}" for head in HEADS for stride in STRIDES)
 
 
-def any_size_model(path: Path, destination: Path) -> Path:
-    """Write a copy of the fixed 640 x 640 graph at ``path`` whose input height/width and
-    output anchor counts are symbolic."""
+def any_size_model(weights: Path) -> Path:
+    """The cached copy of the fixed 640 x 640 graph ``weights`` whose input height/width and
+    output anchor counts are symbolic; made on first use."""
     import onnx  # only this backend needs it, and only at load
 
-    model = onnx.load(str(path))
-    inputs = model.graph.input[0].type.tensor_type.shape.dim
-    inputs[2].dim_param, inputs[3].dim_param = "height", "width"
-    for output in model.graph.output:
-        output.type.tensor_type.shape.dim[1].dim_param = f"anchors_{output.name}"
-    del model.graph.value_info[:]  # intermediate shapes inferred for 640 x 640
-    onnx.save(model, str(destination))
-    return destination
+    def make_any_size(source: Path, destination: Path) -> None:
+        model = onnx.load(str(source))
+        inputs = model.graph.input[0].type.tensor_type.shape.dim
+        inputs[2].dim_param, inputs[3].dim_param = "height", "width"
+        for output in model.graph.output:
+            output.type.tensor_type.shape.dim[1].dim_param = f"anchors_{output.name}"
+        del model.graph.value_info[:]  # intermediate shapes inferred for 640 x 640
+        onnx.save(model, str(destination))
+
+    return derived_file(
+        weights, make_any_size, recipe=f"yunet any size 1, onnx {onnx.__version__}", check=is_onnx_model
+    )
 
 
 def padded_blob(image: np.ndarray) -> np.ndarray:
@@ -101,33 +107,15 @@ def decode(heads: dict[str, np.ndarray], height: int, width: int, score_threshol
 class OnnxYuNet(OnnxDetector):
     """YuNet 2023mar on ONNX Runtime, one image per forward pass at its padded size."""
 
-    name = "yunet"
-    required_assets = ("yunet",)
-    required_packages = ("onnxruntime", "onnx", "cv2")
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        providers: Sequence[str] | None = None,
-        num_threads: int | None = None,
-        score_threshold: float = 0.6,
-        nms_threshold: float = 0.3,
-        top_k: int = 5000,
-        path: str | None = None,
-    ) -> None:
-        weights = resolve("yunet", path)
-        with tempfile.TemporaryDirectory(prefix="yunet_") as scratch:
-            # The session holds the whole graph in memory: the rewritten file is not needed after.
-            super().__init__(
-                any_size_model(weights, Path(scratch) / weights.name), device, providers, num_threads
-            )
-        self.weights = weights
+    def __init__(self, options: YuNetOptions, runtime: Runtime) -> None:
+        weights = resolve("yunet", options.path)
+        super().__init__(weights, runtime, graph=any_size_model(weights))
         missing = OUTPUTS - set(self.session.output_names)
         if missing:
             raise ValueError(f"{weights}: not a YuNet graph, it lacks the outputs {sorted(missing)}")
-        self.score_threshold = float(score_threshold)
-        self.nms_threshold = float(nms_threshold)
-        self.top_k = int(top_k)
+        self.score_threshold = options.score_threshold
+        self.nms_threshold = options.nms_threshold
+        self.top_k = options.top_k
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         for index, image in enumerate(images):

@@ -9,40 +9,37 @@ import cv2
 import numpy as np
 
 from bench.assets import resolve
+from bench.config import YuNetOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.yunet.rows import faces_from_rows
+from bench.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 class OpenCVYuNet(Detector):
     """OpenCV's YuNet, one image per call (``setInputSize`` follows each image's size). It runs
-    on the CPU whatever ``device`` asks for (``device`` records that)."""
+    on the CPU whatever the runtime's device (``device`` records that)."""
 
-    name = "yunet"
-    required_assets = ("yunet",)
-    required_packages = ("cv2",)
-
-    def __init__(
-        self,
-        device: str = "cpu",
-        score_threshold: float = 0.6,
-        nms_threshold: float = 0.3,
-        top_k: int = 5000,
-        path: str | None = None,
-    ) -> None:
-        if device != "cpu":
+    def __init__(self, options: YuNetOptions, runtime: Runtime) -> None:
+        if runtime.is_cuda:
             log.warning(
-                "YuNet (opencv) runs on the CPU (OpenCV DNN) whatever the hardware; %s is not used", device
+                "YuNet (opencv) runs on the CPU (OpenCV DNN) whatever the hardware; %s is not used",
+                runtime.device_name,
             )
-        self.weights = resolve("yunet", path)
+        self.weights = resolve("yunet", options.path)
         # OpenCV 5 warns at creation that its new graph engine ignores DNN targets: the CPU
         # default is what we want, so that warning is noise on every run.
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         try:
             self._net = cv2.FaceDetectorYN.create(
-                str(self.weights), "", (320, 320), score_threshold, nms_threshold, top_k
+                str(self.weights),
+                "",
+                (320, 320),
+                options.score_threshold,
+                options.nms_threshold,
+                options.top_k,
             )
         finally:
             cv2.utils.logging.setLogLevel(level)

@@ -1,0 +1,191 @@
+"""The options of every detector, one dataclass each: the schema its YAML is checked against.
+
+One vocabulary across methods: ``score_threshold`` (the lowest face score kept), ``nms_threshold``
+(the IoU above which the weaker of two boxes is suppressed), ``input_size`` (the side, in pixels,
+the network sees) and ``path`` (an explicit weights file; ``None`` asks the asset resolver).
+The factories in ``bench.detectors`` receive these objects; defaults live here and nowhere else
+(the YAML repeats them for the reader, and a test checks that the two agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.config.enums import BlazeFaceModel, YoloV8Backend, YuNetBackend
+from bench.config.validate import require
+
+
+def _option(key: str) -> str:
+    return f"detector.options.{key}"
+
+
+def _check_unit(key: str, value: float) -> None:
+    require(0.0 <= value <= 1.0, _option(key), "must lie in [0, 1]", value)
+
+
+@dataclass
+class PassthroughOptions:
+    """``none``: no options; the images are already aligned faces."""
+
+
+@dataclass
+class CenterCropOptions:
+    #: Side of the centred square as a fraction of the image's shorter side.
+    fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        require(0.0 < self.fraction <= 1.0, _option("fraction"), "must lie in (0, 1]", self.fraction)
+
+
+@dataclass
+class YuNetOptions:
+    backend: YuNetBackend = YuNetBackend.onnxruntime
+    score_threshold: float = 0.6
+    nms_threshold: float = 0.3
+    #: Candidates kept by the NMS.
+    top_k: int = 5000
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_unit("nms_threshold", self.nms_threshold)
+        require(self.top_k >= 1, _option("top_k"), "must be >= 1", self.top_k)
+
+
+@dataclass
+class MTCNNOptions:
+    """A cascade: one score and one NMS threshold per stage (P-, R-, O-Net)."""
+
+    min_face_size: int = 20
+    score_threshold: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.7])
+    nms_threshold: list[float] = field(default_factory=lambda: [0.7, 0.7, 0.7])
+    scale_factor: float = 0.709
+    #: A folder holding ``pnet.pt``, ``rnet.pt`` and ``onet.pt``.
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("score_threshold", "nms_threshold"):
+            values = getattr(self, key)
+            require(len(values) == 3, _option(key), "needs one value per net (P, R, O)", values)
+        require(
+            0.0 < self.scale_factor < 1.0, _option("scale_factor"), "must lie in (0, 1)", self.scale_factor
+        )
+        require(self.min_face_size >= 1, _option("min_face_size"), "must be >= 1", self.min_face_size)
+
+
+@dataclass
+class RetinaFaceOptions:
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+    #: Candidates entering the NMS, and faces kept after it.
+    top_k: int = 5000
+    keep_top_k: int = 750
+    #: Images whose longer side exceeds this are shrunk to it; ``None``: native size.
+    input_size: int | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_unit("nms_threshold", self.nms_threshold)
+        if self.input_size is not None:
+            require(
+                self.input_size >= 32, _option("input_size"), "must be >= 32 pixels or null", self.input_size
+            )
+
+
+@dataclass
+class YoloV5FaceOptions:
+    #: On objectness x class.
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.5
+    #: True: enlarge small images to fill the 640 input (as the reference); false: pad only.
+    upscale: bool = False
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_unit("nms_threshold", self.nms_threshold)
+
+
+@dataclass
+class YoloV8FaceOptions:
+    backend: YoloV8Backend = YoloV8Backend.ultralytics
+    score_threshold: float = 0.25
+    nms_threshold: float = 0.5
+    #: The letterbox side; the shipped graphs are fixed at 640.
+    input_size: int = 640
+    #: False: pad smaller images unscaled; true: enlarge them to fill ``input_size``.
+    upscale: bool = False
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_unit("nms_threshold", self.nms_threshold)
+        require(self.input_size >= 32, _option("input_size"), "must be >= 32 pixels", self.input_size)
+
+
+@dataclass
+class MediaPipeDetectionOptions:
+    model: BlazeFaceModel = BlazeFaceModel.short_range
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.3
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_unit("score_threshold", self.score_threshold)
+        _check_unit("nms_threshold", self.nms_threshold)
+
+
+@dataclass
+class MediaPipeMeshOptions:
+    #: The mesh's face-presence probability below which a face is dropped.
+    score_threshold: float = 0.5
+    #: Crop side / BlazeFace box's longer side.
+    roi_scale: float = 1.5
+    #: The 468-point face mesh ``.tflite``.
+    path: str | None = None
+    #: The BlazeFace detector whose boxes and eyes place the mesh's crops.
+    box_detector_options: MediaPipeDetectionOptions = field(default_factory=MediaPipeDetectionOptions)
+
+    def __post_init__(self) -> None:
+        _check_unit("score_threshold", self.score_threshold)
+        require(self.roi_scale > 0, _option("roi_scale"), "must be positive", self.roi_scale)
+
+
+@dataclass
+class RTMPoseOptions:
+    #: Any registered detector that gives face boxes, and its options (its defaults when empty).
+    box_detector: str = "yunet"
+    box_detector_options: dict[str, Any] = field(default_factory=dict)
+    #: Crop = box x this, grown to the input's aspect ratio.
+    box_padding: float = 1.25
+    #: SimCC bins per input pixel (the face6 codec).
+    simcc_split_ratio: float = 2.0
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        require(
+            self.box_detector != "rtmpose",
+            _option("box_detector"),
+            "must be another detector",
+            self.box_detector,
+        )
+        require(self.box_padding > 0, _option("box_padding"), "must be positive", self.box_padding)
+        require(
+            self.simcc_split_ratio > 0,
+            _option("simcc_split_ratio"),
+            "must be positive",
+            self.simcc_split_ratio,
+        )
+
+
+#: Detector name -> its options schema: the ``detector`` config group's options, one each.
+DETECTOR_OPTIONS: dict[str, type] = {
+    "none": PassthroughOptions,
+    "center_crop": CenterCropOptions,
+    "yunet": YuNetOptions,
+    "mtcnn": MTCNNOptions,
+    "retinaface": RetinaFaceOptions,
+    "yolov5_face": YoloV5FaceOptions,
+    "yolov8_face": YoloV8FaceOptions,
+    "mediapipe_detection": MediaPipeDetectionOptions,
+    "mediapipe_mesh": MediaPipeMeshOptions,
+    "rtmpose": RTMPoseOptions,
+}

@@ -1,0 +1,76 @@
+"""The closed choices of the configuration.
+
+Member names equal their values: OmegaConf matches a command-line string against the names, so
+``selection=largest`` works and ``selection=biggest`` fails at composition with the choices listed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Device(StrEnum):
+    """``auto``: the GPU when there is one, else the CPU (the run records which)."""
+
+    cpu = "cpu"
+    cuda = "cuda"
+    auto = "auto"
+
+
+class Precision(StrEnum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class EmbedBackend(StrEnum):
+    """``auto``: ONNX Runtime for float models on the CPU (faster, same numbers), PyTorch otherwise."""
+
+    auto = "auto"
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
+class Selection(StrEnum):
+    """Which face is evaluated when a detector finds several (see ``bench.detectors.selection``)."""
+
+    center_weighted = "center_weighted"
+    largest = "largest"
+    highest_score = "highest_score"
+
+
+class FailurePolicy(StrEnum):
+    """What an image without a detected face becomes."""
+
+    #: Align the centre crop instead, so every pair is scored (the default).
+    center_crop = "center_crop"
+    #: Leave the image out; its pairs are not scored (and are counted as such).
+    exclude = "exclude"
+    #: Stop the run.
+    error = "error"
+
+
+class OnMissing(StrEnum):
+    """What ``dataset.on_missing`` does with pairs that name images that do not exist."""
+
+    #: Stop before any work, listing them all.
+    error = "error"
+    #: Keep the pairs; the runner counts each missing image as a failed image.
+    count = "count"
+
+
+class YuNetBackend(StrEnum):
+    onnxruntime = "onnxruntime"
+    opencv = "opencv"
+
+
+class YoloV8Backend(StrEnum):
+    ultralytics = "ultralytics"
+    onnxruntime = "onnxruntime"
+
+
+class BlazeFaceModel(StrEnum):
+    """Short range: faces within ~2 m (128x128 input); full range: smaller, farther faces (192x192)."""
+
+    short_range = "short_range"
+    full_range = "full_range"

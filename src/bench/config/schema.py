@@ -1,0 +1,211 @@
+"""The typed configuration: one dataclass per config group and one for the whole run.
+
+Hydra composes ``conf/`` on top of these (the structured-config schema pattern), so a value of
+the wrong type or outside a closed choice fails at composition with the key named; ranges are
+checked in ``__post_init__`` when the composed config becomes these objects (``to_bench_config``),
+before any data or model is loaded. Components receive these objects, never string-keyed dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import MISSING
+
+from bench.config.enums import Device, EmbedBackend, FailurePolicy, OnMissing, Precision, Selection
+from bench.config.validate import require
+
+
+@dataclass
+class DetectorConfig:
+    """``name`` picks the factory in ``bench.detectors``; ``options`` is that detector's own
+    options dataclass (``bench.config.detectors``)."""
+
+    name: str = MISSING
+    options: Any = MISSING
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    #: True when the images are already aligned 112x112 faces (use with ``detector=none``).
+    aligned: bool = False
+    #: Run only these folds (numbered from 0); ``None``: all.
+    folds: list[int] | None = None
+    #: The first ``n / 2`` same and ``n / 2`` different pairs of each fold; ``None``: all.
+    pairs_per_fold: int | None = None
+    on_missing: OnMissing = OnMissing.error
+
+    def __post_init__(self) -> None:
+        if self.pairs_per_fold is not None:
+            require(
+                self.pairs_per_fold >= 2,
+                "dataset.pairs_per_fold",
+                "must be >= 2 or null",
+                self.pairs_per_fold,
+            )
+
+
+@dataclass
+class LfwDatasetConfig(DatasetConfig):
+    """LFW's ``pairs.txt`` over an image folder, both found by the asset resolver."""
+
+    #: Asset names of the image folder and of ``pairs.txt``; explicit paths win when given.
+    images: str = MISSING
+    images_path: str | None = None
+    pairs: str = MISSING
+    pairs_path: str | None = None
+
+
+@dataclass
+class CsvPairsDatasetConfig(DatasetConfig):
+    """Any image folder and a CSV of pairs (``path_a,path_b,label[,fold]``)."""
+
+    root: str = MISSING
+    pairs_csv: str = MISSING
+    #: Folds to deal the pairs into when the CSV has no fold column.
+    num_folds: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.num_folds >= 2, "dataset.num_folds", "must be >= 2", self.num_folds)
+
+
+@dataclass
+class ModelConfig:
+    """An EdgeFace model. The layout (``arch``, ``rank_ratio``, ``quantized``) is the published
+    variant's that ``name`` names (``bench.models.VARIANTS``) while ``arch`` is ``None``; setting
+    ``arch`` describes weights of another layout, with ``rank_ratio`` and ``quantized`` as given."""
+
+    name: str = MISSING
+    arch: str | None = None
+    #: Low-rank factor of every linear layer; ``None``: full rank.
+    rank_ratio: float | None = None
+    #: Dynamic int8 linears (CPU only).
+    quantized: bool = False
+    path: str | None = None
+    #: Sum each embedding with the mirrored face's (test-time augmentation).
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rank_ratio is not None:
+            require(
+                0.0 < self.rank_ratio <= 1.0,
+                "model.rank_ratio",
+                "must lie in (0, 1] or null",
+                self.rank_ratio,
+            )
+
+
+@dataclass
+class HardwareConfig:
+    device: Device = Device.cpu
+    #: The CUDA device's index; ``None``: the current one.
+    device_index: int | None = None
+    #: Images decoded, detected and aligned per batch.
+    batch_size: int = 32
+    #: Faces per recognition forward pass.
+    embed_batch_size: int = 64
+    #: Image-decoding threads; 0 decodes inline.
+    num_workers: int = 2
+    #: Threads of the detector and of each recognition worker; ``None`` splits the cores.
+    detect_threads: int | None = None
+    embed_threads: int | None = None
+    precision: Precision = Precision.fp32
+    embed_backend: EmbedBackend = EmbedBackend.auto
+    channels_last: bool = False
+    pin_memory: bool = False
+    #: ONNX Runtime providers in order; ``None``: CUDA then CPU on a GPU, the CPU alone otherwise.
+    onnx_providers: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "hardware.batch_size", "must be an integer >= 1", self.batch_size)
+        require(
+            self.embed_batch_size >= 1,
+            "hardware.embed_batch_size",
+            "must be an integer >= 1",
+            self.embed_batch_size,
+        )
+        require(self.num_workers >= 0, "hardware.num_workers", "must be an integer >= 0", self.num_workers)
+        for key in ("detect_threads", "embed_threads"):
+            value = getattr(self, key)
+            require(value is None or value >= 1, f"hardware.{key}", "must be an integer >= 1 or null", value)
+        if self.device_index is not None:
+            require(self.device is not Device.cpu, "hardware.device_index", "needs device=cuda or auto", 0)
+            require(self.device_index >= 0, "hardware.device_index", "must be >= 0", self.device_index)
+
+
+@dataclass
+class PipelineConfig:
+    #: ``fast`` (overlapped stages) or ``naive`` (the sequential in-run baseline): a label.
+    name: str = "fast"
+    overlap: bool = True
+    #: Batches in flight between stages (bounds memory).
+    queue_depth: int = 4
+    #: Recognition workers, each running whole model batches.
+    embed_workers: int = 2
+
+    def __post_init__(self) -> None:
+        require(self.queue_depth >= 1, "pipeline.queue_depth", "must be >= 1", self.queue_depth)
+        require(self.embed_workers >= 1, "pipeline.embed_workers", "must be >= 1", self.embed_workers)
+
+
+@dataclass
+class CacheConfig:
+    enabled: bool = True
+    dir: str | None = None
+
+    def __post_init__(self) -> None:
+        require(
+            not self.enabled or bool(self.dir),
+            "cache.dir",
+            "must name a folder when the cache is on",
+            self.dir,
+        )
+
+
+@dataclass
+class TrackingConfig:
+    uri: str = MISSING
+    experiment: str = "face-alignment"
+    #: ``None``: ``<detector>+<model>@<dataset>``.
+    run_name: str | None = None
+
+
+@dataclass
+class BenchConfig:
+    """One run: a detector/aligner and a recognition model on a verification protocol."""
+
+    detector: DetectorConfig = MISSING
+    dataset: DatasetConfig = MISSING
+    model: ModelConfig = MISSING
+    hardware: HardwareConfig = MISSING
+    cache: CacheConfig = MISSING
+    pipeline: PipelineConfig = MISSING
+    tracking: TrackingConfig = MISSING
+    selection: Selection = Selection.center_weighted
+    failure_policy: FailurePolicy = FailurePolicy.center_crop
+    #: Side of the centre crop (fallback and ``detector=center_crop``) / the shorter image side.
+    fallback_crop_fraction: float = 0.5
+    #: Images with a longer side above this are shrunk for detection only.
+    detect_max_side: int = 2048
+    #: Aligned faces shown in the sample-grid artifact.
+    sample_faces: int = 32
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        require(
+            0.0 < self.fallback_crop_fraction <= 1.0,
+            "fallback_crop_fraction",
+            "must lie in (0, 1]",
+            self.fallback_crop_fraction,
+        )
+        require(
+            self.detect_max_side >= 32, "detect_max_side", "must be at least 32 pixels", self.detect_max_side
+        )
+        require(self.sample_faces >= 0, "sample_faces", "must be >= 0", self.sample_faces)
+
+    @property
+    def run_name(self) -> str:
+        return self.tracking.run_name or f"{self.detector.name}+{self.model.name}@{self.dataset.name}"

@@ -1,0 +1,66 @@
+"""The schemas in Hydra's ConfigStore, and the composed config turned into typed objects.
+
+``conf/config.yaml`` starts from ``bench_schema`` (``BenchConfig``); every file of a group starts
+from its group's schema (``<group>_schema``, or ``detector_<name>_schema`` for a detector, whose
+options differ per method). The schemas are stored at the root, not in a group, so that they do
+not show up as choices in ``--help`` or in Hydra's "available options".
+"""
+
+from __future__ import annotations
+
+from dataclasses import field, make_dataclass
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from bench.config.detectors import DETECTOR_OPTIONS
+from bench.config.schema import (
+    BenchConfig,
+    CacheConfig,
+    CsvPairsDatasetConfig,
+    DetectorConfig,
+    HardwareConfig,
+    LfwDatasetConfig,
+    ModelConfig,
+    PipelineConfig,
+    TrackingConfig,
+)
+
+#: Root-level ConfigStore names of the group schemas that the YAML files start from.
+GROUP_SCHEMAS: dict[str, type] = {
+    "dataset_lfw_schema": LfwDatasetConfig,
+    "dataset_pairs_schema": CsvPairsDatasetConfig,
+    "model_schema": ModelConfig,
+    "hardware_schema": HardwareConfig,
+    "cache_schema": CacheConfig,
+    "pipeline_schema": PipelineConfig,
+    "tracking_schema": TrackingConfig,
+}
+
+
+def detector_schema(name: str) -> type[DetectorConfig]:
+    """``DetectorConfig`` with ``name`` fixed and ``options`` typed as that detector's options."""
+    options = DETECTOR_OPTIONS[name]
+    return make_dataclass(
+        f"{options.__name__.removesuffix('Options')}DetectorConfig",
+        [("name", str, field(default=name)), ("options", options, field(default_factory=options))],
+        bases=(DetectorConfig,),
+    )
+
+
+def register_configs() -> None:
+    """Store every schema (idempotent: Hydra replaces an entry stored twice)."""
+    store = ConfigStore.instance()
+    store.store(name="bench_schema", node=BenchConfig)
+    for name, schema in GROUP_SCHEMAS.items():
+        store.store(name=name, node=schema)
+    for name in DETECTOR_OPTIONS:
+        store.store(name=f"detector_{name}_schema", node=detector_schema(name))
+
+
+def to_bench_config(cfg: DictConfig) -> BenchConfig:
+    """The composed config as typed objects; range errors (``ConfigValueError``) raise here."""
+    config = OmegaConf.to_object(cfg)
+    if not isinstance(config, BenchConfig):
+        raise TypeError(f"expected a config composed on bench_schema, got {type(config).__name__}")
+    return config

@@ -1,0 +1,105 @@
+"""Every metric key and stage name, defined once.
+
+The keys are logged to MLflow and read back by name (console summary, sweep comparison,
+``make perf``), so a key spelled twice could drift apart and a renamed metric would go missing
+without a word; every module takes its keys from here. The strings are stable: the README's
+"Metric keys" table documents them.
+"""
+
+from __future__ import annotations
+
+#: The pipeline's stages, in order; each has its ``time_*_s``, ``ms_per_image_*`` and ``images_per_s_*``.
+STAGES = ("decode", "detect", "align", "embed")
+#: What is timed besides the stages (a ``time_*_s`` each): loading, warm-up, the cache, scoring.
+OVERHEADS = ("load", "warmup", "cache_read", "cache_write", "evaluate")
+#: The false accept rates whose true accept rate every run logs.
+DEFAULT_FAR_TARGETS: tuple[float, ...] = (1e-3, 1e-2)
+
+# -- verification, on every scored pair ----------------------------------------------------------
+ACCURACY = "accuracy"
+ACCURACY_STD = "accuracy_std"
+AUC = "auc"
+EER = "eer"
+BEST_THRESHOLD = "best_threshold"
+NUM_PAIRS = "num_pairs"
+
+# -- verification on the pairs whose two faces were detected, and the detection counts -----------
+ACCURACY_DETECTED = "accuracy_detected"
+ACCURACY_DETECTED_STD = "accuracy_detected_std"
+SUCCESS_RATE = "success_rate"
+PAIR_SUCCESS_RATE = "pair_success_rate"
+NUM_IMAGES = "num_images"
+NUM_FAILED_IMAGES = "num_failed_images"
+NUM_FALLBACK_IMAGES = "num_fallback_images"
+NUM_PAIRS_TOTAL = "num_pairs_total"
+NUM_PAIRS_SCORED = "num_pairs_scored"
+
+# -- speed and the cache ---------------------------------------------------------------------------
+TIME_TOTAL_S = "time_total_s"
+IMAGES_PER_S = "images_per_s"
+NUM_IMAGES_COMPUTED = "num_images_computed"
+NUM_IMAGES_CACHED = "num_images_cached"
+CACHE_CORRUPTED_ENTRIES = "cache_corrupted_entries"
+
+# -- memory: the sampled series (metric histories) and torch's peak on the GPU ---------------------
+RSS_MB = "rss_mb"
+GPU_ALLOCATED_MB = "gpu_allocated_mb"
+GPU_RESERVED_MB = "gpu_reserved_mb"
+GPU_USED_MB = "gpu_used_mb"
+GPU_SERIES = (GPU_ALLOCATED_MB, GPU_RESERVED_MB, GPU_USED_MB)
+#: Torch's exact peak of allocated GPU memory; 0 on the CPU.
+PEAK_GPU_MB = "peak_gpu_mb"
+
+
+def time_s(step: str) -> str:
+    """Busy seconds of a stage or an overhead: ``time_detect_s``, ``time_load_s``."""
+    _check(step, (*STAGES, *OVERHEADS))
+    return f"time_{step}_s"
+
+
+def ms_per_image(stage: str) -> str:
+    """A stage's milliseconds per computed image: ``ms_per_image_detect``."""
+    _check(stage, STAGES)
+    return f"ms_per_image_{stage}"
+
+
+def images_per_s(stage: str) -> str:
+    """A stage's throughput: ``images_per_s_detect`` (``IMAGES_PER_S`` is end to end)."""
+    _check(stage, STAGES)
+    return f"images_per_s_{stage}"
+
+
+def format_far(far: float) -> str:
+    """A false accept rate as keys and tables show it: ``1e-3`` (MLflow-safe, no dot for 0.001)."""
+    mantissa, exponent = f"{far:e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def tar_at_far(far: float) -> str:
+    """The true accept rate at a false accept rate: ``1e-3`` -> ``tar_at_far_1e-3``."""
+    return f"tar_at_far_{format_far(far)}"
+
+
+def peak(series: str, phase: str | None = None) -> str:
+    """Peak of a memory series, over the run or in one phase: ``peak_rss_mb``, ``peak_rss_mb_load``."""
+    _check(series, (RSS_MB, *GPU_SERIES))
+    return f"peak_{series}" if phase is None else f"peak_{series}_{phase}"
+
+
+def _check(name: str, known: tuple[str, ...]) -> None:
+    """A typo in a stage or series name would make a key no run logs: refuse it here."""
+    if name not in known:
+        raise ValueError(f"unknown name {name!r}, expected one of {known}")
+
+
+TIME_LOAD_S = time_s("load")
+TIME_WARMUP_S = time_s("warmup")
+TIME_CACHE_READ_S = time_s("cache_read")
+TIME_CACHE_WRITE_S = time_s("cache_write")
+TIME_EVALUATE_S = time_s("evaluate")
+TAR_AT_FAR = tuple(tar_at_far(far) for far in DEFAULT_FAR_TARGETS)
+PEAK_RSS_MB = peak(RSS_MB)
+PEAK_GPU_ALLOCATED_MB = peak(GPU_ALLOCATED_MB)
+PEAK_GPU_RESERVED_MB = peak(GPU_RESERVED_MB)
+PEAK_GPU_USED_MB = peak(GPU_USED_MB)

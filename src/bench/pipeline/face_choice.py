@@ -1,0 +1,42 @@
+"""Which face of an image is aligned: the selection rule, and the failure policy when none is found."""
+
+from __future__ import annotations
+
+from bench.config import FailurePolicy, Selection
+from bench.detectors import Face, select_face
+from bench.detectors.center_crop import center_box
+from bench.pipeline.records import ImageRecord, ImageStatus
+
+
+class NoFaceError(RuntimeError):
+    """``failure_policy=error`` and an image had no face."""
+
+
+class FaceChooser:
+    """Picks the face to align by ``selection`` and applies ``policy`` when there is none:
+    ``center_crop`` aligns the centre crop (side ``fallback_fraction`` of the shorter side),
+    ``exclude`` leaves the image out, ``error`` stops the run."""
+
+    def __init__(
+        self, detector: str, selection: Selection, policy: FailurePolicy, fallback_fraction: float
+    ) -> None:
+        self.detector = detector
+        self.selection = selection
+        self.policy = policy
+        self.fallback_fraction = fallback_fraction
+
+    def choose(self, record: ImageRecord, shape: tuple[int, int], faces: list[Face]) -> Face | None:
+        """The face to align, recorded in ``record``; ``None`` when the image is left out."""
+        record.num_faces = len(faces)
+        face = select_face(faces, shape, self.selection)
+        if face is not None:
+            record.status, record.face = ImageStatus.DETECTED, face
+            return face
+        record.status = ImageStatus.NO_FACE
+        record.reason = f"{self.detector} found no face"
+        if self.policy is FailurePolicy.error:
+            raise NoFaceError(f"{record.path}: no face found and failure_policy=error")
+        if self.policy is FailurePolicy.center_crop:
+            box = center_box(shape[0], shape[1], self.fallback_fraction)
+            record.face, record.fallback = Face(box=box, score=1.0), True
+        return record.face

@@ -1,0 +1,35 @@
+"""The aligned faces shown in a run's sample grid."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.alignment import align_face
+from bench.data import ImageDecodeError, decode_image
+from bench.pipeline.records import AlignedSample, ImageRecord
+
+log = logging.getLogger(__name__)
+
+
+def sample_faces(
+    records: Sequence[ImageRecord], image_root: Path, limit: int, passthrough: bool
+) -> list[AlignedSample]:
+    """The first ``limit / 2`` aligned faces (the same images in every run on a data set, so a
+    sweep can show one image aligned by each method), then fallbacks until the grid is full, so
+    failures show. Re-aligned here from their records, as cached images were never decoded."""
+    embedded = [record for record in records if record.embedded]
+    chosen = embedded[: limit // 2]
+    chosen += [record for record in embedded[limit // 2 :] if record.fallback][: limit - len(chosen)]
+    samples = []
+    for record in chosen:
+        try:
+            image = decode_image(image_root / record.path)
+        except ImageDecodeError as error:
+            log.warning("sample face not shown: %s", error)
+            continue
+        assert record.face is not None
+        face = image if passthrough else align_face(image, record.face)
+        samples.append(AlignedSample(record.path, face, record.fallback))
+    return samples
