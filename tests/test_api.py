@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from bench.api import UnifiedFaceDetector, list_available
-from bench.detectors import list_detectors
+from bench.api import Availability, UnifiedFaceDetector, list_available
+from bench.assets import ASSETS, resolve
+from bench.assets import resolver as resolver_module
+from bench.config import Selection
+from bench.detectors import Requirements, detector_entry, list_detectors
 
 
 def test_detect_faces_and_align(lfw_images: list[np.ndarray]) -> None:
@@ -25,15 +30,67 @@ def test_no_face_gives_empty_arrays_and_none() -> None:
     assert detector.align(grey) is None
 
 
-def test_list_available_reports_every_method() -> None:
-    report = {entry.name: entry for entry in list_available()}
-    assert set(report) == set(list_detectors())
-    assert report["yunet"].available and report["mtcnn"].available and report["yunet"].reason == ""
+def test_options_and_selection_reach_the_detector() -> None:
+    detector = UnifiedFaceDetector("yunet", selection="largest", score_threshold=0.9, backend="opencv")
+    assert detector.selection is Selection.largest
+    assert detector.detector.describe()["detector_backend"].startswith("opencv")
+    with pytest.raises(ValueError, match=r"detector 'yunet' has no option 'score_treshold'"):
+        UnifiedFaceDetector("yunet", score_treshold=0.9)
+    with pytest.raises(ValueError, match="'biggest' is not a valid Selection"):
+        UnifiedFaceDetector("yunet", selection="biggest")
+
+
+def _rows() -> dict[tuple[str, str], Availability]:
+    return {(row.name, row.backend): row for row in list_available()}
+
+
+def test_list_available_reports_every_method_and_backend() -> None:
+    rows = list_available()
+    report = _rows()
+    assert len(report) == len(rows), "one row per method and backend"
+    assert {name for name, _ in report} == set(list_detectors())
+    for name in list_detectors():
+        backends = {str(backend) for backend in detector_entry(name).requirements}
+        assert {backend for row_name, backend in report if row_name == name} == backends
+        defaults = [row.backend for row in rows if row.name == name and row.default]
+        assert defaults == [detector_entry(name).default_backend], name
+    assert set(report) >= {("yunet", "onnxruntime"), ("yunet", "opencv"), ("mtcnn", "default")}
+    assert report["yunet", "onnxruntime"].default and not report["yunet", "opencv"].default
+    assert report["yolov8_face", "ultralytics"].default and not report["yolov8_face", "onnxruntime"].default
+    for key in (("yunet", "onnxruntime"), ("yunet", "opencv"), ("mtcnn", "default")):
+        assert report[key].available and report[key].reason == "", report[key]
 
 
 def test_list_available_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.detectors.yunet import YuNetDetector
+    """One backend lacking a package: that row says so, the method's other backend still runs."""
+    requirements = detector_entry("yunet").requirements
+    monkeypatch.setitem(requirements, "opencv", Requirements(("yunet",), ("cv2", "no_such_package")))
+    report = _rows()
+    missing = report["yunet", "opencv"]
+    assert not missing.available
+    assert missing.reason == "Python package 'no_such_package' is not installed"
+    assert report["yunet", "onnxruntime"].available
 
-    monkeypatch.setattr(YuNetDetector, "required_packages", ("no_such_package",))
-    entry = next(entry for entry in list_available() if entry.name == "yunet")
-    assert not entry.available and "no_such_package" in entry.reason
+
+@pytest.mark.parametrize(
+    ("present", "absent"),
+    [("yolov8_face", "yolov8_face_ultralytics"), ("yolov8_face_ultralytics", "yolov8_face")],
+)
+def test_each_yolov8_backend_needs_its_own_weights(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, present: str, absent: str
+) -> None:
+    """The onnxruntime backend runs the raw-head graph (asset ``yolov8_face``), the ultralytics
+    backend the graph with the pose decode (``yolov8_face_ultralytics``): with only one of the
+    two files found, only its backend is available, and the other row names the missing file."""
+    placed = tmp_path / ASSETS[present].relpath
+    placed.parent.mkdir(parents=True)
+    placed.symlink_to(resolve(present, download=False))
+    monkeypatch.setattr(resolver_module, "search_roots", lambda: [tmp_path])
+
+    backend_of = {"yolov8_face": "onnxruntime", "yolov8_face_ultralytics": "ultralytics"}
+    report = _rows()
+    available, missing = report["yolov8_face", backend_of[present]], report["yolov8_face", backend_of[absent]]
+    assert available.available and available.reason == ""
+    assert not missing.available
+    assert missing.reason.startswith(f"weights {ASSETS[absent].relpath} are not on this machine")
+    assert ASSETS[present].relpath not in missing.reason

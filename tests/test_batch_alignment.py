@@ -18,6 +18,7 @@ import torch
 from bench.alignment import ALIGNED_SIZE, BatchAligner, align_face, face_transform, template_points
 from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
 from bench.models import create_embedder
+from bench.runtime import Runtime
 
 #: Measured: at most 1 grey level apart (a rounding tie), on ~0.1% of values at most.
 MAX_DIFF = 1
@@ -137,8 +138,8 @@ def test_bad_arguments_are_clear_errors(lfw_images: list[np.ndarray]) -> None:
         BatchAligner(backend="pil")
     with pytest.raises(ValueError, match="opencv backend runs on the CPU only"):
         BatchAligner(device="cuda", backend="opencv")
-    with pytest.raises(ValueError, match="unknown device"):
-        BatchAligner(device="gpu")
+    with pytest.raises(RuntimeError, match="device type at start of device string: gpu"):
+        BatchAligner(device="gpu")  # torch.device's own error
     face = Face(box=[50, 50, 200, 200], score=1.0)
     with pytest.raises(ValueError, match="2 images and 1 faces"):
         BatchAligner().align(lfw_images[:2], [face])
@@ -146,10 +147,19 @@ def test_bad_arguments_are_clear_errors(lfw_images: list[np.ndarray]) -> None:
         BatchAligner(backend="torch").align([lfw_images[0].astype(np.float32)], [face])
 
 
+def test_the_device_is_taken_as_given() -> None:
+    """The run's ``Runtime.device`` (already checked to exist) picks the backend; the aligner
+    does not look for CUDA itself, so this holds on a machine without it."""
+    on_cpu = BatchAligner(torch.device("cpu"), pin_memory=True)
+    assert (on_cpu.device, on_cpu.backend, on_cpu.pin_memory) == ("cpu", "opencv", False)
+    on_gpu = BatchAligner(torch.device("cuda", 1), pin_memory=True)
+    assert (on_gpu.device, on_gpu.backend, on_gpu.pin_memory) == ("cuda:1", "torch", True)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device to compare GPU with CPU")
 def test_gpu_matches_cpu(detections: tuple[list[np.ndarray], list[Face]]) -> None:
     images, faces = detections
-    aligner = BatchAligner(device="cuda", pin_memory=True)
+    aligner = BatchAligner(device=Runtime.local("cuda").device, pin_memory=True)
     assert aligner.backend == "torch"
     assert aligner.device.startswith("cuda:")
     aligned = aligner.align(images, faces)

@@ -11,12 +11,27 @@ from bench.api import list_available
 from bench.assets import resolve
 from bench.data import parse_lfw_pairs
 from bench.detectors import create_detector, select_face
+from bench.detectors.registry import DEFAULT_BACKEND
+from bench.runtime import Runtime
 
 from .conftest import read_rgb
 
 #: Methods that locate faces (the baselines `center_crop` and `none` do not).
 BASELINES = {"center_crop", "none"}
-METHODS = sorted(entry.name for entry in list_available() if entry.available and entry.name not in BASELINES)
+
+
+def _backends() -> dict[str, str]:
+    """Per method that runs here, the backend compared: its default one when that runs here,
+    else the first that does (the backends of one method are compared in its own tests)."""
+    chosen: dict[str, str] = {}
+    for row in sorted(list_available(), key=lambda row: not row.default):
+        if row.available and row.name not in BASELINES:
+            chosen.setdefault(row.name, row.backend)
+    return chosen
+
+
+BACKENDS = _backends()
+METHODS = sorted(BACKENDS)
 #: Median and worst-case disagreement allowed between two methods' eye positions, in pixels of
 #: the 250x250 images (inter-ocular distance there is about 40-50 px).
 MEDIAN_TOLERANCE_PX, MAX_TOLERANCE_PX = 4.5, 12.0
@@ -30,11 +45,13 @@ def eyes() -> dict[str, np.ndarray]:
     images = [read_rgb(resolve("lfw_deepfunneled") / name) for name in names]
     found = {}
     for method in METHODS:
-        detector = create_detector(method)
-        faces = [
-            select_face(candidates, image.shape)
-            for image, candidates in zip(images, detector.detect(images), strict=True)
-        ]
+        backend = {} if BACKENDS[method] == DEFAULT_BACKEND else {"backend": BACKENDS[method]}
+        detector = create_detector(method, Runtime.local("cpu"), **backend)
+        try:
+            detected = detector.detect(images)
+        finally:
+            detector.close()
+        faces = [select_face(faces, image.shape) for image, faces in zip(images, detected, strict=True)]
         assert all(face is not None for face in faces), method
         found[method] = np.stack(
             [

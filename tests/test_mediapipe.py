@@ -1,7 +1,15 @@
-"""MediaPipe BlazeFace (Tasks FaceDetector) and Face Mesh (LiteRT): real weights, real LFW faces, CPU."""
+"""MediaPipe BlazeFace (Tasks FaceDetector) and Face Mesh (LiteRT): real weights, real LFW faces, CPU.
+
+What every detector promises (faces in the documented order, BlazeFace's four named points,
+batching, no face on a blank image, non-RGB input refused, ``describe``) is checked for both in
+``test_detector_contract.py``. Every detector built here is closed at teardown
+(``Detector.close``): MediaPipe's own clean-up can deadlock in the garbage collector.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -10,10 +18,12 @@ import pytest
 import torch
 from ai_edge_litert.interpreter import Interpreter
 from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarksConnections
+from omegaconf.errors import ValidationError
 
 from bench.alignment import align_face, similarity_to_template, template_points
 from bench.assets import resolve
-from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
+from bench.config import BlazeFaceModel
+from bench.detectors import FIVE_POINTS, Detector, Face, create_detector, select_face
 from bench.detectors.mediapipe_common import blazeface_task_model
 from bench.detectors.mediapipe_detection import LANDMARK_NAMES, MODELS, MediaPipeFaceDetector
 from bench.detectors.mediapipe_mesh import (
@@ -23,30 +33,47 @@ from bench.detectors.mediapipe_mesh import (
     MediaPipeMeshDetector,
     MeshFace,
 )
+from bench.runtime import CPU_PROVIDER, CUDA_PROVIDER, Runtime
 
 from .landmark_checks import (
     apply_affine,
     assert_central_face_chosen,
-    assert_plausible_face,
-    assert_same_faces,
+    assert_landmark_order,
     template_error,
 )
 
 MultiFace = tuple[np.ndarray, tuple[float, float, float, float]]
+RUNTIME = Runtime.local("cpu", threads=1)
 
 
 @pytest.fixture(scope="module")
-def blazeface() -> MediaPipeFaceDetector:
-    made = create_detector("mediapipe_detection")
+def blazeface() -> Iterator[MediaPipeFaceDetector]:
+    made = create_detector("mediapipe_detection", RUNTIME)
     assert isinstance(made, MediaPipeFaceDetector)
-    return made
+    yield made
+    made.close()
 
 
 @pytest.fixture(scope="module")
-def mesh_detector() -> MediaPipeMeshDetector:
-    made = create_detector("mediapipe_mesh", num_threads=1)
+def mesh_detector() -> Iterator[MediaPipeMeshDetector]:
+    made = create_detector("mediapipe_mesh", RUNTIME)
     assert isinstance(made, MediaPipeMeshDetector)
-    return made
+    yield made
+    made.close()
+
+
+@pytest.fixture()
+def build() -> Iterator[Callable[..., Detector]]:
+    """``create_detector`` for one test, on ``RUNTIME`` unless given; closed at teardown."""
+    made: list[Detector] = []
+
+    def build(name: str, runtime: Runtime = RUNTIME, **options: object) -> Detector:
+        made.append(create_detector(name, runtime, **options))
+        return made[-1]
+
+    yield build
+    for detector in made:
+        detector.close()
 
 
 @pytest.fixture(scope="module")
@@ -63,33 +90,13 @@ def _selected(found: list[list[Face]], images: list[np.ndarray]) -> list[Face]:
     faces = []
     for image, candidates in zip(images, found, strict=True):
         assert candidates, "no face found"
-        assert [f.score for f in candidates] == sorted((f.score for f in candidates), reverse=True)
         face = select_face(candidates, image.shape)
         assert face is not None
         faces.append(face)
     return faces
 
 
-def _assert_blazeface_order(face: Face) -> None:
-    """The four points as an upright face shows them, inside the box."""
-    assert face.landmark_names == LANDMARK_NAMES and face.landmarks is not None
-    left_eye, right_eye, nose, mouth = face.landmarks
-    assert left_eye[0] < nose[0] < right_eye[0] and left_eye[0] < mouth[0] < right_eye[0]
-    assert max(left_eye[1], right_eye[1]) < nose[1] < mouth[1]
-    x1, y1, x2, y2 = face.box
-    assert np.all((face.landmarks >= [x1, y1]) & (face.landmarks <= [x2, y2])), (face.landmarks, face.box)
-
-
 # --- BlazeFace -------------------------------------------------------------------------------
-
-
-def test_blazeface_points_in_order(blazeface_faces: list[Face], lfw_images: list[np.ndarray]) -> None:
-    for image, face in zip(lfw_images, blazeface_faces, strict=True):
-        _assert_blazeface_order(face)
-        height, width = image.shape[:2]
-        assert face.score > 0.8 and 60 < face.width < 180
-        assert abs(face.box[0::2].mean() - width / 2) < 0.2 * width
-        assert abs(face.box[1::2].mean() - height / 2) < 0.2 * height
 
 
 def test_blazeface_alignment_lands_near_the_template_subset(
@@ -103,13 +110,15 @@ def test_blazeface_alignment_lands_near_the_template_subset(
 
 
 def test_full_range_model_runs_in_the_tasks_detector(
-    lfw_images: list[np.ndarray], multi_face_image: MultiFace
+    build: Callable[..., Detector], lfw_images: list[np.ndarray], multi_face_image: MultiFace
 ) -> None:
-    detector = create_detector("mediapipe_detection", model="full_range")
+    detector = build("mediapipe_detection", model="full_range")
     assert detector.describe()["detector_model"] == "full_range"
+    assert detector.describe()["detector_weights"].endswith("face_detection_full_range.tflite")
     found = detector.detect([*lfw_images, multi_face_image[0]])
     for face in _selected(found[:-1], lfw_images):
-        _assert_blazeface_order(face)
+        assert face.landmark_names == LANDMARK_NAMES
+        assert_landmark_order(face)
     image, extent = multi_face_image
     assert len(found[-1]) == 5
     assert_central_face_chosen(found[-1], image.shape, extent)
@@ -144,22 +153,22 @@ def test_metadata_leaves_the_network_unchanged(tmp_path: Path) -> None:
         np.testing.assert_array_equal(before, after)
 
 
-def test_blazeface_batch_matches_single_images(
-    blazeface: MediaPipeFaceDetector, lfw_images: list[np.ndarray]
-) -> None:
-    wide = cv2.resize(lfw_images[0], (400, 300), interpolation=cv2.INTER_LINEAR)
-    batch = [lfw_images[1], wide, lfw_images[2]]
-    for image, expected in zip(batch, blazeface.detect(batch), strict=True):
-        assert_same_faces(blazeface.detect([image])[0], expected)
-    _assert_blazeface_order(select_face(blazeface.detect([wide])[0], wide.shape))
-
-
 def test_blazeface_options_and_describe(blazeface: MediaPipeFaceDetector) -> None:
     info = blazeface.describe()
-    assert info["detector"] == "mediapipe_detection" and info["detector_device"] == "cpu"
     assert info["detector_backend"].startswith("mediapipe") and info["detector_model"] == "short_range"
-    with pytest.raises(ValueError, match="short_range"):
-        MediaPipeFaceDetector(model="long_range")
+    assert info["detector_weights"].endswith("face_detection_short_range.tflite")
+    with pytest.raises(ValidationError, match=r"Invalid value 'long_range', expected one of"):
+        create_detector("mediapipe_detection", RUNTIME, model="long_range")
+
+
+def test_blazeface_score_threshold(build: Callable[..., Detector], lfw_images: list[np.ndarray]) -> None:
+    """The default keeps one face per LFW image; a low ``score_threshold`` lets BlazeFace's
+    weak candidates through, none below it."""
+    default = build("mediapipe_detection").detect(lfw_images)
+    loose = build("mediapipe_detection", score_threshold=0.05).detect(lfw_images)
+    assert all(len(faces) == 1 for faces in default)
+    assert sum(map(len, loose)) > len(lfw_images)
+    assert all(min(face.score for face in faces) >= 0.05 for faces in loose)
 
 
 # --- Face Mesh -------------------------------------------------------------------------------
@@ -173,9 +182,8 @@ def test_mesh_eye_contours_are_mediapipes() -> None:
     assert set(MESH_RIGHT_EYE) == points(FaceLandmarksConnections.FACE_LANDMARKS_RIGHT_EYE)
 
 
-def test_mesh_five_points_are_plausible(mesh_faces: list[Face], lfw_images: list[np.ndarray]) -> None:
-    for image, face in zip(lfw_images, mesh_faces, strict=True):
-        assert_plausible_face(face, image.shape)
+def test_mesh_covers_the_face(mesh_faces: list[Face]) -> None:
+    for face in mesh_faces:
         assert isinstance(face, MeshFace) and face.mesh is not None
         assert face.mesh.shape == (MESH_POINTS, 3) and face.presence > 0.9
         # The mesh covers the whole face (forehead, chin), so it reaches past BlazeFace's box a little.
@@ -223,12 +231,16 @@ def test_mesh_follows_a_rotated_face(
     assert np.median(np.linalg.norm(face.mesh[:, :2] - moved, axis=1)) < 2.0
 
 
-def test_mesh_multi_face_image(mesh_detector: MediaPipeMeshDetector, multi_face_image: MultiFace) -> None:
+def test_mesh_multi_face_image(
+    build: Callable[..., Detector], mesh_detector: MediaPipeMeshDetector, multi_face_image: MultiFace
+) -> None:
     image, extent = multi_face_image
     faces = mesh_detector.detect([image])[0]
     assert len(faces) >= 3  # as BlazeFace short range (see above)
     assert_central_face_chosen(faces, image.shape, extent)
-    full_range = create_detector("mediapipe_mesh", detector_model="full_range", num_threads=1)
+    full_range = build("mediapipe_mesh", box_detector_options={"model": "full_range"})
+    assert isinstance(full_range, MediaPipeMeshDetector)
+    assert full_range.face_detector.model == BlazeFaceModel.full_range
     faces = full_range.detect([image])[0]
     assert len(faces) == 5 and all(isinstance(face, MeshFace) for face in faces)
     assert_central_face_chosen(faces, image.shape, extent)
@@ -237,50 +249,70 @@ def test_mesh_multi_face_image(mesh_detector: MediaPipeMeshDetector, multi_face_
 def test_mesh_batch_matches_single_images(
     mesh_detector: MediaPipeMeshDetector, lfw_images: list[np.ndarray]
 ) -> None:
+    """The 468 points too (the contract test compares the five and the boxes)."""
     batch = lfw_images[:3]
     for image, expected in zip(batch, mesh_detector.detect(batch), strict=True):
         got = mesh_detector.detect([image])[0]
-        assert_same_faces(got, expected)
+        assert len(got) == len(expected)
         for a, b in zip(got, expected, strict=True):
             assert isinstance(a, MeshFace) and isinstance(b, MeshFace)
             np.testing.assert_allclose(a.mesh, b.mesh, atol=1e-3)
+            assert a.presence == pytest.approx(b.presence, abs=1e-6)
 
 
 def test_mesh_describe(mesh_detector: MediaPipeMeshDetector) -> None:
     info = mesh_detector.describe()
-    assert info["detector"] == "mediapipe_mesh" and info["detector_device"] == "cpu"
     assert "LiteRT" in info["detector_backend"] and info["detector_model"] == "short_range"
     assert info["detector_mesh_weights"].endswith("face_landmark.tflite")
 
 
-def test_faces_the_mesh_model_does_not_see_are_dropped(lfw_images: list[np.ndarray]) -> None:
-    assert MediaPipeMeshDetector(min_presence_confidence=1.01).detect(lfw_images[:1]) == [[]]
+def test_faces_the_mesh_model_does_not_see_are_dropped(
+    build: Callable[..., Detector], lfw_images: list[np.ndarray]
+) -> None:
+    """BlazeFace let loose (score_threshold 0.1) proposes boxes on noise and around a face; the
+    mesh's presence (``score_threshold``, default 0.5) keeps only the real face."""
+    noise = np.random.default_rng(0).integers(0, 256, (250, 250, 3), dtype=np.uint8)
+    images = [noise, lfw_images[0]]
+    loose = {"score_threshold": 0.1}
+    boxes = build("mediapipe_detection", **loose).detect(images)
+    every = build("mediapipe_mesh", score_threshold=0.0, box_detector_options=loose).detect(images)
+    kept = build("mediapipe_mesh", box_detector_options=loose).detect(images)
+    assert len(boxes[0]) >= 3 and len(boxes[1]) >= 2, boxes
+    assert [len(faces) for faces in every] == [len(faces) for faces in boxes]
+    assert kept[0] == [] and len(kept[1]) == 1
+    (face,) = kept[1]
+    assert isinstance(face, MeshFace) and face.presence > 0.9
+    assert sorted(f.presence for f in every[1])[-2] < 0.5  # the one kept is the only one above
 
 
 def test_mesh_model_with_custom_ops_is_refused() -> None:
     attention = resolve("mediapipe_face_landmark_with_attention")
     with pytest.raises(RuntimeError, match="custom op"):
-        MediaPipeMeshDetector(path=str(attention))
+        create_detector("mediapipe_mesh", RUNTIME, path=str(attention))
+
+
+def test_mesh_options_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"detector\.options\.roi_scale must be positive, got 0\.0"):
+        create_detector("mediapipe_mesh", RUNTIME, roi_scale=0.0)
+    with pytest.raises(
+        ValueError, match=r"detector\.options\.score_threshold must lie in \[0, 1\], got 1\.01"
+    ):
+        create_detector("mediapipe_mesh", RUNTIME, score_threshold=1.01)
+    with pytest.raises(ValueError, match=r"'box_detector_options' has no option|detector_model"):
+        create_detector("mediapipe_mesh", RUNTIME, detector_model="full_range")
 
 
 # --- both ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["mediapipe_detection", "mediapipe_mesh"])
-def test_image_without_a_face(
-    name: str, blazeface: MediaPipeFaceDetector, mesh_detector: MediaPipeMeshDetector
+def test_a_cuda_runtime_runs_on_the_cpu_and_says_so(
+    build: Callable[..., Detector], caplog: pytest.LogCaptureFixture, name: str
 ) -> None:
-    detector = blazeface if name == "mediapipe_detection" else mesh_detector
-    grey = np.full((250, 250, 3), 128, dtype=np.uint8)
-    tiny = np.zeros((4, 7, 3), dtype=np.uint8)
-    assert detector.detect([grey, tiny]) == [[], []]
-    assert detector.detect([]) == []
-    with pytest.raises(ValueError, match="HxWx3"):
-        detector.detect([np.zeros((32, 32), dtype=np.uint8)])
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
-@pytest.mark.parametrize("name", ["mediapipe_detection", "mediapipe_mesh"])
-def test_cuda_requested_without_cuda(name: str) -> None:
-    with pytest.raises(RuntimeError, match="CUDA"):
-        create_detector(name, device="cuda")
+    """MediaPipe has no CUDA path: on a run's CUDA runtime (the other stages use the GPU) the
+    method runs on the CPU, logs so, and records ``cpu``. Nothing here touches CUDA."""
+    cuda = Runtime(torch.device("cuda", 0), (CUDA_PROVIDER, CPU_PROVIDER), detect_threads=1, embed_threads=1)
+    with caplog.at_level(logging.WARNING):
+        detector = build(name, cuda)
+    assert detector.device == "cpu" and detector.describe()["detector_device"] == "cpu"
+    assert f"{name} runs on the CPU" in caplog.text and "cuda:0 is not used" in caplog.text

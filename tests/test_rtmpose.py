@@ -1,7 +1,8 @@
 """RTMPose face6 top-down. The real weights are only on the OpenMMLab server, so the decoding is
 checked on small ONNX graphs built here with the same interface (``input`` 1x3x256x256,
 ``simcc_x``/``simcc_y`` 1x106x512) around real YuNet boxes on real LFW images; the real model
-is tested too when its file is present."""
+is tested too when its file is present, here and in ``test_detector_contract.py`` (which skips
+it otherwise; the face order, no-face and batching checks below run on the stand-ins)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from bench.alignment import similarity_to_template, template_points
 from bench.assets import ASSETS, Asset, AssetError, AssetNotFoundError, resolve
 from bench.assets import resolver as resolver_module
+from bench.config import ConfigValueError, RTMPoseOptions
 from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
 from bench.detectors.rtmpose import FIVE_POINT_INDICES, RTMPoseDetector
+from bench.runtime import Runtime
 
 from .landmark_checks import assert_plausible_face
+
+RUNTIME = Runtime.local("cpu", threads=1)
 
 K, BINS = 106, 512  # keypoints; 256 input pixels x simcc_split_ratio 2
 #: Where the constant model puts the five points, as fractions of the central 160 px of the
@@ -109,7 +113,7 @@ def marker_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def detector(constant_model: Path) -> RTMPoseDetector:
-    made = create_detector("rtmpose", path=str(constant_model), box_detector="yunet")
+    made = create_detector("rtmpose", RUNTIME, path=str(constant_model), box_detector="yunet")
     assert isinstance(made, RTMPoseDetector)
     return made
 
@@ -126,7 +130,7 @@ def _expected_in_image(box: np.ndarray, bins_x: np.ndarray, bins_y: np.ndarray) 
 def test_decodes_the_encoded_keypoints_through_the_crop(
     detector: RTMPoseDetector, lfw_images: list[np.ndarray]
 ) -> None:
-    boxes = create_detector("yunet").detect(lfw_images)
+    boxes = create_detector("yunet", RUNTIME).detect(lfw_images)
     for image, faces, expected_faces in zip(lfw_images, detector.detect(lfw_images), boxes, strict=True):
         assert len(faces) == len(expected_faces) >= 1
         for face, box_face in zip(faces, expected_faces, strict=True):
@@ -194,9 +198,9 @@ def test_the_crop_shows_the_box_region_in_rgb_normalised(
 ) -> None:
     """The crop really samples the image where the inverse mapping says, in RGB order, with the
     training mean/std: the marker's first pure column/row comes back at its pixel edge."""
-    rtmpose = RTMPoseDetector(path=str(marker_model))
+    rtmpose = RTMPoseDetector(RTMPoseOptions(path=str(marker_model)), RUNTIME)
     for image, (dx, dy) in zip(lfw_images[:3], ((-20, -15), (10, 5), (0, 25)), strict=True):
-        box = create_detector("yunet").detect([image])[0][0].box
+        box = create_detector("yunet", RUNTIME).detect([image])[0][0].box
         x0, y0 = int((box[0] + box[2]) / 2) + dx, int((box[1] + box[3]) / 2) + dy
         marked = _with_red_marker(image, x0, y0)
         face = select_face(rtmpose.detect([marked])[0], marked.shape)
@@ -222,7 +226,7 @@ def test_batch_matches_single_images(
     give each face its own result."""
     images = [_with_red_marker(lfw_images[0], 110, 140), multi_face_image[0], lfw_images[1]]
     for model in (marker_model, constant_model):
-        rtmpose = RTMPoseDetector(path=str(model))
+        rtmpose = create_detector("rtmpose", RUNTIME, path=str(model))
         together = rtmpose.detect(images)
         for image, expected in zip(images, together, strict=True):
             alone = rtmpose.detect([image])[0]
@@ -232,14 +236,34 @@ def test_batch_matches_single_images(
                 np.testing.assert_allclose(a.box, b.box)
 
 
-def test_describe_and_options(detector: RTMPoseDetector) -> None:
+def test_describe_and_options(detector: RTMPoseDetector, constant_model: Path) -> None:
     info = detector.describe()
     assert info["detector"] == "rtmpose" and info["detector_provider"] == "CPUExecutionProvider"
     assert info["box_detector"] == "yunet" and info["box_detector_weights"].endswith(".onnx")
-    with pytest.raises(ValueError, match="another detector"):
-        RTMPoseDetector(box_detector="rtmpose")
-    with pytest.raises(ValueError, match="must be positive"):
-        RTMPoseDetector(box_padding=0.0)
+    with pytest.raises(ConfigValueError, match=r"detector\.options\.box_detector must be another detector"):
+        RTMPoseOptions(box_detector="rtmpose")
+    with pytest.raises(ConfigValueError, match=r"detector\.options\.box_padding must be positive, got 0\.0"):
+        create_detector("rtmpose", RUNTIME, path=str(constant_model), box_padding=0.0)
+
+
+def test_box_detector_options_are_bound_as_its_own(constant_model: Path) -> None:
+    """The box detector gets its options (checked by its own schema before any model loads)
+    and the same runtime."""
+    made = create_detector(
+        "rtmpose",
+        RUNTIME,
+        path=str(constant_model),
+        box_detector="retinaface",
+        box_detector_options={"score_threshold": 0.8, "input_size": 320},
+    )
+    assert isinstance(made, RTMPoseDetector)
+    box = made.box_detector
+    assert box.name == "retinaface" and made.describe()["box_detector"] == "retinaface"
+    assert (box.score_threshold, box.input_size) == (0.8, 320)  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"detector 'yunet' has no option 'score_treshold'"):
+        create_detector(
+            "rtmpose", RUNTIME, path="/nonexistent.onnx", box_detector_options={"score_treshold": 0.5}
+        )
 
 
 def _real_weights() -> Path | None:
@@ -252,7 +276,7 @@ def _real_weights() -> Path | None:
 @pytest.mark.skipif(_real_weights() is not None, reason="the real weights are present")
 def test_missing_weights_say_what_and_where() -> None:
     with pytest.raises(AssetNotFoundError) as raised:
-        RTMPoseDetector()
+        create_detector("rtmpose", RUNTIME)
     message = str(raised.value)
     asset = ASSETS["rtmpose_m_face6"]
     assert asset.relpath in message and asset.url is not None and asset.url in message
@@ -261,7 +285,7 @@ def test_missing_weights_say_what_and_where() -> None:
 
 @pytest.mark.skipif(_real_weights() is None, reason="RTMPose face6 weights not available here")
 def test_real_weights_on_lfw(lfw_images: list[np.ndarray]) -> None:
-    rtmpose = create_detector("rtmpose")
+    rtmpose = create_detector("rtmpose", RUNTIME)
     for image, faces in zip(lfw_images, rtmpose.detect(lfw_images), strict=True):
         face = select_face(faces, image.shape)
         assert_plausible_face(face, image.shape)
@@ -269,12 +293,6 @@ def test_real_weights_on_lfw(lfw_images: list[np.ndarray]) -> None:
         matrix = similarity_to_template(face.landmarks, face.landmark_names)
         aligned = face.landmarks @ matrix[:, :2].T + matrix[:, 2]
         assert np.abs(aligned - template_points(FIVE_POINTS)).max() < 6.0
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
-def test_cuda_requested_without_cuda(constant_model: Path) -> None:
-    with pytest.raises(RuntimeError, match="CUDA"):
-        RTMPoseDetector(device="cuda", path=str(constant_model))
 
 
 def test_resolver_unpacks_an_sdk_zip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

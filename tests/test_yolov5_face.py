@@ -1,23 +1,26 @@
-"""YOLOv5-Face n-0.5 on ONNX Runtime: real weights on real LFW faces (CPU)."""
+"""YOLOv5-Face n-0.5 on ONNX Runtime: real weights on real LFW faces (CPU). What every detector
+promises (plausible faces in the documented order, batching, no face on a blank image,
+``describe``) is in ``test_detector_contract.py``."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from bench.backends.onnx import ProviderError
 from bench.detectors import Face, create_detector, select_face
 from bench.detectors.letterbox import letterbox
 from bench.detectors.yolov5_face import ANCHORS, STRIDES, YoloV5FaceDetector, decode_heads
+from bench.runtime import Runtime
 
 from .landmark_checks import assert_central_face_chosen, assert_plausible_face, template_error
+
+RUNTIME = Runtime.local("cpu", threads=1)
 
 
 @pytest.fixture(scope="module")
 def detector() -> YoloV5FaceDetector:
-    made = create_detector("yolov5_face", num_threads=1)
+    made = create_detector("yolov5_face", RUNTIME)
     assert isinstance(made, YoloV5FaceDetector)
     return made
 
@@ -25,18 +28,6 @@ def detector() -> YoloV5FaceDetector:
 @pytest.fixture(scope="module")
 def lfw_faces(detector: YoloV5FaceDetector, lfw_images: list[np.ndarray]) -> list[list[Face]]:
     return detector.detect(lfw_images)
-
-
-def test_finds_one_plausible_face_per_lfw_image(
-    lfw_faces: list[list[Face]], lfw_images: list[np.ndarray]
-) -> None:
-    for image, faces in zip(lfw_images, lfw_faces, strict=True):
-        assert faces, "no face found"
-        assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
-        face = select_face(faces, image.shape)
-        assert_plausible_face(face, image.shape)
-        assert face is not None and face.score > 0.6
-        assert 60 < face.width < 180 and 80 < face.height < 200, face.box
 
 
 def test_alignment_lands_near_the_template(lfw_faces: list[list[Face]], lfw_images: list[np.ndarray]) -> None:
@@ -55,24 +46,6 @@ def test_multi_face_image(
     faces = detector.detect([image])[0]
     assert len(faces) == 5
     assert_central_face_chosen(faces, image.shape, extent)
-
-
-def test_image_without_a_face(detector: YoloV5FaceDetector) -> None:
-    grey = np.full((250, 250, 3), 128, dtype=np.uint8)
-    tiny = np.zeros((4, 7, 3), dtype=np.uint8)
-    assert detector.detect([grey, tiny]) == [[], []]
-    assert detector.detect([]) == []
-
-
-def test_batch_matches_single_images(
-    detector: YoloV5FaceDetector, lfw_images: list[np.ndarray], lfw_faces: list[list[Face]]
-) -> None:
-    for image, expected in zip(lfw_images[:3], lfw_faces[:3], strict=True):
-        (got,) = detector.detect([image])
-        assert len(got) == len(expected)
-        for a, b in zip(got, expected, strict=True):
-            np.testing.assert_allclose(a.box, b.box, atol=1e-4)
-            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=1e-4)
 
 
 def test_coordinates_map_back_through_the_letterbox(
@@ -115,14 +88,7 @@ def test_letterbox_round_trip() -> None:
     assert (kept.scale_x, kept.pad_x, kept.pad_y) == (1.0, 195, 195) and small.shape == (640, 640, 3)
 
 
-def test_registry_and_describe(detector: YoloV5FaceDetector) -> None:
+def test_describe(detector: YoloV5FaceDetector) -> None:
     info = detector.describe()
-    assert info["detector"] == "yolov5_face"
     assert info["detector_provider"] == "CPUExecutionProvider"
     assert info["detector_weights"].endswith("yolov5n-0.5.onnx")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
-def test_cuda_requested_without_a_gpu() -> None:
-    with pytest.raises(ProviderError, match="CUDA"):
-        create_detector("yolov5_face", device="cuda")

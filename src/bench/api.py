@@ -89,6 +89,10 @@ class UnifiedFaceDetector:
         landmarks = np.stack(with_points) if with_points else np.empty((0, len(FIVE_POINTS), 2), np.float32)
         return boxes, landmarks
 
+    def close(self) -> None:
+        """Release the method's native resources (MediaPipe's tasks); see ``Detector.close``."""
+        self.detector.close()
+
     def align(self, image: np.ndarray) -> np.ndarray | None:
         """The selected face warped to the 112x112 ArcFace template; ``None`` when no face."""
         face = select_face(self.detector.detect([image])[0], image.shape, self.selection)

@@ -72,6 +72,10 @@ class Detector(ABC):
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Return, for each image, every face found (possibly none), best score first."""
 
+    def close(self) -> None:  # noqa: B027 (an optional hook, not abstract)
+        """Release what the method holds outside Python's memory (threads, native tasks);
+        nothing by default. The detector must not be used afterwards."""
+
     def describe(self) -> dict[str, str]:
         """What actually ran, logged with the run (backend, device, weights file...)."""
         return {"detector": self.name, "detector_device": self.device}

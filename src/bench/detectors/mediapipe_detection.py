@@ -78,6 +78,11 @@ class MediaPipeFaceDetector(Detector):
             )
         return sorted(faces, key=lambda face: -face.score)
 
+    def close(self) -> None:
+        """Close the Tasks detector now: its own ``__del__`` deadlocks when the cyclic garbage
+        collector frees it (the worker thread it would wait for has already exited)."""
+        self._task.close()
+
     def describe(self) -> dict[str, str]:
         return {
             **super().describe(),

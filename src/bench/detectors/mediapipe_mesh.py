@@ -127,7 +127,6 @@ class MediaPipeMeshDetector(Detector):
 
     def __init__(self, options: MediaPipeMeshOptions, runtime: Runtime) -> None:
         self.device = cpu_device(runtime, "mediapipe_mesh")
-        self.face_detector = MediaPipeFaceDetector(options.box_detector_options, runtime)
         self.min_presence_confidence = options.score_threshold
         self.roi_scale = options.roi_scale
         self.weights = resolve(MESH_ASSET, options.path)
@@ -146,6 +145,8 @@ class MediaPipeMeshDetector(Detector):
         if MESH_POINTS * 3 not in outputs or 1 not in outputs:
             raise ValueError(f"{self.weights.name} has no {MESH_POINTS}x3 mesh and presence outputs")
         self._mesh_output, self._presence_output = outputs[MESH_POINTS * 3], outputs[1]
+        # Last: a mesh model that fails to load leaves no BlazeFace task behind (see close()).
+        self.face_detector = MediaPipeFaceDetector(options.box_detector_options, runtime)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         images = [check_rgb(image) for image in images]
@@ -188,6 +189,9 @@ class MediaPipeMeshDetector(Detector):
             mesh=mesh,
             presence=presence,
         )
+
+    def close(self) -> None:
+        self.face_detector.close()
 
     def describe(self) -> dict[str, str]:
         blazeface = self.face_detector.describe()

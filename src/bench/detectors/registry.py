@@ -90,10 +90,9 @@ def list_detectors() -> list[str]:
 
 def bind_options(name: str, options: Any = None, **overrides: Any) -> Any:
     """The options dataclass of detector ``name``: from an instance of it, a mapping or ``None``
-    (the defaults), with ``overrides`` on top, converted and checked as Hydra would."""
+    (the defaults), with ``overrides`` on top, converted and checked as Hydra would (an instance
+    built by hand is checked too: ``YuNetOptions(backend="opencv")`` holds a plain string)."""
     schema = detector_entry(name).options
-    if isinstance(options, schema) and not overrides:
-        return options
     given = dataclasses.asdict(options) if isinstance(options, schema) else dict(options or {})
     given.update(overrides)
     allowed = [item.name for item in dataclasses.fields(schema)]

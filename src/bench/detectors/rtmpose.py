@@ -208,6 +208,9 @@ class RTMPoseDetector(OnnxDetector):
             )
         return decode_simcc(simcc_x, simcc_y, self.split_ratio)
 
+    def close(self) -> None:
+        self.box_detector.close()
+
     def describe(self) -> dict[str, str]:
         width, height = self.input_size
         boxes = {f"box_{key}": value for key, value in self.box_detector.describe().items()}

@@ -121,6 +121,8 @@ class BenchmarkRunner:
         if self.cache is not None:
             self.cache.close()
             self.cache = None
+        if self._detector is not None:
+            self._detector.close()
         self._detector = self._embedder = None
 
     # -- models -------------------------------------------------------------------------------

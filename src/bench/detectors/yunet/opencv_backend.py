@@ -46,6 +46,9 @@ class OpenCVYuNet(Detector):
         self._input_size: tuple[int, int] = (320, 320)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        for index, image in enumerate(images):
+            if image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
         return [self._detect_one(image) for image in images]
 
     def _detect_one(self, image: np.ndarray) -> list[Face]:
