@@ -90,9 +90,13 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     """Each stage alone on a sample of the images, after a warm-up."""
     root, paths = runner.dataset.image_root, runner.dataset.images[:FLOOR_SAMPLE]
     workers = max(1, runner.config.hardware.num_workers)
+
+    def decode(path: str) -> np.ndarray:
+        return decode_image(root / path, root, runner.config.dataset.max_image_pixels)
+
     with ThreadPoolExecutor(workers) as pool:
-        decode_ms = per_image_ms(lambda: list(pool.map(lambda p: decode_image(root / p), paths)), len(paths))
-    images = [decode_image(root / path) for path in paths]
+        decode_ms = per_image_ms(lambda: list(pool.map(decode, paths)), len(paths))
+    images = [decode(path) for path in paths]
     detector = runner.detector
     detect_ms = per_image_ms(lambda: detector.detect(images), len(images))
     faces = np.random.default_rng(0).integers(0, 256, (max(MODEL_BATCHES), ALIGNED_SIZE, ALIGNED_SIZE, 3))

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from bench.cache import CachedDetection, FeatureCache, bytes_digest, config_key, file_digest
+from bench.cache.store import CorruptCacheError
 
 # bench.detectors (and so Face) is imported inside the tests that need it: the spawned writer
 # processes import this module, and loading every detector backend would take them seconds.
@@ -168,6 +169,33 @@ def test_reopened_cache_keeps_entries(tmp_path: Path) -> None:
     with FeatureCache(tmp_path / "cache") as cache:
         assert np.array_equal(cache.get_embeddings("cfg", ["img"])["img"], _vector(3))
         _assert_same(cache.get_detections("cfg", ["img"])["img"], CachedDetection([_face(_points(5))]))
+
+
+def _damaged_cache(directory: Path, damage: str) -> bytes:
+    """A cache file overwritten with garbage, or cut to half its size; returns its bytes."""
+    directory.mkdir()
+    path = directory / "features.sqlite"
+    if damage == "garbage":
+        path.write_bytes(b"not a database " * 1000)
+    else:
+        with FeatureCache(directory) as cache:
+            cache.put_embeddings("cfg", {f"img{key}": _vector(key) for key in range(400)})
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_damaged_cache_file_names_itself_and_the_remedies(tmp_path: Path, damage: str) -> None:
+    directory = tmp_path / "cache"
+    content = _damaged_cache(directory, damage)
+    path = directory / "features.sqlite"
+    with pytest.raises(CorruptCacheError) as raised:
+        FeatureCache(directory)
+    message = str(raised.value)
+    assert str(path) in message
+    assert "cache=off" in message and "cache.dir" in message and "delete" in message
+    assert isinstance(raised.value.__cause__, sqlite3.DatabaseError)
+    assert path.read_bytes() == content  # the user's file is left as it was
 
 
 def test_writer_thread_and_reader_share_a_cache(tmp_path: Path) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
+import torch
+from onnx import numpy_helper
 
+from bench.assets import AssetNotFoundError, resolve
+from bench.assets import derived as derived_files
+from bench.detectors import bind_options, detector_entry
+from bench.models import onnx_export
 from bench.pipeline import BenchmarkResult
 
 from .conftest import run_benchmark
@@ -79,3 +87,97 @@ def test_the_naive_pipeline_gives_the_same_scores() -> None:
     assert naive.runtime["pipeline"] == "naive" and naive.runtime["cache"] == "off"
     assert faces(naive) == faces(fast)
     np.testing.assert_allclose(naive.scores, fast.scores, atol=1e-5)
+
+
+# -- the weights files are part of the key ---------------------------------------------------------
+
+
+@pytest.fixture()
+def derived_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graphs made from the altered weights go to a temporary folder, not ``checkpoints/``."""
+    monkeypatch.setattr(onnx_export, "cache_root", lambda: tmp_path / "checkpoints")
+    monkeypatch.setattr(derived_files, "cache_root", lambda: tmp_path / "checkpoints")
+
+
+def copy_asset(name: str, destination: Path) -> Path:
+    return Path(shutil.copy(resolve(name), destination))
+
+
+def perturb_edgeface(path: Path) -> None:
+    """Overwrite ``path`` with the same network, one convolution's weights halved."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    key = next(name for name, tensor in state.items() if tensor.ndim == 4)
+    state[key] = state[key] * 0.5
+    torch.save(state, path)
+
+
+def perturb_yunet(path: Path) -> None:
+    """Overwrite ``path`` with the same graph, its first convolution's weights scaled."""
+    model = onnx.load(str(path))
+    first = next(item for item in model.graph.initializer if len(item.dims) == 4)
+    first.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(first) * np.float32(0.8), first.name))
+    onnx.save(model, str(path))
+
+
+def test_each_detector_names_the_weights_it_loads_without_loading_them(tmp_path: Path) -> None:
+    def weights(name: str, **options: Any) -> list[Path]:
+        return detector_entry(name).weights(bind_options(name, **options))
+
+    mtcnn = Path(resolve("mtcnn_pnet")).parent
+    stand_in = tmp_path / "stand_in.bin"  # never loaded, so any file will do
+    stand_in.touch()
+    assert weights("center_crop") == weights("none") == []
+    assert weights("mtcnn", path=str(mtcnn)) == [mtcnn / "pnet.pt", mtcnn / "rnet.pt", mtcnn / "onet.pt"]
+    assert weights("mediapipe_mesh", box_detector_options={"path": str(stand_in)}) == [
+        resolve("mediapipe_face_landmark"),
+        stand_in,
+    ]
+    assert weights("rtmpose", path=str(stand_in), box_detector="retinaface") == [
+        stand_in,
+        resolve("retinaface"),
+    ]
+
+
+@pytest.mark.usefixtures("derived_in_tmp")
+def test_overwritten_model_weights_are_recomputed(cache_dir: list[str], tmp_path: Path) -> None:
+    weights = copy_asset("edgeface_xs_gamma_06", tmp_path / "edgeface.pt")
+    overrides = [*ONE_FOLD, f"model.path={weights}"]
+    first = run([*overrides, *cache_dir])
+    perturb_edgeface(weights)
+    second = run([*overrides, *cache_dir])
+    assert second.runtime["detector_loaded"].startswith("false")  # the detections still hold
+    assert second.metrics["num_images_computed"] == second.metrics["num_images"]
+    assert not np.allclose(second.scores, first.scores)
+    np.testing.assert_array_equal(second.scores, run([*overrides, "cache=off"]).scores)
+
+
+@pytest.mark.usefixtures("derived_in_tmp")
+def test_overwritten_detector_weights_are_recomputed(cache_dir: list[str], tmp_path: Path) -> None:
+    weights = copy_asset("yunet", tmp_path / "yunet.onnx")
+    overrides = [*ONE_FOLD, f"detector.options.path={weights}"]
+    first = run([*overrides, *cache_dir])
+    perturb_yunet(weights)
+    second = run([*overrides, *cache_dir])
+    assert second.metrics["num_images_computed"] == second.metrics["num_images"]
+    assert faces(second) != faces(first)
+    fresh = run([*overrides, "cache=off"])
+    assert faces(second) == faces(fresh)
+    np.testing.assert_array_equal(second.scores, fresh.scores)
+
+
+def test_moved_identical_weights_still_hit_the_cache(cache_dir: list[str], tmp_path: Path) -> None:
+    run([*ONE_FOLD, *cache_dir])  # the weights the resolver finds by name
+    model = copy_asset("edgeface_xs_gamma_06", tmp_path / "copy.pt").rename(tmp_path / "renamed.pt")
+    detector = copy_asset("yunet", tmp_path / "copy.onnx").rename(tmp_path / "renamed.onnx")
+    warm = run([*ONE_FOLD, *cache_dir, f"model.path={model}", f"detector.options.path={detector}"])
+    assert warm.metrics["num_images_computed"] == 0
+
+
+def test_a_warm_run_fails_when_the_configured_weights_are_gone(cache_dir: list[str], tmp_path: Path) -> None:
+    weights = copy_asset("edgeface_xs_gamma_06", tmp_path / "edgeface.pt")
+    overrides = [*ONE_FOLD, *cache_dir, f"model.path={weights}"]
+    run(overrides)
+    weights.unlink()
+    # Every result is cached, but nothing could tell whether they came from these weights.
+    with pytest.raises(AssetNotFoundError, match=str(weights)):
+        run(overrides)

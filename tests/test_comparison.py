@@ -17,7 +17,8 @@ import pytest
 
 from bench.metrics import evaluate_verification, keys
 from bench.reporting import Comparison, MethodRun, compare_runs, plot_dashboard, varying_labels
-from bench.reporting.comparison import COLUMNS, MissingMetricsError
+from bench.reporting.comparison import COLUMNS, SPEED_METRICS, MissingMetricsError
+from bench.reporting.dashboard import speed_comparable
 from bench.reporting.plots import FACE_SIZE
 from bench.tracking.sweep import nan_metrics
 
@@ -73,6 +74,8 @@ def metrics_of(frame: pd.DataFrame, images_per_s: float, gpu_mb: float = 0.0) ->
             "images_per_s": images_per_s,
             "peak_rss_mb": 1200.0 + images_per_s,
             "peak_gpu_mb": gpu_mb,
+            "num_images_computed": 24.0,
+            "num_images_cached": 0.0,
         }
     )
 
@@ -302,6 +305,59 @@ def test_metric_computed_as_nan_is_a_value(tmp_path: Path, runs: list[MethodRun]
     comparison = compare_runs(runs, tmp_path / "report")
     row = comparison.table.set_index("method").loc[runs[0].label]
     assert math.isnan(row[keys.IMAGES_PER_S]) and row[keys.ACCURACY] == computed[keys.ACCURACY]
+
+
+def serve_from_cache(run: MethodRun, cached: int) -> None:
+    """Make ``run`` a job that took ``cached`` of its 24 images from the cache: its logged speed
+    is then far higher than what its method achieves."""
+    run.metrics |= {
+        keys.NUM_IMAGES_CACHED: float(cached),
+        keys.NUM_IMAGES_COMPUTED: float(24 - cached),
+        keys.IMAGES_PER_S: 5000.0,
+        **{keys.ms_per_image(stage): 0.0 for stage in keys.STAGES},
+    }
+
+
+def test_cached_jobs_show_no_speed_and_their_cached_share(tmp_path: Path, runs: list[MethodRun]) -> None:
+    serve_from_cache(runs[2], 24)  # yunet: wholly from the cache
+    serve_from_cache(runs[3], 6)  # mtcnn: a quarter from the cache
+    comparison = compare_runs(runs, tmp_path)
+    table = comparison.table.set_index("method")
+    assert table["cached_fraction"].to_dict() == pytest.approx(
+        {"yunet": 1.0, "mtcnn": 0.25, "center_crop": 0.0, "retinaface": math.nan}, nan_ok=True
+    )
+    assert table.loc[["yunet", "mtcnn"], list(SPEED_METRICS)].isna().all(axis=None)
+    assert table.loc["center_crop", keys.IMAGES_PER_S] == 90.0  # computed every image: measured
+    csv = pd.read_csv(tmp_path / "comparison.csv").set_index("method")
+    assert csv.loc[["yunet", "mtcnn"], list(SPEED_METRICS)].isna().all(axis=None)
+    markdown = (tmp_path / "comparison.md").read_text()
+    header = markdown.split("\n| ")[1].split(" | ")
+    yunet = next(line for line in markdown.splitlines() if line.startswith("| ") and "yunet" in line)
+    cells = dict(zip(header, yunet.strip("| ").split(" | "), strict=True))
+    assert cells["cached %"] == "100.0"
+    assert cells["images/s"] == "-" and cells["detect ms/image"] == "-"
+    (note,) = [note for note in comparison.notes if "cache" in note]
+    assert "yunet (100.0 % of images)" in note and "mtcnn (25.0 % of images)" in note
+    assert "center_crop" not in note and "computed every image" in note
+    assert f"- {note}" in markdown
+    assert "images/s (cached 100.0 %)" in comparison.ranking
+
+
+def test_speed_panel_leaves_out_cached_jobs(tmp_path: Path, runs: list[MethodRun]) -> None:
+    serve_from_cache(runs[2], 24)
+    table = compare_runs(runs, tmp_path).table
+    assert list(speed_comparable(table)["method"]) == ["mtcnn", "center_crop"]
+    serve_from_cache(runs[0], 1)
+    serve_from_cache(runs[3], 24)
+    table = compare_runs(runs, tmp_path / "all_cached").table
+    assert speed_comparable(table).empty  # the panel says so, and the dashboard still draws
+    read_png(tmp_path / "all_cached" / "dashboard.png")
+
+
+def test_cache_counts_are_required(tmp_path: Path, runs: list[MethodRun]) -> None:
+    del runs[2].metrics[keys.NUM_IMAGES_CACHED]
+    with pytest.raises(MissingMetricsError, match=keys.NUM_IMAGES_CACHED):
+        compare_runs(runs, tmp_path)
 
 
 def test_duplicate_labels_are_refused(tmp_path: Path, runs: list[MethodRun]) -> None:

@@ -98,6 +98,16 @@ def test_tracking_uri_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert bench_config().tracking.uri == f"sqlite:///{project_root()}/mlruns.db"
 
 
+@pytest.mark.parametrize("group", ["mlflow", "server"])
+def test_tracking_uri_on_the_command_line_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, group: str
+) -> None:
+    # The environment replaces the group's default address; an explicit override replaces both.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    config = bench_config(f"tracking={group}", "tracking.uri=sqlite:///elsewhere.db")
+    assert config.tracking.uri == "sqlite:///elsewhere.db"
+
+
 def test_aligned_dataset_reuses_the_lfw_protocol() -> None:
     dataset = bench_config("dataset=lfw_aligned", "detector=none").dataset
     assert (dataset.images, dataset.pairs, dataset.aligned) == ("lfw_aligned_112", "lfw_pairs", True)
@@ -133,9 +143,32 @@ def test_a_wrong_type_or_choice_fails_at_composition(override: str, message: str
         ("hardware.detect_threads=0", r"hardware.detect_threads must be an integer >= 1 or null, got 0"),
         ("detect_max_side=8", r"detect_max_side must be at least 32 pixels, got 8"),
         ("pipeline.embed_workers=0", r"pipeline.embed_workers must be >= 1, got 0"),
+        ("fallback_crop_fraction=5", r"fallback_crop_fraction must lie in \(0, 1\], got 5.0"),
+        ("dataset.folds=[]", r"dataset.folds must name at least one fold or be null, got \[\]"),
         (
             "detector=mtcnn detector.options.scale_factor=1.5",
             r"detector.options.scale_factor must lie in \(0, 1\)",
+        ),
+        (
+            "detector.options.score_threshold=2",
+            r"detector.options.score_threshold must lie in \[0, 1\], got 2.0",
+        ),
+        ("detector.options.score_threshold=-0.1", r"detector.options.score_threshold must lie in \[0, 1\]"),
+        (
+            "detector.options.nms_threshold=1.5",
+            r"detector.options.nms_threshold must lie in \[0, 1\], got 1.5",
+        ),
+        *(
+            (f"detector={name} detector.options.score_threshold=1.5", r"score_threshold must lie in \[0, 1\]")
+            for name in ("retinaface", "yolov5_face", "yolov8_face", "mediapipe_detection", "mediapipe_mesh")
+        ),
+        (
+            "detector=mtcnn detector.options.score_threshold=[0.6,0.7,1.5]",
+            r"detector.options.score_threshold must lie in \[0, 1\] for every net, got \[0.6, 0.7, 1.5\]",
+        ),
+        (
+            "detector=mtcnn detector.options.nms_threshold=[0.7,-0.1,0.7]",
+            r"detector.options.nms_threshold must lie in \[0, 1\] for every net, got \[0.7, -0.1, 0.7\]",
         ),
     ],
 )
@@ -154,6 +187,10 @@ def test_unknown_option_is_hydras_error() -> None:
     [
         ("detector=no_such_detector", ["Could not find 'detector/no_such_detector'", "yunet"]),
         ("hardware.batch_size=0", ["hardware.batch_size must be an integer >= 1, got 0"]),
+        (
+            "detector.options.score_threshold=2",
+            ["detector.options.score_threshold must lie in [0, 1], got 2.0"],
+        ),
         ("detector.options.score_threshold=abc", ["could not be converted to Float", "score_threshold"]),
         ("selection=biggest", ["Invalid value 'biggest'", "center_weighted, largest, highest_score"]),
         ("detector.options.score_treshold=0.5", ["score_treshold", "YuNetOptions"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -180,9 +181,89 @@ def test_load_through_the_config(tmp_path: Path) -> None:
     assert dataset.folds.tolist() == [0, 1, 0, 1, 0, 1, 0]
     assert dataset.labels.tolist() == [1, 1, 1, 1, 0, 0, 0]
     quick = load_dataset(
-        pairs_config(root, protocol, "dataset.folds=[1]", "dataset.pairs_per_fold=2").dataset
+        pairs_config(root, protocol, "dataset.folds=[0,1]", "dataset.pairs_per_fold=2").dataset
     )
-    assert [(pair.image_a, pair.fold) for pair in quick.pairs] == [("p1/0.jpg", 1), ("p1/0.jpg", 1)]
+    assert [(pair.image_a, pair.fold, pair.same) for pair in quick.pairs] == [
+        ("p0/0.jpg", 0, True),
+        ("p1/0.jpg", 1, True),
+        ("p0/0.jpg", 0, False),
+        ("p1/0.jpg", 1, False),
+    ]
+
+
+def rows_of(labels: list[int], folds: list[int] | None = None) -> str:
+    """A protocol of distinct pairs with these labels (and this fold column, when given)."""
+    if folds is None:
+        return "path_a,path_b,label\n" + "".join(
+            f"a{i}.jpg,b{i}.jpg,{label}\n" for i, label in enumerate(labels)
+        )
+    rows = (
+        f"a{i}.jpg,b{i}.jpg,{label},{fold}\n"
+        for i, (label, fold) in enumerate(zip(labels, folds, strict=True))
+    )
+    return "path_a,path_b,label,fold\n" + "".join(rows)
+
+
+@pytest.mark.parametrize(
+    ("content", "overrides", "problem"),
+    [
+        (
+            rows_of([1] * 12),
+            [],
+            "all 12 pair(s) to score are same-person pairs (label 1); verification needs both labels: "
+            "add different-people pairs (label 0)",
+        ),
+        (
+            rows_of([1]),
+            [],
+            "all 1 pair(s) to score are same-person pairs (label 1); verification needs both labels: "
+            "add different-people pairs (label 0)",
+        ),
+        (
+            rows_of([1, 0]),
+            [],
+            "the pairs to score are one fold (fold 0) of 1 same-person and 1 different-people pair(s); "
+            "one fold is cross-validated in stratified splits, which need at least 2 pairs of each label",
+        ),
+        (
+            rows_of([1, 0, 1, 0, 1, 1], folds=[0, 0, 1, 1, 3, 3]),
+            [],
+            "fold 3 holds only same-person pairs (label 1); every fold needs both labels",
+        ),
+        (
+            rows_of([1] * 12 + [0] * 3),
+            [],
+            "folds 3, 4, 5, 6, 7, 8, 9 hold only same-person pairs (label 1); every fold needs both labels",
+        ),
+        (
+            rows_of([1, 1, 0, 0]),
+            ["dataset.num_folds=2", "dataset.folds=[1]"],
+            "the pairs to score are one fold (fold 1) of 1 same-person and 1 different-people pair(s)",
+        ),
+    ],
+)
+def test_a_protocol_that_cannot_be_scored_stops_before_any_image_is_read(
+    tmp_path: Path, content: str, overrides: list[str], problem: str
+) -> None:
+    """Both labels, every fold holding both, one fold at least two of each (``evaluate_verification``
+    cross-validates it): checked on the pairs selected, naming the file, before the images are read."""
+    protocol = write(tmp_path / "pairs.csv", content)
+    with pytest.raises(ProtocolError) as error:
+        load_dataset(pairs_config(tmp_path, protocol, *overrides).dataset)
+    assert str(error.value).startswith(f"{protocol}: {problem}"), error.value
+
+
+def test_dealt_folds_that_lack_a_label_explain_the_dealing(tmp_path: Path) -> None:
+    protocol = write(tmp_path / "pairs.csv", rows_of([1] * 12 + [0] * 3))
+    with pytest.raises(
+        ProtocolError,
+        match=r"into dataset\.num_folds, now 10, folds: .* the rarer label, here 3 pair\(s\), has at least",
+    ):
+        load_dataset(pairs_config(tmp_path, protocol).dataset)
+    dataset = load_dataset(
+        pairs_config(tmp_path, protocol, "dataset.num_folds=3", "dataset.on_missing=count").dataset
+    )
+    assert sorted(set(dataset.folds.tolist())) == [0, 1, 2]
 
 
 def test_root_and_pairs_csv_are_mandatory(tmp_path: Path) -> None:
@@ -216,17 +297,22 @@ def test_missing_files_in_listed_and_stat_folders(tmp_path: Path) -> None:
 
 
 def test_missing_images_error_or_count(tmp_path: Path) -> None:
-    root = image_folder(tmp_path / "images", ["a.jpg", "b.jpg"])
-    protocol = write(tmp_path / "pairs.csv", "path_a,path_b,label\na.jpg,b.jpg,1\na.jpg,sub/gone.jpg,0\n")
+    root = image_folder(tmp_path / "images", ["a.jpg", "b.jpg", "c.jpg"])
+    protocol = write(
+        tmp_path / "pairs.csv",
+        "path_a,path_b,label\na.jpg,b.jpg,1\na.jpg,sub/gone.jpg,0\nb.jpg,c.jpg,0\nc.jpg,a.jpg,1\n",
+    )
     with pytest.raises(ProtocolError) as error:
-        load_dataset(pairs_config(root, protocol).dataset)
+        load_dataset(pairs_config(root, protocol, "dataset.num_folds=2").dataset)
     assert str(error.value) == (
         f"{protocol}: 1 missing image(s) under {root}, named by 1 pair(s) "
         "(dataset.on_missing=count runs the rest and counts them as failures):\n"
         f"  {protocol}:3: sub/gone.jpg"
     )
-    dataset = load_dataset(pairs_config(root, protocol, "dataset.on_missing=count").dataset)
-    assert dataset.images == ["a.jpg", "b.jpg", "sub/gone.jpg"]
+    dataset = load_dataset(
+        pairs_config(root, protocol, "dataset.num_folds=2", "dataset.on_missing=count").dataset
+    )
+    assert dataset.images == ["a.jpg", "b.jpg", "sub/gone.jpg", "c.jpg"]
 
 
 # -- a real run over a small corpus ------------------------------------------------------------
@@ -243,12 +329,12 @@ BAD_FILES = {
 
 def build_corpus(root: Path, lfw_root: Path) -> list[tuple[str, str, int]]:
     """Four same-person and four different-people LFW pairs (fold 0 of View 2, the images
-    linked in), and one pair per bad file and per tiny image, against good images."""
+    copied in), and one pair per bad file and per tiny image, against good images."""
     protocol = parse_lfw_pairs(resolve("lfw_pairs"))
     good = protocol[:4] + protocol[300:304]
     for path in {path for pair in good for path in (pair.image_a, pair.image_b)}:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).symlink_to(lfw_root / path)
+        shutil.copyfile(lfw_root / path, root / path)  # a link out of the root would be refused
     photo = (lfw_root / good[0].image_a).read_bytes()
     corpus.empty_file(root, "bad/empty.jpg")
     corpus.truncated_jpeg(root, "bad/truncated.jpg", source=photo)

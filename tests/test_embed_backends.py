@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from bench.assets import resolve
+from bench.assets.derived import is_onnx_model
 from bench.models import Embedder, create_embedder, onnx_export
 from bench.runtime import Runtime
 
@@ -125,6 +126,17 @@ def test_export_is_cached(
     monkeypatch.setattr(torch.onnx, "export", no_export)
     assert Path(create_embedder({"name": FLOAT}).describe()["model_onnx"]) == exported
     assert exported.stat().st_mtime_ns == mtime
+
+
+def test_a_truncated_export_is_made_again(
+    embedders: dict[str, Embedder], faces: np.ndarray, _onnx_cache: Path
+) -> None:
+    exported = Path(embedders["ort"].describe()["model_onnx"])
+    exported.write_bytes(exported.read_bytes()[: exported.stat().st_size // 2])  # a half-written disk copy
+    again = create_embedder({"name": FLOAT})
+    assert Path(again.describe()["model_onnx"]) == exported
+    assert is_onnx_model(exported)
+    np.testing.assert_allclose(again.embed(faces), embedders["ort"].embed(faces), atol=1e-6)
 
 
 def test_export_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from .cli import run_bench
 from .cli import store as store
+from .mlflow_server import free_port
 
 ARTIFACTS = {
     "config.yaml",
@@ -87,3 +90,18 @@ def test_a_crash_ends_the_run_failed(store: tuple[str, dict[str, str]], tmp_path
     assert "edgeface_base.pt" in completed.stderr and "github.com/otroshi/edgeface" in completed.stderr
     (run,) = runs(uri)
     assert run.info.status == "FAILED"
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_no_tracking_server_fails_at_once_naming_it(tmp_path: Path, sweep: bool) -> None:
+    # MLflow's client alone would retry the dead address for about four minutes; the check
+    # before the run opens fails at once (a refused connection), which its message shows. No
+    # wall-clock bound: the subprocess timeout catches a run that waits.
+    uri = f"http://127.0.0.1:{free_port()}"
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    dirs = [f"hydra.sweep.dir={tmp_path / 'sweep'}", "-m"] if sweep else [f"hydra.run.dir={tmp_path / 'run'}"]
+    detectors = "detector=yunet,center_crop" if sweep else "detector=yunet"
+    completed = run_bench(f"tracking.uri={uri}", detectors, "dataset.folds=[0]", *dirs, env=env, timeout=180)
+    assert completed.returncode != 0
+    assert f"No MLflow tracking server answers at {uri}" in completed.stderr
+    assert "make server" in completed.stderr and "tracking=mlflow" in completed.stderr

@@ -9,10 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from bench.data import ImageDecodeError, decode_image
+from bench.data import ImageDecodeError
+from bench.data import decode_image as decode_image_in
 
 from . import corpus
 from .conftest import LFW_SAMPLES, read_rgb
+
+#: ``dataset.max_image_pixels``'s default.
+MAX_PIXELS = 50_000_000
+
+
+def decode_image(path: Path) -> np.ndarray:
+    """``decode_image`` of a file in its own folder, with the default pixel limit."""
+    return decode_image_in(path, path.parent, MAX_PIXELS)
 
 
 @pytest.mark.parametrize(
@@ -40,9 +49,10 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
     with pytest.raises(ImageDecodeError) as error:
         decode_image(tmp_path / "gone.jpg")
     assert str(error.value) == f"{tmp_path / 'gone.jpg'}: file does not exist"
+    (tmp_path / "folder.jpg").mkdir()
     with pytest.raises(ImageDecodeError) as error:
-        decode_image(tmp_path)
-    assert str(error.value) == f"{tmp_path}: cannot read: Is a directory"
+        decode_image(tmp_path / "folder.jpg")
+    assert str(error.value) == f"{tmp_path / 'folder.jpg'}: not a regular file (a directory)"
 
 
 def test_truncated_real_photo(tmp_path: Path, lfw_root: Path) -> None:
@@ -114,5 +124,8 @@ def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
 
 def test_tiny_and_huge_images_decode_at_their_size(tmp_path: Path) -> None:
     assert decode_image(corpus.tiny_jpeg(tmp_path)).shape == (8, 8, 3)
-    huge = decode_image(corpus.huge_jpeg(tmp_path))
+    path = corpus.huge_jpeg(tmp_path)  # 64 MP: above the default limit, so raised for it
+    huge = decode_image_in(path, tmp_path, max_pixels=8000 * 8000)
     assert huge.shape == (8000, 8000, 3) and huge.dtype == np.uint8
+    with pytest.raises(ImageDecodeError, match=r"8000x8000 pixels, above dataset\.max_image_pixels=50000000"):
+        decode_image(path)

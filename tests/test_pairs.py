@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,7 +108,9 @@ def test_a_pair_of_one_image_with_itself(tmp_path: Path) -> None:
     assert str(error.value) == f"{path}:2: the pair compares A/A_0003.jpg with itself"
 
 
-def lfw_config(images: Path, pairs: Path, on_missing: OnMissing = OnMissing.error) -> LfwDatasetConfig:
+def lfw_config(
+    images: Path, pairs: Path, on_missing: OnMissing = OnMissing.error, **selection: Any
+) -> LfwDatasetConfig:
     return LfwDatasetConfig(
         name="lfw",
         images="lfw_deepfunneled",
@@ -115,7 +118,40 @@ def lfw_config(images: Path, pairs: Path, on_missing: OnMissing = OnMissing.erro
         pairs="lfw_pairs",
         pairs_path=str(pairs),
         on_missing=on_missing,
+        **selection,
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("3\t0\n", "no pairs to score"),
+        (
+            "1\t1\nA\t1\t2\nB\t1\tC\t2\n",
+            "the pairs to score are one fold (fold 0) of 1 same-person and 1 different-people pair(s); "
+            "one fold is cross-validated in stratified splits, which need at least 2 pairs of each label",
+        ),
+    ],
+)
+def test_a_pairs_file_that_cannot_be_scored_stops_before_any_image_is_read(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "pairs.txt"
+    path.write_text(content)
+    with pytest.raises(ProtocolError) as error:
+        load_dataset(lfw_config(tmp_path, path))
+    assert str(error.value).startswith(f"{path}: {problem}"), error.value
+
+
+def test_one_pair_of_each_label_needs_a_second_fold_to_be_scored() -> None:
+    images, protocol = resolve("lfw_deepfunneled"), resolve("lfw_pairs")
+    with pytest.raises(ProtocolError, match=r"one fold \(fold 4\) of 1 same-person and 1 different-people"):
+        load_dataset(lfw_config(images, protocol, folds=[4], pairs_per_fold=2))
+    # Two folds of one pair each: each fold is scored at the other's threshold.
+    dataset = load_dataset(lfw_config(images, protocol, folds=[4, 7], pairs_per_fold=2))
+    assert Counter(zip(dataset.folds.tolist(), dataset.labels.tolist(), strict=True)) == {
+        (fold, label): 1 for fold in (4, 7) for label in (0, 1)
+    }
 
 
 def test_missing_images_are_all_reported_before_any_work(tmp_path: Path) -> None:

@@ -3,14 +3,18 @@ it: runs, metrics and the comparison report all go over HTTP, artifacts through 
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from bench.tracking.mlflow_store import TrackingServerUnreachableError, check_tracking_server
+
 from .conftest import compose_config
-from .mlflow_server import Sweep, run_sweep
+from .mlflow_server import Sweep, free_port, run_sweep
 from .mlflow_server import mlflow_server as mlflow_server  # the fixture
 
 DETECTORS = ("yunet", "mediapipe_detection")
@@ -61,3 +65,28 @@ def test_artifacts_go_through_the_server(sweep: Sweep, tmp_path: Path) -> None:
     assert all(detector in comparison for detector in DETECTORS)
     for child in sweep.children:
         assert {info.path for info in client.list_artifacts(child.info.run_id)} >= {"roc.png", "metrics.json"}
+
+
+def test_check_passes_a_running_server_and_local_stores(mlflow_server: str, tmp_path: Path) -> None:
+    check_tracking_server(mlflow_server)
+    check_tracking_server(f"{mlflow_server}/")
+    check_tracking_server(f"sqlite:///{tmp_path / 'absent' / 'mlruns.db'}")  # local: nothing to reach
+
+
+def test_check_refuses_a_port_without_a_server() -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(TrackingServerUnreachableError, match="make server") as raised:
+        check_tracking_server(uri)
+    assert uri in str(raised.value) and "tracking=mlflow" in str(raised.value)
+
+
+def test_check_gives_up_on_a_server_that_never_answers() -> None:
+    # A listening socket nobody accepts on: the connection opens, no answer ever comes.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(TrackingServerUnreachableError, match=uri):
+            check_tracking_server(uri, timeout_s=0.5)
+        assert time.monotonic() - start < 5

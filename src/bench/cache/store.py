@@ -126,6 +126,19 @@ def _unpack(payload: object, checksum: object, decode: Callable[[bytes], T]) -> 
     return decode(payload)
 
 
+class CorruptCacheError(RuntimeError):
+    """The cache file is not a readable SQLite database (overwritten, truncated). SQLite's own
+    message names neither the file nor a way out; this says both, and leaves the file alone: it
+    is the user's to delete, as it may hold hours of computed features."""
+
+    def __init__(self, path: Path, cause: sqlite3.DatabaseError) -> None:
+        super().__init__(
+            f"The feature cache {path} is damaged and cannot be opened ({cause}). Run with cache=off "
+            f"to compute everything without it, or delete {path} (a new one is built) or point "
+            "cache.dir elsewhere."
+        )
+
+
 class FeatureCache:
     """Detections and embeddings keyed by ``(config key, image digest)``.
 
@@ -145,8 +158,11 @@ class FeatureCache:
         )
         try:
             self._set_up()
-        except BaseException:
+        except BaseException as error:
             self._connection.close()
+            # OperationalError (locked, unreadable) is a DatabaseError too, but its message says what to do.
+            if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
+                raise CorruptCacheError(self.path, error) from error
             raise
 
     def _set_up(self) -> None:

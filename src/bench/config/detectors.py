@@ -24,6 +24,13 @@ def _check_unit(key: str, value: float) -> None:
     require(0.0 <= value <= 1.0, _option(key), "must lie in [0, 1]", value)
 
 
+def _check_thresholds(options: object) -> None:
+    """Scores are probabilities and IoUs fractions: a threshold outside [0, 1] keeps every face
+    or none, silently."""
+    for key in ("score_threshold", "nms_threshold"):
+        _check_unit(key, getattr(options, key))
+
+
 @dataclass
 class PassthroughOptions:
     """``none``: no options; the images are already aligned faces."""
@@ -48,7 +55,7 @@ class YuNetOptions:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        _check_unit("nms_threshold", self.nms_threshold)
+        _check_thresholds(self)
         require(self.top_k >= 1, _option("top_k"), "must be >= 1", self.top_k)
 
 
@@ -67,6 +74,12 @@ class MTCNNOptions:
         for key in ("score_threshold", "nms_threshold"):
             values = getattr(self, key)
             require(len(values) == 3, _option(key), "needs one value per net (P, R, O)", values)
+            require(
+                all(0.0 <= value <= 1.0 for value in values),
+                _option(key),
+                "must lie in [0, 1] for every net",
+                values,
+            )
         require(
             0.0 < self.scale_factor < 1.0, _option("scale_factor"), "must lie in (0, 1)", self.scale_factor
         )
@@ -85,7 +98,7 @@ class RetinaFaceOptions:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        _check_unit("nms_threshold", self.nms_threshold)
+        _check_thresholds(self)
         if self.input_size is not None:
             require(
                 self.input_size >= 32, _option("input_size"), "must be >= 32 pixels or null", self.input_size
@@ -102,7 +115,7 @@ class YoloV5FaceOptions:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        _check_unit("nms_threshold", self.nms_threshold)
+        _check_thresholds(self)
 
 
 @dataclass
@@ -117,7 +130,7 @@ class YoloV8FaceOptions:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        _check_unit("nms_threshold", self.nms_threshold)
+        _check_thresholds(self)
         require(self.input_size >= 32, _option("input_size"), "must be >= 32 pixels", self.input_size)
 
 
@@ -129,8 +142,7 @@ class MediaPipeDetectionOptions:
     path: str | None = None
 
     def __post_init__(self) -> None:
-        _check_unit("score_threshold", self.score_threshold)
-        _check_unit("nms_threshold", self.nms_threshold)
+        _check_thresholds(self)
 
 
 @dataclass

@@ -26,6 +26,10 @@ class DetectorConfig:
     options: Any = MISSING
 
 
+#: Pillow, which reads image headers, refuses one above this (twice its ``MAX_IMAGE_PIXELS``).
+MAX_IMAGE_PIXELS_CEILING = 178_956_970
+
+
 @dataclass
 class DatasetConfig:
     name: str = MISSING
@@ -36,8 +40,23 @@ class DatasetConfig:
     #: The first ``n / 2`` same and ``n / 2`` different pairs of each fold; ``None``: all.
     pairs_per_fold: int | None = None
     on_missing: OnMissing = OnMissing.error
+    #: An image whose header claims more pixels is a counted failure, never decoded: a
+    #: decompression bomb (a 1 MB PNG of 30000x30000) would take GBs. 50 MP admits any photo a
+    #: face data set holds (a 50 MP phone photo is 8160x6120; LFW's are 250x250 = 62,500 px) and
+    #: bounds one decoded image at 150 MB of RGB.
+    max_image_pixels: int = 50_000_000
 
     def __post_init__(self) -> None:
+        require(
+            1 <= self.max_image_pixels <= MAX_IMAGE_PIXELS_CEILING,
+            "dataset.max_image_pixels",
+            f"must lie in [1, {MAX_IMAGE_PIXELS_CEILING}]",
+            self.max_image_pixels,
+        )
+        if self.folds is not None:
+            require(
+                len(self.folds) > 0, "dataset.folds", "must name at least one fold or be null", self.folds
+            )
         if self.pairs_per_fold is not None:
             require(
                 self.pairs_per_fold >= 2,

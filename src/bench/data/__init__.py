@@ -7,6 +7,7 @@ from bench.data.images import (
     ImageDecodeError,
     decode_image,
     decode_image_bytes,
+    image_file,
     read_image_bytes,
     unreadable_reason,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "ProtocolError",
     "decode_image",
     "decode_image_bytes",
+    "image_file",
     "load_dataset",
     "missing_files",
     "parse_csv_pairs",

@@ -60,6 +60,17 @@ def parse_csv_pairs(path: Path, num_folds: int) -> list[Pair]:
     return pairs
 
 
+def dealt_fold_advice(pairs: list[Pair], num_folds: int) -> str:
+    """The dealing rule, for a fold lacking a label: dealing each label round-robin gives every
+    fold both labels when the rarer label has at least ``num_folds`` pairs."""
+    rarer = min(Counter(pair.same for pair in pairs).values())
+    return (
+        f" (a CSV without a {FOLD} column deals each label into dataset.num_folds, now {num_folds}, "
+        f"folds: every fold gets both labels when the rarer label, here {rarer} pair(s), has at least "
+        "that many)"
+    )
+
+
 def _columns(path: Path, header: list[str]) -> list[str]:
     columns = [name.strip() for name in header]
     allowed = {*COLUMNS, FOLD}

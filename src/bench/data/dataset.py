@@ -9,9 +9,9 @@ import numpy as np
 
 from bench.assets import resolve
 from bench.config import CsvPairsDatasetConfig, DatasetConfig, LfwDatasetConfig
-from bench.data.csv_pairs import parse_csv_pairs
+from bench.data.csv_pairs import dealt_fold_advice, parse_csv_pairs
 from bench.data.files import check_images_exist
-from bench.data.pairs import Pair, parse_lfw_pairs, select_pairs
+from bench.data.pairs import Pair, check_scorable, parse_lfw_pairs, select_pairs
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class PairDataset:
 def load_dataset(cfg: DatasetConfig) -> PairDataset:
     """Build the data set a ``dataset`` config describes: a CSV protocol over any image folder
     (``CsvPairsDatasetConfig``), or an LFW ``pairs.txt`` over an asset folder. Every protocol
-    error, and every missing image of the pairs selected to run unless ``on_missing=count``, is
-    raised here, before any model loads."""
+    error, selected pairs that cannot be scored, and every missing image of the pairs selected to
+    run unless ``on_missing=count``, are raised here, before any image is read or model loads."""
     if isinstance(cfg, CsvPairsDatasetConfig):
         image_root = Path(cfg.root).expanduser()
         protocol = Path(cfg.pairs_csv).expanduser()
@@ -57,12 +57,15 @@ def load_dataset(cfg: DatasetConfig) -> PairDataset:
         if not protocol.is_file():
             raise FileNotFoundError(f"dataset.pairs_csv: {protocol} is not a file")
         pairs = parse_csv_pairs(protocol, cfg.num_folds)
+        fold_advice = dealt_fold_advice(pairs, cfg.num_folds)
     elif isinstance(cfg, LfwDatasetConfig):
         image_root = resolve(cfg.images, cfg.images_path)
         protocol = resolve(cfg.pairs, cfg.pairs_path)
         pairs = parse_lfw_pairs(protocol)
+        fold_advice = ""
     else:
         raise TypeError(f"no loader for a {type(cfg).__name__}")
     pairs = select_pairs(pairs, cfg.folds, cfg.pairs_per_fold)
+    check_scorable(protocol, pairs, fold_advice)
     check_images_exist(protocol, image_root, pairs, cfg.on_missing)
     return PairDataset(cfg.name, image_root, pairs, aligned=cfg.aligned)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 #: How many offending lines an error lists before it just counts the rest.
 LISTED = 20
+#: Each label as error messages name it.
+KINDS = {True: "same-person pairs (label 1)", False: "different-people pairs (label 0)"}
 
 
 class ProtocolError(ValueError):
@@ -142,3 +145,54 @@ def select_pairs(pairs: list[Pair], folds: list[int] | None, pairs_per_fold: int
             taken[key] = taken.get(key, 0) + 1
             kept.append(pair)
     return kept
+
+
+def check_scorable(path: Path, pairs: Sequence[Pair], fold_advice: str = "") -> None:
+    """Refuse, before any image is read, selected pairs that ``evaluate_verification`` cannot
+    score the way it scores them: it needs both labels; with two folds or more it measures each
+    fold at a threshold chosen on the others, so every fold needs both labels (a one-label fold's
+    accuracy would be a TAR or a TNR); one fold it cross-validates in ``StratifiedKFold`` splits,
+    which need two pairs of each label. ``fold_advice`` ends the message on a one-label fold."""
+    if not pairs:
+        raise ProtocolError(f"{path}: no pairs to score")
+    counts = Counter((pair.fold, pair.same) for pair in pairs)
+    labels = {same for _, same in counts}
+    if len(labels) == 1:
+        (same,) = labels
+        raise ProtocolError(
+            f"{path}: all {len(pairs)} pair(s) to score are {KINDS[same]}; verification needs both "
+            f"labels: add {KINDS[not same]}"
+        )
+    folds = sorted({fold for fold, _ in counts})
+    if len(folds) == 1:
+        _check_one_fold(path, folds[0], counts[(folds[0], True)], counts[(folds[0], False)])
+    else:
+        _check_every_fold_holds_both_labels(path, folds, counts, fold_advice)
+
+
+def _check_one_fold(path: Path, fold: int, same: int, different: int) -> None:
+    if min(same, different) < 2:
+        raise ProtocolError(
+            f"{path}: the pairs to score are one fold (fold {fold}) of {same} same-person and "
+            f"{different} different-people pair(s); one fold is cross-validated in stratified splits, "
+            "which need at least 2 pairs of each label: score more pairs (dataset.pairs_per_fold) "
+            "or more folds (dataset.folds)"
+        )
+
+
+def _check_every_fold_holds_both_labels(
+    path: Path, folds: list[int], counts: Counter[tuple[int, bool]], fold_advice: str
+) -> None:
+    problems = []
+    for same in (True, False):
+        lacking = [fold for fold in folds if counts[(fold, not same)] == 0]
+        if lacking:
+            named = ", ".join(map(str, lacking))
+            subject = f"fold {named} holds" if len(lacking) == 1 else f"folds {named} hold"
+            problems.append(f"{subject} only {KINDS[same]}")
+    if problems:
+        raise ProtocolError(
+            f"{path}: {'; '.join(problems)}; every fold needs both labels, since each fold is scored "
+            "at a threshold chosen on the others: add the missing label to those folds, or leave them "
+            f"out with dataset.folds{fold_advice}"
+        )

@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 
+from bench.assets import ASSETS, resolve
 from bench.config import DETECTOR_OPTIONS
 from bench.detectors.base import Detector
 from bench.runtime import Runtime
@@ -55,6 +57,32 @@ class DetectorEntry:
     def requirements_for(self, options: Any) -> Requirements:
         return self.requirements[str(getattr(options, "backend", DEFAULT_BACKEND))]
 
+    def weights(self, options: Any) -> list[Path]:
+        """The weight files the factory loads for ``options``, found as it finds them but without
+        loading anything: what a cached result depends on. ``path`` stands for the detector's own
+        asset, or, when it has several (MTCNN's nets), for the folder holding their files; a box
+        detector in the options adds its own weights."""
+        box_assets = self._box_assets()
+        own = [asset for asset in self.requirements_for(options).assets if asset not in box_assets]
+        explicit = getattr(options, "path", None)
+        if explicit is None:
+            found = [resolve(asset) for asset in own]
+        elif len(own) == 1:
+            found = [resolve(own[0], explicit)]
+        else:
+            folder = Path(explicit).expanduser()
+            found = [resolve(asset, folder / Path(ASSETS[asset].relpath).name) for asset in own]
+        box = _box_detector(options)
+        return found if box is None else [*found, *detector_entry(box[0]).weights(box[1])]
+
+    def _box_assets(self) -> tuple[str, ...]:
+        """The assets of the default box detector, which ``requirements`` lists with the method's own."""
+        default = _box_detector(self.options())
+        if default is None:
+            return ()
+        name, options = default
+        return detector_entry(name).requirements_for(options).assets
+
 
 _REGISTRY: dict[str, DetectorEntry] = {}
 
@@ -86,6 +114,22 @@ def detector_entry(name: str) -> DetectorEntry:
 
 def list_detectors() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def _box_detector(options: Any) -> tuple[str, Any] | None:
+    """The detector nested in ``options`` (RTMPose's ``box_detector``, the mesh's BlazeFace, named
+    by its options' type) and its bound options; ``None`` for a detector that nests none."""
+    if not hasattr(options, "box_detector_options"):
+        return None
+    nested = options.box_detector_options
+    name = getattr(options, "box_detector", None) or _name_of(type(nested))
+    return name, bind_options(name, nested)
+
+
+def _name_of(schema: type) -> str:
+    """The detector whose options are ``schema``; each registers a schema of its own."""
+    (name,) = (entry.name for entry in _REGISTRY.values() if entry.options is schema)
+    return name
 
 
 def bind_options(name: str, options: Any = None, **overrides: Any) -> Any:

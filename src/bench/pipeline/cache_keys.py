@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+from bench.assets.resolver import sha256_of
 from bench.cache import config_key
 from bench.config import BenchConfig
+from bench.detectors import detector_entry
+from bench.models.edgeface import weights_path
 from bench.runtime import Runtime
 
 #: Bumped when the runner changes what it stores, so old entries are never misread.
@@ -13,12 +17,17 @@ FORMAT = 1
 
 
 def detection_key(config: BenchConfig, runtime: Runtime) -> str:
-    """The detector's name and options, and the kind of device (GPU kernels round differently)."""
+    """The detector's name and options, the content of every weights file it loads, and the kind
+    of device (GPU kernels round differently)."""
+    weights = detector_entry(config.detector.name).weights(config.detector.options)
     return config_key(
         {
             "format": FORMAT,
-            "detector": dataclasses.asdict(config.detector),
+            "detector": _without_paths(dataclasses.asdict(config.detector)),
+            "detector_weights": [sha256_of(path) for path in weights],
             "detect_max_side": config.detect_max_side,
+            # An image above the pixel limit is stored as a failure: a new limit must retry it.
+            "max_image_pixels": config.dataset.max_image_pixels,
             "device": runtime.device.type,
         }
     )
@@ -32,7 +41,16 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
             "selection": config.selection,
             "failure_policy": config.failure_policy,
             "fallback_crop_fraction": config.fallback_crop_fraction,
-            "model": dataclasses.asdict(config.model),
+            "model": _without_paths(dataclasses.asdict(config.model)),
+            "model_weights": sha256_of(weights_path(config.model.name, config.model.path)),
             "precision": config.hardware.precision,
         }
     )
+
+
+def _without_paths(options: Any) -> Any:
+    """``options`` without their ``path`` entries, at any depth: the weights' content stands for
+    them, so an overwritten file misses the cache and a moved identical one still hits."""
+    if isinstance(options, dict):
+        return {key: _without_paths(value) for key, value in options.items() if key != "path"}
+    return options

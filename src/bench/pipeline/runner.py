@@ -30,6 +30,7 @@ from bench.data import (
     ImageDecodeError,
     PairDataset,
     decode_image_bytes,
+    image_file,
     load_dataset,
     read_image_bytes,
     unreadable_reason,
@@ -72,14 +73,13 @@ class _Work:
     detections: dict[int, CachedDetection] = field(default_factory=dict)
 
 
-def _decode_timed(root: Path, index: int, path: str, digest: bool) -> tuple[_Decoded, float]:
+def _decode_timed(root: Path, index: int, path: str, digest: bool, max_pixels: int) -> tuple[_Decoded, float]:
     """Read the file once, hash those bytes (when asked) and decode them."""
     start = time.perf_counter()
     try:
-        data = read_image_bytes(root / path)
-        decoded = _Decoded(
-            index, decode_image_bytes(data, root / path), "", bytes_digest(data) if digest else None
-        )
+        data = read_image_bytes(root / path, root)
+        image = decode_image_bytes(data, root / path, max_pixels)
+        decoded = _Decoded(index, image, "", bytes_digest(data) if digest else None)
     except ImageDecodeError as error:
         decoded = _Decoded(index, None, str(error))
     return decoded, time.perf_counter() - start
@@ -189,7 +189,11 @@ class BenchmarkRunner:
             with memory.phase("evaluate"), self.timer("evaluate"):
                 result = self._evaluate(records, embeddings)
         result.samples = sample_faces(
-            records, self.dataset.image_root, self.config.sample_faces, self.passthrough
+            records,
+            self.dataset.image_root,
+            self.config.sample_faces,
+            self.passthrough,
+            self.config.dataset.max_image_pixels,
         )
         result.memory_trace = memory.trace
         result.metrics.update(
@@ -236,11 +240,13 @@ class BenchmarkRunner:
 
         def digest(record: ImageRecord) -> str | None:
             try:
-                return file_digest(root / record.path)
+                return file_digest(image_file(root / record.path, root))
+            except ImageDecodeError as error:
+                reason = str(error)
             except OSError as error:
-                record.status = ImageStatus.DECODE_ERROR
-                record.reason = unreadable_reason(root / record.path, error)
-                return None
+                reason = unreadable_reason(root / record.path, error)
+            record.status, record.reason = ImageStatus.DECODE_ERROR, reason
+            return None
 
         with ThreadPoolExecutor(max(1, self.config.hardware.num_workers), thread_name_prefix="hash") as pool:
             return list(pool.map(digest, records))
@@ -281,15 +287,22 @@ class BenchmarkRunner:
         """Decoded batches in order, decoding up to ``queue_depth`` batches ahead on workers."""
         root, paths = self.dataset.image_root, self.dataset.images
         workers, digest = self.config.hardware.num_workers, self.cache is not None
+        max_pixels = self.config.dataset.max_image_pixels
         if workers == 0:
             for batch in batches:
-                yield [self._timed(_decode_timed(root, index, paths[index], digest)) for index in batch]
+                yield [
+                    self._timed(_decode_timed(root, index, paths[index], digest, max_pixels))
+                    for index in batch
+                ]
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
             ahead: deque[list[Future[tuple[_Decoded, float]]]] = deque()
             for batch in batches:
                 ahead.append(
-                    [pool.submit(_decode_timed, root, index, paths[index], digest) for index in batch]
+                    [
+                        pool.submit(_decode_timed, root, index, paths[index], digest, max_pixels)
+                        for index in batch
+                    ]
                 )
                 if len(ahead) > self.config.pipeline.queue_depth:
                     yield [self._timed(future.result()) for future in ahead.popleft()]

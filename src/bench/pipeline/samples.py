@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def sample_faces(
-    records: Sequence[ImageRecord], image_root: Path, limit: int, passthrough: bool
+    records: Sequence[ImageRecord], image_root: Path, limit: int, passthrough: bool, max_pixels: int
 ) -> list[AlignedSample]:
     """The first ``limit / 2`` aligned faces (the same images in every run on a data set, so a
     sweep can show one image aligned by each method), then fallbacks until the grid is full, so
@@ -25,7 +25,7 @@ def sample_faces(
     samples = []
     for record in chosen:
         try:
-            image = decode_image(image_root / record.path)
+            image = decode_image(image_root / record.path, image_root, max_pixels)
         except ImageDecodeError as error:
             log.warning("sample face not shown: %s", error)
             continue

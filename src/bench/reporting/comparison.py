@@ -6,6 +6,8 @@ method's own accuracy is measured on every pair it scored, fallback crops includ
 that misses hard faces is judged on different faces than one that finds them; on the common
 subset all methods are scored on the same pairs and only their detection and alignment differ.
 A failed job is listed as such and left out of every figure and of the common subset.
+A job that took images from the feature cache spent no stage time on them, so its speed would
+look better than it is: its speed figures are shown as not measured, beside its cached share.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from bench.reporting.plots import plot_roc_curves
 
 FINISHED = "FINISHED"
 PAIR_KEY = ("fold", "image_a", "image_b")
+#: Speed figures: measured only when a job computed every image (a cached image costs no stage time).
+SPEED_METRICS = (*(keys.ms_per_image(stage) for stage in keys.STAGES), keys.IMAGES_PER_S)
 #: The logged metrics the table shows, in its column order (``common_*`` follow ``accuracy_std``);
 #: a finished run must have logged every one.
 TABLE_METRICS = (
@@ -37,11 +41,13 @@ TABLE_METRICS = (
     *keys.TAR_AT_FAR,
     keys.SUCCESS_RATE,
     keys.PAIR_SUCCESS_RATE,
-    *(keys.ms_per_image(stage) for stage in keys.STAGES),
-    keys.IMAGES_PER_S,
+    *SPEED_METRICS,
     keys.PEAK_RSS_MB,
     keys.PEAK_GPU_MB,
 )
+#: Logged metrics the table needs besides its columns: how many images the job computed and how
+#: many it took from the cache.
+CACHE_COUNTS = (keys.NUM_IMAGES_COMPUTED, keys.NUM_IMAGES_CACHED)
 COLUMNS = (
     "rank",
     "method",
@@ -52,6 +58,7 @@ COLUMNS = (
     "common_accuracy",
     "common_accuracy_std",
     *TABLE_METRICS[2:],
+    "cached_fraction",
 )
 MAX_SAMPLE_FACES = 8
 MAX_RANKING_LABEL = 48
@@ -132,6 +139,7 @@ def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
     notes += [note] if note else []
 
     table = _table(runs, common)
+    notes += _cache_notes(table)
     total_pairs = max((len(frame) for frame in scored.values()), default=0)
     files = [out_dir / "comparison.csv", out_dir / "comparison.md"]
     table.to_csv(files[0], index=False)
@@ -297,7 +305,8 @@ def _check_table_metrics(runs: Sequence[MethodRun]) -> None:
     lacking = [
         f"{run.label} (run {run.run_id}): {', '.join(missing)}"
         for run in runs
-        if run.finished and (missing := [key for key in TABLE_METRICS if key not in run.metrics])
+        if run.finished
+        and (missing := [key for key in (*TABLE_METRICS, *CACHE_COUNTS) if key not in run.metrics])
     ]
     if lacking:
         raise MissingMetricsError(
@@ -313,6 +322,9 @@ def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) 
         result = common.get(run.label)
         row["common_accuracy"] = result.accuracy if result else math.nan
         row["common_accuracy_std"] = result.accuracy_std if result else math.nan
+        row["cached_fraction"] = _cached_fraction(run.metrics) if run.finished else math.nan
+        if row["cached_fraction"] > 0:
+            row.update(dict.fromkeys(SPEED_METRICS, math.nan))
         row["failed"] = not run.finished
         rows.append(row)
     table = pd.DataFrame(rows).sort_values(
@@ -326,11 +338,31 @@ def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) 
     return table.reset_index(drop=True)[list(COLUMNS)]
 
 
-def _percent(value: float, std: float | None = None, plus_minus: str = "±") -> str:
+def _cached_fraction(metrics: Mapping[str, float]) -> float:
+    """The share of a job's images taken from the feature cache rather than computed."""
+    cached = metrics[keys.NUM_IMAGES_CACHED]
+    return cached / (cached + metrics[keys.NUM_IMAGES_COMPUTED])
+
+
+def _cache_notes(table: pd.DataFrame) -> list[str]:
+    cached = table[table["cached_fraction"] > 0]
+    if cached.empty:
+        return []
+    jobs = ", ".join(
+        f"{method} ({_percent(fraction, digits=1)} % of images)"
+        for method, fraction in zip(cached["method"], cached["cached_fraction"], strict=True)
+    )
+    return [
+        f"served from the feature cache: {jobs}. Their speed is not measured (-): speed is compared "
+        "only among jobs that computed every image (cache=off computes them all)."
+    ]
+
+
+def _percent(value: float, std: float | None = None, plus_minus: str = "±", digits: int = 2) -> str:
     if math.isnan(value):
         return "-"
-    text = f"{100 * value:.2f}"
-    return text if std is None or math.isnan(std) else f"{text} {plus_minus} {100 * std:.2f}"
+    text = f"{100 * value:.{digits}f}"
+    return text if std is None or math.isnan(std) else f"{text} {plus_minus} {100 * std:.{digits}f}"
 
 
 def _fixed(value: float, digits: int) -> str:
@@ -357,6 +389,7 @@ _MARKDOWN_COLUMNS = (
         for stage in keys.STAGES
     ),
     ("images/s", lambda row: _fixed(row[keys.IMAGES_PER_S], 1)),
+    ("cached %", lambda row: _percent(row["cached_fraction"], digits=1)),
     ("peak RSS MiB", lambda row: _fixed(row[keys.PEAK_RSS_MB], 0)),
     ("peak GPU MiB", lambda row: _fixed(row[keys.PEAK_GPU_MB], 0)),
 )
@@ -381,7 +414,9 @@ def _markdown(table: pd.DataFrame, common_pairs: int, total_pairs: int, notes: S
         "",
         "Accuracy: cross-validated over the data set's folds (threshold chosen on the other folds), "
         "mean ± std over folds, on every pair the run scored; common-subset accuracy: the same on the "
-        f"{common_pairs} common pairs. Time per stage is per computed image; images/s is end to end.",
+        f"{common_pairs} common pairs. Time per stage is per computed image; images/s is end to end; "
+        "both are shown only for jobs that computed every image (cached % = 0): a cached image takes "
+        "no stage time, so a job served from the cache would look faster than it is.",
     ]
     lines += ["", "Notes:", "", *(f"- {note}" for note in notes)] if notes else []
     return "\n".join(lines) + "\n"
@@ -398,9 +433,11 @@ def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> st
             continue
         accuracy = _percent(row[keys.ACCURACY], row[keys.ACCURACY_STD], "+-")
         common = _percent(row["common_accuracy"], row["common_accuracy_std"], "+-")
+        fraction = row["cached_fraction"]
+        cached = f" (cached {_percent(fraction, digits=1)} %)" if fraction > 0 else ""
         lines.append(
             f"{row['rank']:>3}  {label}  {accuracy:>15} %   common {common:>15} %"
-            f"   {_fixed(row[keys.IMAGES_PER_S], 1):>7} images/s"
+            f"   {_fixed(row[keys.IMAGES_PER_S], 1):>7} images/s{cached}"
         )
     lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)

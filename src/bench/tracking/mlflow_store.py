@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import traceback
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,11 +31,47 @@ def artifact_root_for(uri: str) -> str | None:
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
+#: How long a tracking server has to answer before a run is opened: MLflow's own client retries
+#: an unreachable server for about four minutes, without a word, before it fails.
+SERVER_CHECK_TIMEOUT_S = 5.0
+
+
+class TrackingServerUnreachableError(RuntimeError):
+    """No tracking server answers at an http(s) ``tracking.uri``."""
+
+    def __init__(self, uri: str, reason: object) -> None:
+        super().__init__(
+            f"No MLflow tracking server answers at {uri} ({reason}). Start one with `make server` "
+            "(http://127.0.0.1:5001, what tracking=server uses), or log to the local SQLite store "
+            "with tracking=mlflow (and MLFLOW_TRACKING_URI unset)."
+        )
+
+
+def check_tracking_server(uri: str, timeout_s: float = SERVER_CHECK_TIMEOUT_S) -> None:
+    """Raise :class:`TrackingServerUnreachableError` at once if ``uri`` is an http(s) address where
+    no server answers ``GET /health`` (what ``mlflow server`` serves) within ``timeout_s``.
+    Any HTTP answer counts as reachable: what the server then refuses, MLflow reports itself.
+    Other stores (SQLite, files) are local and not checked."""
+    if urlparse(uri).scheme not in ("http", "https"):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+            return
+    except urllib.error.HTTPError:
+        return
+    except urllib.error.URLError as error:
+        raise TrackingServerUnreachableError(uri, error.reason) from error
+    except OSError as error:  # a timeout or a reset connection: not wrapped by urllib
+        raise TrackingServerUnreachableError(uri, error) from error
+
+
 def ensure_experiment(name: str, uri: str) -> str:
-    """The experiment's id, created (with its artifact root) if it does not exist yet.
+    """The experiment's id, created (with its artifact root) if it does not exist yet; an
+    http(s) ``uri`` where no server answers fails at once (:func:`check_tracking_server`).
 
     Through a client, not the fluent API: a sweep's callback calls it too, and must leave the
     process-wide tracking URI and run state to the jobs that run in its process."""
+    check_tracking_server(uri)
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:

@@ -32,7 +32,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
 from bench.reporting.comparison import MethodRun, compare_runs, varying_labels
-from bench.tracking.mlflow_store import ensure_experiment
+from bench.tracking.mlflow_store import TrackingServerUnreachableError, ensure_experiment
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,11 @@ class SweepTracker(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
         uri = str(config.tracking.uri)
-        experiment_id = ensure_experiment(str(config.tracking.experiment), uri)
+        try:
+            experiment_id = ensure_experiment(str(config.tracking.experiment), uri)
+        except TrackingServerUnreachableError as error:
+            # Hydra would turn the exception into a warning and start every job regardless.
+            sys.exit(f"Sweep: {error}")
         sweep_id = uuid.uuid4().hex[:8]
         tags = {
             "sweep_id": sweep_id,
