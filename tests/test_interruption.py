@@ -94,3 +94,39 @@ def test_a_crash_leaves_its_traceback_in_the_failed_run(tmp_path: Path) -> None:
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
     text = Path(client.download_artifacts(run.info.run_id, "traceback.txt", str(tmp_path))).read_text()
     assert "Traceback" in text and "no face found and failure_policy=error" in text
+
+
+def test_a_run_killed_outright_is_ended_killed_by_the_next_start(tmp_path: Path) -> None:
+    # SIGKILL leaves nothing of the process to end its run: the next start on this store does.
+    process = start_bench(tmp_path, f"hydra.run.dir={tmp_path / 'first'}")
+    deadline = time.monotonic() + 300
+    while cached_embeddings(tmp_path / "cache") < 1:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the run did not start in time"
+        time.sleep(0.2)
+    (orphan,) = runs_by_start(tmp_path)
+    assert orphan.info.status == "RUNNING"
+    process.kill()
+    process.communicate(timeout=60)
+
+    rerun = start_bench(tmp_path, f"hydra.run.dir={tmp_path / 'second'}", "dataset.pairs_per_fold=4")
+    stdout, stderr = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, stderr[-3000:]
+    assert f"{orphan.info.run_id} were RUNNING but their process had died" in stdout + stderr
+    killed, finished = runs_by_start(tmp_path)
+    assert (killed.info.run_id, killed.info.status) == (orphan.info.run_id, "KILLED")
+    assert killed.data.tags["bench.ended_by"].startswith("a later start on this host")
+    assert finished.info.status == "FINISHED"
+
+
+def test_a_live_run_of_another_process_is_left_running(tmp_path: Path) -> None:
+    from bench.tracking.mlflow_store import end_stale_runs, owner_tags
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment = client.create_experiment("face-alignment")
+    alive = client.create_run(experiment, tags=owner_tags())
+    reused_pid = client.create_run(experiment, tags={**owner_tags(), "bench.pid_started": "1.000"})
+    elsewhere = client.create_run(experiment, tags={**owner_tags(), "bench.host": "another-host"})
+    assert end_stale_runs(client, experiment) == [reused_pid.info.run_id]
+    for run, status in ((alive, "RUNNING"), (reused_pid, "KILLED"), (elsewhere, "RUNNING")):
+        assert client.get_run(run.info.run_id).info.status == status

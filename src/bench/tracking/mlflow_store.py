@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import signal
+import socket
 import threading
 import traceback
 import urllib.error
@@ -14,10 +16,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 import mlflow
+import psutil
 from mlflow.entities import Run, RunStatus
 from mlflow.tracking import MlflowClient
 
 from bench.config import TrackingConfig
+
+log = logging.getLogger(__name__)
 
 
 def artifact_root_for(uri: str) -> str | None:
@@ -91,6 +96,50 @@ def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Which process owns a RUNNING run: a later start on this host can then tell that it died.
+HOST_TAG, PID_TAG, PID_STARTED_TAG = "bench.host", "bench.pid", "bench.pid_started"
+
+
+def owner_tags() -> dict[str, str]:
+    """This process as the owner of a run it opens (the start time tells a reused PID apart)."""
+    process = psutil.Process()
+    return {
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(process.pid),
+        PID_STARTED_TAG: f"{process.create_time():.3f}",
+    }
+
+
+def _owner_alive(tags: Mapping[str, str]) -> bool:
+    try:
+        process = psutil.Process(int(tags[PID_TAG]))
+        return f"{process.create_time():.3f}" == tags.get(PID_STARTED_TAG)
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
+def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """End KILLED the RUNNING runs of this host whose process is gone (SIGKILL, out of memory, a
+    power cut: nothing of theirs could end them), so that no run stays RUNNING for good. Runs of
+    other hosts are left alone: their processes cannot be seen from here."""
+    host = socket.gethostname()
+    stale = [
+        run.info.run_id
+        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
+        if run.data.tags.get(HOST_TAG) == host
+        and PID_TAG in run.data.tags
+        and not _owner_alive(run.data.tags)
+    ]
+    for run_id in stale:
+        client.set_tag(run_id, "bench.ended_by", "a later start on this host: its process had died")
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.KILLED))
+    if stale:
+        log.warning(
+            "MLflow run(s) %s were RUNNING but their process had died: ended KILLED", ", ".join(stale)
+        )
+    return stale
+
+
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that the run ends KILLED, like Ctrl-C, and the
     ``with`` blocks above it (the feature cache, the worker threads) unwind cleanly."""
@@ -125,9 +174,13 @@ def tracked_run(
     the body raises. Results already cached stay cached, so a re-run resumes."""
     uri = tracking.uri
     experiment_id = ensure_experiment(tracking.experiment, uri)
+    end_stale_runs(MlflowClient(uri), experiment_id)
     mlflow.set_tracking_uri(uri)
     run = mlflow.start_run(
-        experiment_id=experiment_id, run_name=run_name, tags=dict(tags), parent_run_id=parent_run_id
+        experiment_id=experiment_id,
+        run_name=run_name,
+        tags={**tags, **owner_tags()},
+        parent_run_id=parent_run_id,
     )
     try:
         with _sigterm_raises():

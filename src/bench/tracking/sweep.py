@@ -32,7 +32,12 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
 from bench.reporting.comparison import MethodRun, compare_runs, varying_labels
-from bench.tracking.mlflow_store import TrackingServerUnreachableError, ensure_experiment
+from bench.tracking.mlflow_store import (
+    TrackingServerUnreachableError,
+    end_stale_runs,
+    ensure_experiment,
+    owner_tags,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +128,13 @@ class SweepTracker(Callback):
         except TrackingServerUnreachableError as error:
             # Hydra would turn the exception into a warning and start every job regardless.
             sys.exit(f"Sweep: {error}")
+        end_stale_runs(MlflowClient(uri), experiment_id)
         sweep_id = uuid.uuid4().hex[:8]
         tags = {
             "sweep_id": sweep_id,
             "sweep_dir": str(config.hydra.sweep.dir),
             "overrides": " ".join(config.hydra.overrides.task),
+            **owner_tags(),
         }
         self.uri = uri
         self.parent = MlflowClient(uri).create_run(
