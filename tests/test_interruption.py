@@ -47,6 +47,15 @@ def cached_embeddings(cache: Path) -> int:
         )
 
 
+def wait_for_embeddings(process: subprocess.Popen[str], cache: Path, count: int) -> None:
+    """Until the running ``process`` has cached ``count`` embeddings (its run is then open)."""
+    deadline = time.monotonic() + 300
+    while cached_embeddings(cache) < count:
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"{count} embeddings were not cached in time"
+        time.sleep(0.2)
+
+
 def runs_by_start(tmp_path: Path) -> list:
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
     experiment = client.get_experiment_by_name("face-alignment")
@@ -56,11 +65,7 @@ def runs_by_start(tmp_path: Path) -> list:
 
 def test_sigterm_ends_the_run_killed_and_the_rerun_resumes(tmp_path: Path) -> None:
     process = start_bench(tmp_path, f"hydra.run.dir={tmp_path / 'first'}")
-    deadline = time.monotonic() + 300
-    while cached_embeddings(tmp_path / "cache") < 200:
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "no embeddings were cached in time"
-        time.sleep(0.2)
+    wait_for_embeddings(process, tmp_path / "cache", 200)
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=120)
     assert process.returncode != 0
@@ -99,11 +104,7 @@ def test_a_crash_leaves_its_traceback_in_the_failed_run(tmp_path: Path) -> None:
 def test_a_run_killed_outright_is_ended_killed_by_the_next_start(tmp_path: Path) -> None:
     # SIGKILL leaves nothing of the process to end its run: the next start on this store does.
     process = start_bench(tmp_path, f"hydra.run.dir={tmp_path / 'first'}")
-    deadline = time.monotonic() + 300
-    while cached_embeddings(tmp_path / "cache") < 1:
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.monotonic() < deadline, "the run did not start in time"
-        time.sleep(0.2)
+    wait_for_embeddings(process, tmp_path / "cache", 1)
     (orphan,) = runs_by_start(tmp_path)
     assert orphan.info.status == "RUNNING"
     process.kill()
