@@ -6,7 +6,9 @@ deterministic pattern (no faces) unless a real image's bytes are passed in.
 
 from __future__ import annotations
 
+import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -143,3 +145,10 @@ def tiny_jpeg(folder: Path, name: str = "tiny.jpg") -> Path:
 def huge_jpeg(folder: Path, name: str = "huge.jpg", side: int = 8000) -> Path:
     """A ``side x side`` JPEG (flat colour, so the file stays small)."""
     return _write(folder, name, jpeg_bytes(np.full((side, side, 3), 90, dtype=np.uint8)))
+
+
+def pairs_csv(path: Path, rows: Iterable[tuple[str, str, int]]) -> Path:
+    """A ``dataset=pairs`` protocol: the header, then ``path_a, path_b, label`` per pair."""
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows([("path_a", "path_b", "label"), *rows])
+    return path

@@ -354,9 +354,7 @@ def test_run_counts_each_bad_image_as_a_failure_with_its_reason(
 ) -> None:
     root = tmp_path / "images"
     rows = build_corpus(root, lfw_root)
-    protocol = tmp_path / "pairs.csv"
-    with protocol.open("w", newline="") as file:
-        csv.writer(file).writerows([("path_a", "path_b", "label"), *rows])
+    protocol = corpus.pairs_csv(tmp_path / "pairs.csv", rows)
     cfg = pairs_config(root, protocol, f"cache={cache}", "dataset.num_folds=2")
     with pytest.raises(ProtocolError, match=r"pairs\.csv:14: bad/missing\.jpg"):
         BenchmarkRunner(cfg)  # before any model loads

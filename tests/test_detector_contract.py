@@ -80,7 +80,7 @@ def _cases() -> Iterator[object]:
     for row in list_available():
         marks = []
         if not row.available:
-            packages = detector_entry(row.name).requirements[row.backend].packages
+            packages = detector_entry(row.name).backend_requirements()[row.backend].packages
             if all(importlib.util.find_spec(package) is not None for package in packages):
                 marks.append(pytest.mark.skip(reason=f"{_case_id(row.name, row.backend)}: {row.reason}"))
         yield pytest.param((row.name, row.backend), id=_case_id(row.name, row.backend), marks=marks)

@@ -4,7 +4,6 @@ and no byte of a file outside the dataset root is read."""
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import shutil
@@ -23,6 +22,8 @@ from bench.pipeline import BenchmarkRunner, ImageStatus
 from bench.tracking.artifacts import write_failures
 
 from .conftest import LFW_SAMPLES, bench_config
+from .corpus import pairs_csv
+from .test_csv_pairs import pairs_config
 
 #: The run's pixel limit: the default, which every hostile size below exceeds.
 LIMIT = 50_000_000
@@ -181,13 +182,9 @@ def test_run_counts_hostile_files_and_goes_on(
     good = list(LFW_SAMPLES)
     rows = [(good[i], good[i + 1], i % 2) for i in range(len(good) - 1)]
     rows += [(name, good[i % len(good)], i % 2) for i, name in enumerate(reasons)]
-    protocol = tmp_path / "pairs.csv"
-    with protocol.open("w", newline="") as file:
-        csv.writer(file).writerows([("path_a", "path_b", "label"), *rows])
-    config = bench_config(
-        "dataset=pairs",
-        f"dataset.root='{root}'",
-        f"dataset.pairs_csv='{protocol}'",
+    config = pairs_config(
+        root,
+        pairs_csv(tmp_path / "pairs.csv", rows),
         "dataset.num_folds=2",
         "dataset.on_missing=count",  # the FIFO and /dev/zero are not files: counted, not listed
         f"cache={cache}",

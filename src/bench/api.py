@@ -59,7 +59,7 @@ def list_available() -> list[Availability]:
     report = []
     for name in list_detectors():
         entry = detector_entry(name)
-        for backend, requirements in entry.requirements.items():
+        for backend, requirements in entry.backend_requirements().items():
             problems = _missing(requirements)
             default = backend == entry.default_backend
             report.append(Availability(name, str(backend), not problems, "; ".join(problems), default))

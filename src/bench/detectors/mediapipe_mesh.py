@@ -114,9 +114,7 @@ def roi_transform(face: Face, size: int, scale: float) -> np.ndarray:
 
 @register_detector(
     "mediapipe_mesh",
-    requires=Requirements(
-        ("mediapipe_face_detection_short_range", "mediapipe_face_landmark"), ("mediapipe", "ai_edge_litert")
-    ),
+    requires=Requirements(("mediapipe_face_landmark",), ("ai_edge_litert",)),
 )
 class MediaPipeMeshDetector(Detector):
     """BlazeFace (``mediapipe_detection``) then the 468-point face mesh on each face, on the CPU.

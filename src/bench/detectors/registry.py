@@ -44,7 +44,8 @@ class DetectorEntry:
     factory: Factory
     #: The options dataclass the factory receives.
     options: type
-    #: Backend name -> what it needs; ``DEFAULT_BACKEND`` alone for single-backend methods.
+    #: Backend name -> what the method itself needs (a nested box detector adds its own);
+    #: ``DEFAULT_BACKEND`` alone for single-backend methods.
     requirements: Mapping[str, Requirements]
     #: True when images are already aligned faces that must reach the model untouched.
     passthrough: bool = False
@@ -54,16 +55,37 @@ class DetectorEntry:
         """The backend the default options pick."""
         return str(getattr(self.options(), "backend", DEFAULT_BACKEND))
 
-    def requirements_for(self, options: Any) -> Requirements:
+    def _own_requirements(self, options: Any) -> Requirements:
         return self.requirements[str(getattr(options, "backend", DEFAULT_BACKEND))]
+
+    def requirements_for(self, options: Any) -> Requirements:
+        """What ``options`` need: their backend's own, and those of the box detector they nest."""
+        own = self._own_requirements(options)
+        box = _box_detector(options)
+        if box is None:
+            return own
+        nested = detector_entry(box[0]).requirements_for(box[1])
+        return Requirements(
+            tuple(dict.fromkeys((*own.assets, *nested.assets))),
+            tuple(dict.fromkeys((*own.packages, *nested.packages))),
+        )
+
+    def backend_requirements(self) -> dict[str, Requirements]:
+        """Per backend, what the default options with that backend need."""
+        defaults = self.options()
+        return {
+            backend: self.requirements_for(
+                defaults if backend == DEFAULT_BACKEND else dataclasses.replace(defaults, backend=backend)
+            )
+            for backend in self.requirements
+        }
 
     def weights(self, options: Any) -> list[Path]:
         """The weight files the factory loads for ``options``, found as it finds them but without
         loading anything: what a cached result depends on. ``path`` stands for the detector's own
         asset, or, when it has several (MTCNN's nets), for the folder holding their files; a box
         detector in the options adds its own weights."""
-        box_assets = self._box_assets()
-        own = [asset for asset in self.requirements_for(options).assets if asset not in box_assets]
+        own = self._own_requirements(options).assets
         explicit = getattr(options, "path", None)
         if explicit is None:
             found = [resolve(asset) for asset in own]
@@ -74,14 +96,6 @@ class DetectorEntry:
             found = [resolve(asset, folder / Path(ASSETS[asset].relpath).name) for asset in own]
         box = _box_detector(options)
         return found if box is None else [*found, *detector_entry(box[0]).weights(box[1])]
-
-    def _box_assets(self) -> tuple[str, ...]:
-        """The assets of the default box detector, which ``requirements`` lists with the method's own."""
-        default = _box_detector(self.options())
-        if default is None:
-            return ()
-        name, options = default
-        return detector_entry(name).requirements_for(options).assets
 
 
 _REGISTRY: dict[str, DetectorEntry] = {}

@@ -117,7 +117,7 @@ def decode_simcc(
     return points / split_ratio, scores
 
 
-@register_detector("rtmpose", requires=Requirements(("rtmpose_m_face6", "yunet"), ("onnxruntime", "cv2")))
+@register_detector("rtmpose", requires=Requirements(("rtmpose_m_face6",), ("onnxruntime", "cv2")))
 class RTMPoseDetector(OnnxDetector):
     """Boxes from ``box_detector`` (created with ``box_detector_options``, on the same runtime),
     106 keypoints per box from RTMPose-m face6, the five documented points kept as landmarks."""

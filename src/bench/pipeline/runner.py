@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -286,24 +287,21 @@ class BenchmarkRunner:
     def _decoded_batches(self, batches: list[list[int]]) -> Iterator[list[_Decoded]]:
         """Decoded batches in order, decoding up to ``queue_depth`` batches ahead on workers."""
         root, paths = self.dataset.image_root, self.dataset.images
-        workers, digest = self.config.hardware.num_workers, self.cache is not None
-        max_pixels = self.config.dataset.max_image_pixels
+        decode = partial(
+            _decode_timed,
+            root,
+            digest=self.cache is not None,
+            max_pixels=self.config.dataset.max_image_pixels,
+        )
+        workers = self.config.hardware.num_workers
         if workers == 0:
             for batch in batches:
-                yield [
-                    self._timed(_decode_timed(root, index, paths[index], digest, max_pixels))
-                    for index in batch
-                ]
+                yield [self._timed(decode(index, paths[index])) for index in batch]
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
             ahead: deque[list[Future[tuple[_Decoded, float]]]] = deque()
             for batch in batches:
-                ahead.append(
-                    [
-                        pool.submit(_decode_timed, root, index, paths[index], digest, max_pixels)
-                        for index in batch
-                    ]
-                )
+                ahead.append([pool.submit(decode, index, paths[index]) for index in batch])
                 if len(ahead) > self.config.pipeline.queue_depth:
                     yield [self._timed(future.result()) for future in ahead.popleft()]
             while ahead:
