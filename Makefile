@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep acceptance perf test test-slow test-e2e lint format ui server clean
+.PHONY: help install bench sweep acceptance perf perf-pipeline test test-slow test-e2e lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN,
 	$(PY) -m bench dataset=lfw_aligned detector=none
 	$(PY) -m bench model=edgeface_xs_q,edgeface_xxs_q -m
 
-perf: install ## Throughput benchmark: naive vs fast vs cache-warm on full LFW, with floors (ARGS="--pairs-per-fold 60" for a subset)
+perf: install ## Every method on full LFW against the bound its own stage floors set, and the sweep time (ARGS="--pairs-per-fold 60" for a subset)
+	$(PY) benchmarks/methods.py $(ARGS)
+
+perf-pipeline: install ## The pipeline on one method: naive vs fast vs cache-warm on full LFW, with floors
 	$(PY) benchmarks/perf.py $(ARGS)
 
 test: install ## Run the test suite (CPU, real weights, LFW subsets)

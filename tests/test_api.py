@@ -56,7 +56,7 @@ def test_list_available_reports_every_method_and_backend() -> None:
         assert defaults == [detector_entry(name).default_backend], name
     assert set(report) >= {("yunet", "onnxruntime"), ("yunet", "opencv"), ("mtcnn", "default")}
     assert report["yunet", "onnxruntime"].default and not report["yunet", "opencv"].default
-    assert report["yolov8_face", "ultralytics"].default and not report["yolov8_face", "onnxruntime"].default
+    assert report["yolov8_face", "onnxruntime"].default and not report["yolov8_face", "ultralytics"].default
     for key in (("yunet", "onnxruntime"), ("yunet", "opencv"), ("mtcnn", "default")):
         assert report[key].available and report[key].reason == "", report[key]
 

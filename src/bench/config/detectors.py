@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.config.enums import BlazeFaceModel, YoloV8Backend, YuNetBackend
+from bench.config.enums import BlazeFaceModel, InputPadding, YoloV8Backend, YuNetBackend
 from bench.config.validate import require
 
 
@@ -105,33 +105,56 @@ class RetinaFaceOptions:
             )
 
 
+#: The coarsest stride of the YOLO detectors' heads: inputs are multiples of it.
+YOLO_STRIDE = 32
+
+
+def _check_yolo_input(options: YoloV5FaceOptions | YoloV8FaceOptions) -> None:
+    require(
+        options.input_size >= YOLO_STRIDE and options.input_size % YOLO_STRIDE == 0,
+        _option("input_size"),
+        f"must be a positive multiple of {YOLO_STRIDE} pixels",
+        options.input_size,
+    )
+
+
 @dataclass
 class YoloV5FaceOptions:
     #: On objectness x class.
     score_threshold: float = 0.5
     nms_threshold: float = 0.5
-    #: True: enlarge small images to fill the 640 input (as the reference); false: pad only.
+    #: The letterbox side: larger images are shrunk to fit it.
+    input_size: int = 640
+    #: ``stride``: pad to the next multiple of 32 (an image runs at about its own size);
+    #: ``square``: pad to ``input_size`` x ``input_size``, as the reference.
+    pad_to: InputPadding = InputPadding.stride
+    #: True: enlarge small images to fill ``input_size`` (as the reference); false: pad only.
     upscale: bool = False
     path: str | None = None
 
     def __post_init__(self) -> None:
         _check_thresholds(self)
+        _check_yolo_input(self)
 
 
 @dataclass
 class YoloV8FaceOptions:
-    backend: YoloV8Backend = YoloV8Backend.ultralytics
+    backend: YoloV8Backend = YoloV8Backend.onnxruntime
     score_threshold: float = 0.25
     nms_threshold: float = 0.5
-    #: The letterbox side; the shipped graphs are fixed at 640.
+    #: The letterbox side: larger images are shrunk to fit it.
     input_size: int = 640
+    #: onnxruntime backend: ``stride`` (``None``) pads to the next multiple of 32, ``square`` to
+    #: ``input_size`` x ``input_size``. ultralytics backend: ``None`` only, Ultralytics pads as
+    #: the model allows (square for the fixed export, to the stride for a ``.pt``).
+    pad_to: InputPadding | None = None
     #: False: pad smaller images unscaled; true: enlarge them to fill ``input_size``.
     upscale: bool = False
     path: str | None = None
 
     def __post_init__(self) -> None:
         _check_thresholds(self)
-        require(self.input_size >= 32, _option("input_size"), "must be >= 32 pixels", self.input_size)
+        _check_yolo_input(self)
 
 
 @dataclass

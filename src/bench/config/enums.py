@@ -69,6 +69,14 @@ class YoloV8Backend(StrEnum):
     onnxruntime = "onnxruntime"
 
 
+class InputPadding(StrEnum):
+    """How far a letterboxed image is padded: to the next multiple of the network's stride (a
+    250x250 image runs at 256x256), or to the full ``input_size`` square of the published recipe."""
+
+    stride = "stride"
+    square = "square"
+
+
 class BlazeFaceModel(StrEnum):
     """Short range: faces within ~2 m (128x128 input); full range: smaller, farther faces (192x192)."""
 

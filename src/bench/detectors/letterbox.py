@@ -44,11 +44,13 @@ def resize(image: np.ndarray, scale: float) -> tuple[np.ndarray, Placement]:
 
 
 def letterbox(
-    image: np.ndarray, size: int, upscale: bool = True, fill: int = 114
+    image: np.ndarray, size: int, upscale: bool = True, fill: int = 114, stride: int | None = None
 ) -> tuple[np.ndarray, Placement]:
     """``image`` fitted into a ``size`` x ``size`` square, aspect kept, centred on ``fill``.
 
     ``upscale=False`` leaves images smaller than ``size`` at their own scale (only padded).
+    ``stride``: pad only up to the next multiples of it (YOLOv5's rectangular inference), so that
+    a 250 x 250 image runs at 256 x 256 rather than 640 x 640.
     """
     height, width = image.shape[:2]
     scale = size / max(height, width)
@@ -56,10 +58,17 @@ def letterbox(
         scale = min(scale, 1.0)
     resized, placement = resize(image, scale)
     new_height, new_width = resized.shape[:2]
-    pad_x, pad_y = (size - new_width) // 2, (size - new_height) // 2
-    canvas = np.full((size, size, image.shape[2]), fill, dtype=image.dtype)
+    canvas_height, canvas_width = (
+        (size, size) if stride is None else (_round_up(new_height, stride), _round_up(new_width, stride))
+    )
+    pad_x, pad_y = (canvas_width - new_width) // 2, (canvas_height - new_height) // 2
+    canvas = np.full((canvas_height, canvas_width, image.shape[2]), fill, dtype=image.dtype)
     canvas[pad_y : pad_y + new_height, pad_x : pad_x + new_width] = resized
     return canvas, Placement(placement.scale_x, placement.scale_y, pad_x, pad_y)
+
+
+def _round_up(length: int, multiple: int) -> int:
+    return -(-length // multiple) * multiple
 
 
 def pad_small(image: np.ndarray, size: int, value: int = 114) -> np.ndarray:

@@ -10,9 +10,10 @@ anchor-sized corner of the cell). The score is objectness times class, then IoU 
 The model's landmarks come image-left eye first (its WIDER FACE labels are RetinaFace's), the
 documented order, so they are used as given.
 
-The graph is fixed at ``1 x 3 x 640 x 640``: besides the input, every ShuffleNet channel shuffle
-reshapes to a constant ``[1, ...]`` shape, so ONNX Runtime rejects a larger batch and images
-run one by one.
+The export is fixed at ``1 x 3 x 640 x 640`` (its ShuffleNet channel shuffles reshape to constant
+shapes); at load those reshapes are made relative to their input (``bench.backends.onnx_graph``),
+so images run at their own size padded to a multiple of 32 (``pad_to: stride``; 256 x 256 for
+LFW's 250 x 250, 6.25x fewer pixels than 640 x 640), and images of one size run as one batch.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import torch
 from torchvision.ops import nms
 
 from bench.assets import resolve
-from bench.config import YoloV5FaceOptions
+from bench.backends.onnx_graph import any_size_graph
+from bench.config import InputPadding, YoloV5FaceOptions
+from bench.config.detectors import YOLO_STRIDE
 from bench.detectors.base import Face
-from bench.detectors.letterbox import letterbox
-from bench.detectors.onnx_detector import OnnxDetector
+from bench.detectors.letterbox import Placement, letterbox
+from bench.detectors.onnx_detector import OnnxDetector, same_shape_groups, sigmoid
 from bench.detectors.registry import Requirements, register_detector
 from bench.runtime import Runtime
 
@@ -42,11 +45,8 @@ ANCHORS = np.array(
     ],
     dtype=np.float32,
 )
-_INPUT_SIZE = 640
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+#: Most images per forward pass (activations of a 640 x 640 input: about 30 MB each).
+MAX_IMAGES_PER_PASS = 16
 
 
 def decode_heads(
@@ -56,14 +56,14 @@ def decode_heads(
     pixels for every anchor of one image whose score exceeds ``score_threshold``."""
     boxes, scores, landmarks = [], [], []
     for head, stride, anchors in zip(heads, STRIDES, ANCHORS, strict=True):
-        raw = head[0]  # 3 x H x W x 16
-        score = _sigmoid(raw[..., 4]) * _sigmoid(raw[..., 15])
+        raw = head[0]  # 3 x H x W x 16: this image's
+        score = sigmoid(raw[..., 4]) * sigmoid(raw[..., 15])
         anchor_ids, rows, cols = np.nonzero(score > score_threshold)
         hits = raw[anchor_ids, rows, cols]
         cell = np.stack([cols, rows], axis=1).astype(np.float32)
         anchor = anchors[anchor_ids]
-        centre = (_sigmoid(hits[:, 0:2]) * 2.0 - 0.5 + cell) * stride
-        size = (_sigmoid(hits[:, 2:4]) * 2.0) ** 2 * anchor
+        centre = (sigmoid(hits[:, 0:2]) * 2.0 - 0.5 + cell) * stride
+        size = (sigmoid(hits[:, 2:4]) * 2.0) ** 2 * anchor
         boxes.append(np.concatenate([centre - size / 2, centre + size / 2], axis=1))
         scores.append(score[anchor_ids, rows, cols])
         landmarks.append(hits[:, 5:15].reshape(-1, 5, 2) * anchor[:, None] + cell[:, None] * stride)
@@ -72,19 +72,22 @@ def decode_heads(
 
 @register_detector("yolov5_face", requires=Requirements(("yolov5_face",), ("onnxruntime",)))
 class YoloV5FaceDetector(OnnxDetector):
-    """YOLOv5-Face n-0.5: letterbox to 640 (RGB / 255, grey padding), decode, threshold, NMS.
+    """YOLOv5-Face n-0.5: letterbox (to ``input_size``, padded as ``pad_to`` says; RGB / 255, grey
+    padding), decode, threshold, NMS.
 
-    ``upscale`` enlarges images smaller than 640 to fill the input, as the reference
+    ``upscale`` enlarges images smaller than ``input_size`` to fill it, as the reference
     ``detect_face.py`` does. Off by default: on LFW (~100 px faces in 250 px images, padded
     rather than enlarged 2.56x) the central face scores higher (lowest 0.72 vs 0.68 on a
     269-image sample) and verification is no worse (fold 0: 99.33 % vs 99.17 %).
     """
 
     def __init__(self, options: YoloV5FaceOptions, runtime: Runtime) -> None:
-        super().__init__(resolve("yolov5_face", options.path), runtime)
-        shape = self.session.input_shape
-        if shape[1:] != [3, _INPUT_SIZE, _INPUT_SIZE]:
-            raise ValueError(f"{self.weights}: expected a 3x{_INPUT_SIZE}x{_INPUT_SIZE} input, got {shape}")
+        weights = resolve("yolov5_face", options.path)
+        super().__init__(weights, runtime, graph=any_size_graph(weights))
+        if self.session.input_shape[1] != 3:
+            raise ValueError(f"{weights}: expected a 3-channel input, got {self.session.input_shape}")
+        self.input_size = options.input_size
+        self.stride = YOLO_STRIDE if options.pad_to is InputPadding.stride else None
         self.score_threshold = options.score_threshold
         self.nms_threshold = options.nms_threshold
         self.upscale = options.upscale
@@ -93,14 +96,21 @@ class YoloV5FaceDetector(OnnxDetector):
         for index, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
-        return [self._detect_one(image) for image in images]
+        fitted = [letterbox(image, self.input_size, self.upscale, stride=self.stride) for image in images]
+        canvases = [canvas for canvas, _ in fitted]
+        faces: list[list[Face]] = [[] for _ in images]
+        for group in same_shape_groups(canvases, MAX_IMAGES_PER_PASS):
+            blob = np.stack([canvases[index] for index in group]).transpose(0, 3, 1, 2)
+            heads = self.session.run((blob / np.float32(255.0)).astype(np.float32))
+            for row, index in enumerate(group):
+                mine = [head[row : row + 1] for head in heads]
+                faces[index] = self._faces(mine, fitted[index][1], images[index].shape)
+        return faces
 
-    def _detect_one(self, image: np.ndarray) -> list[Face]:
-        canvas, placement = letterbox(image, _INPUT_SIZE, upscale=self.upscale)
-        blob = (canvas.transpose(2, 0, 1)[None] / np.float32(255.0)).astype(np.float32)
-        boxes, scores, landmarks = decode_heads(self.session.run(blob), self.score_threshold)
+    def _faces(self, heads: list[np.ndarray], placement: Placement, shape: tuple[int, ...]) -> list[Face]:
+        boxes, scores, landmarks = decode_heads(heads, self.score_threshold)
         keep = nms(torch.from_numpy(boxes), torch.from_numpy(scores), self.nms_threshold).numpy()
-        height, width = image.shape[:2]
+        height, width = shape[:2]
         limits = np.array([width, height, width, height], dtype=np.float32)
         faces = []
         for index in keep:  # nms returns them best score first
@@ -112,4 +122,9 @@ class YoloV5FaceDetector(OnnxDetector):
 
     def describe(self) -> dict[str, str]:
         fit = "upscaled" if self.upscale else "padded"
-        return {**super().describe(), "detector_input": f"letterbox {_INPUT_SIZE} ({fit}), batch 1"}
+        pad = f"to a multiple of {self.stride}" if self.stride else "square"
+        return {
+            **super().describe(),
+            "detector_input": f"letterbox {self.input_size} ({fit}, {pad}), "
+            f"up to {MAX_IMAGES_PER_PASS} same-size images per forward",
+        }

@@ -27,6 +27,7 @@ import torch
 from bench.alignment import ALIGNED_SIZE, BatchAligner
 from bench.cache import CachedDetection, FeatureCache, bytes_digest, file_digest
 from bench.config import BenchConfig
+from bench.cpu import cpu_info
 from bench.data import (
     ImageDecodeError,
     PairDataset,
@@ -405,6 +406,7 @@ class BenchmarkRunner:
             "model": self.config.model.name,
             "pipeline": self.config.pipeline.name,
             "device": self.runtime.device_name,
+            "cpu": str(cpu_info()),
             "threads_detect": str(self.runtime.detect_threads),
             "threads_embed": str(self.runtime.embed_threads),
             "cache": str(self.cache.path) if self.cache is not None else "off",

@@ -2,17 +2,19 @@
 
 One registry name, ``yolov8_face``, two backends chosen by the ``backend`` option:
 
-* ``ultralytics`` (default): ``YOLO(path, task="pose")`` on the Ultralytics-loadable ONNX
+* ``ultralytics``: ``YOLO(path, task="pose")`` on the Ultralytics-loadable ONNX
   (the pose decode is part of the graph) or on a YOLOv8n-face ``.pt`` the user supplies;
   Ultralytics letterboxes, thresholds and runs the NMS.
-* ``onnxruntime``: the raw-head ONNX decoded here (DFL boxes, pose keypoints), the same
-  letterbox and NMS as Ultralytics, images stacked into one forward pass.
+* ``onnxruntime`` (default): the raw-head ONNX decoded here (DFL boxes, pose keypoints), the
+  letterbox and NMS of Ultralytics, each image at its own size padded to a multiple of 32 (as
+  Ultralytics' rectangular inference), same-size images stacked into one forward pass.
 
 Images smaller than the input (LFW's 250x250) are padded unscaled, not enlarged
 (``upscale: false``): enlarged 2.56x, lite-t reports spurious face-sized boxes spanning most of
 the image, which the selection rule can pick (3 of 204 LFW images; none when padded).
 
-Both give the same faces on the same images (see ``tests/test_yolov8_face.py``). The model's
+On the export's 640 x 640 square (``pad_to: square``) both give the same faces on the same
+images (see ``tests/test_yolov8_face.py``). The model's
 keypoints come image-left eye first, as in the RetinaFace WIDER FACE landmark labels it was
 trained on: left eye, right eye, nose, left mouth corner, right mouth corner as the image shows
 them, the documented order (checked on LFW faces and their mirror images).

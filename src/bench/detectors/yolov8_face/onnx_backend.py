@@ -14,16 +14,16 @@ Pre- and post-processing follow Ultralytics' predictor so that both backends giv
 faces: letterbox (bilinear resize, centred grey-114 padding, Ultralytics' rounding), RGB / 255,
 score ``> score_threshold``, IoU NMS, at most 300 faces, boxes and keypoints clipped to the image.
 
-The exported graph is fixed to batch 1 (its ShuffleNet channel shuffles reshape to constant
-``[1, ...]`` shapes). At load, those constants' batch entry becomes ``0`` ("copy the input's
-dimension") and the batch dimension symbolic, so same-size inputs stack into one forward pass
-with the same numbers per image.
+The export is fixed at 1 x 3 x 640 x 640 (its ShuffleNet channel shuffles reshape to constant
+shapes); at load those reshapes are made relative to their input (``bench.backends.onnx_graph``),
+so images run at their own size padded to a multiple of 32, as Ultralytics' rectangular
+inference pads them (``pad_to: stride``, the default), and same-size images stack into one pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -31,11 +31,12 @@ import torch
 from torchvision.ops import batched_nms
 
 from bench.assets import resolve
-from bench.assets.derived import derived_file, is_onnx_model
-from bench.config import YoloV8FaceOptions
+from bench.backends.onnx_graph import any_size_graph
+from bench.config import InputPadding, YoloV8FaceOptions
+from bench.config.detectors import YOLO_STRIDE
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, pad_small
-from bench.detectors.onnx_detector import OnnxDetector
+from bench.detectors.onnx_detector import OnnxDetector, same_shape_groups, sigmoid
 from bench.runtime import Runtime
 
 STRIDES = (8, 16, 32)
@@ -50,15 +51,23 @@ MAX_DETECTIONS = 300
 MAX_IMAGES_PER_PASS = 32
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Placement]:
+def letterbox(
+    image: np.ndarray, size: int, stride: int | None = None, scaleup: bool = True
+) -> tuple[np.ndarray, Placement]:
     """``image`` fitted into ``size`` x ``size`` exactly as Ultralytics' ``LetterBox`` does it:
-    bilinear whatever the scale, centred, the odd pixel of padding at the bottom/right."""
+    bilinear whatever the scale, centred, the odd pixel of padding at the bottom/right.
+    ``stride``: pad only to multiples of it (``auto=True``); ``scaleup=False``: never enlarge."""
     height, width = image.shape[:2]
     ratio = min(size / height, size / width)
+    if not scaleup:
+        ratio = min(ratio, 1.0)
     new_width, new_height = max(round(width * ratio), 1), max(round(height * ratio), 1)
     if (new_width, new_height) != (width, height):
         image = cv2.resize(image, (new_width, new_height), interpolation=cv2.INTER_LINEAR)
-    pad_x, pad_y = (size - new_width) / 2, (size - new_height) / 2
+    pad_x, pad_y = size - new_width, size - new_height
+    if stride is not None:
+        pad_x, pad_y = pad_x % stride, pad_y % stride
+    pad_x, pad_y = pad_x / 2, pad_y / 2
     left, top = round(pad_x - 0.1), round(pad_y - 0.1)
     canvas = cv2.copyMakeBorder(
         image,
@@ -72,14 +81,16 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Placement]:
     return canvas, Placement(new_width / width, new_height / height, left, top)
 
 
-def anchor_grid(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cell-centre anchors ``(A, 2)`` in cells and their strides ``(A,)``, in head order."""
+@lru_cache(maxsize=16)
+def anchor_grid(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cell-centre anchors ``(A, 2)`` in cells and their strides ``(A,)``, in head order, for a
+    ``height`` x ``width`` input."""
     anchors, strides = [], []
     for stride in STRIDES:
-        cells = size // stride
-        ys, xs = torch.meshgrid(torch.arange(cells), torch.arange(cells), indexing="ij")
+        rows, cols = height // stride, width // stride
+        ys, xs = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
         anchors.append(torch.stack([xs, ys], dim=-1).reshape(-1, 2) + 0.5)
-        strides.append(torch.full((cells * cells,), float(stride)))
+        strides.append(torch.full((rows * cols,), float(stride)))
     return torch.cat(anchors).float(), torch.cat(strides)
 
 
@@ -102,7 +113,7 @@ def decode_heads(
         if channels != CHANNELS:
             raise ValueError(f"a head has {channels} channels; expected {CHANNELS}")
         flat = head.reshape(batch, channels, -1)
-        scores = 1.0 / (1.0 + np.exp(-flat[:, 4 * BINS]))
+        scores = sigmoid(flat[:, 4 * BINS])
         ids, hits = np.nonzero(scores > score_threshold)
         rows.append(flat[ids, :, hits])
         hit_scores.append(scores[ids, hits])
@@ -129,85 +140,72 @@ def decode_heads(
     return results
 
 
-def dynamic_batch_model(weights: Path) -> Path:
-    """The cached copy of the fixed-batch graph ``weights`` whose batch dimension is free; made
-    on first use."""
-    import onnx  # only this backend needs it, and only at load
-    from onnx import numpy_helper
-
-    def make_dynamic_batch(source: Path, destination: Path) -> None:
-        model = onnx.load(str(source))
-        shapes = {node.input[1] for node in model.graph.node if node.op_type == "Reshape"}
-        for initializer in model.graph.initializer:
-            if initializer.name in shapes:
-                shape = numpy_helper.to_array(initializer).copy()
-                if shape[0] == 1:
-                    shape[0] = 0  # Reshape's "keep the input's size" on the batch axis
-                    initializer.CopyFrom(numpy_helper.from_array(shape, initializer.name))
-        for value in (*model.graph.input, *model.graph.output):
-            value.type.tensor_type.shape.dim[0].dim_param = "batch"
-        onnx.save(model, str(destination))
-
-    return derived_file(
-        weights,
-        make_dynamic_batch,
-        recipe=f"yolov8-face dynamic batch 1, onnx {onnx.__version__}",
-        check=is_onnx_model,
-    )
-
-
 class OnnxYoloV8Face(OnnxDetector):
-    """YOLOv8-face lite-t on ONNX Runtime: letterbox, one forward pass per chunk of images,
-    decode, threshold, NMS. The ``onnxruntime`` backend of ``yolov8_face``."""
+    """YOLOv8-face lite-t on ONNX Runtime: letterbox, one forward pass per group of same-size
+    images, decode, threshold, NMS. The ``onnxruntime`` backend of ``yolov8_face``."""
 
     def __init__(self, options: YoloV8FaceOptions, runtime: Runtime) -> None:
         weights = resolve("yolov8_face", options.path)
-        super().__init__(weights, runtime, graph=dynamic_batch_model(weights))
-        size = options.input_size
-        shape = self.session.input_shape
-        if shape[1:] != [3, size, size]:
+        if weights.suffix != ".onnx":
             raise ValueError(
-                f"{weights}: the graph takes a 3x{shape[2]}x{shape[3]} input (fixed by its reshapes); "
-                f"input_size={size} cannot run on it"
+                f"{weights}: the onnxruntime backend runs .onnx files; a .pt runs on backend=ultralytics"
             )
-        self.input_size = size
+        super().__init__(weights, runtime, graph=any_size_graph(weights))
+        if self.session.input_shape[1] != 3:
+            raise ValueError(f"{weights}: expected a 3-channel input, got {self.session.input_shape}")
+        self.input_size = options.input_size
+        self.square = options.pad_to is InputPadding.square
         self.upscale = options.upscale
         self.score_threshold = options.score_threshold
         self.nms_threshold = options.nms_threshold
-        self._anchors, self._strides = anchor_grid(self.input_size)
 
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         for index, image in enumerate(images):
             if image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
-        faces: list[list[Face]] = []
-        for start in range(0, len(images), MAX_IMAGES_PER_PASS):
-            faces.extend(self._detect_chunk(images[start : start + MAX_IMAGES_PER_PASS]))
+        fitted = [self._letterbox(image) for image in images]
+        canvases = [canvas for canvas, _ in fitted]
+        faces: list[list[Face]] = [[] for _ in images]
+        for group in same_shape_groups(canvases, MAX_IMAGES_PER_PASS):
+            blob = np.stack([canvases[index] for index in group]).transpose(0, 3, 1, 2)
+            height, width = blob.shape[2:]
+            decoded = decode_heads(
+                self.session.run(blob.astype(np.float32) / np.float32(255.0)),
+                *anchor_grid(height, width),
+                self.score_threshold,
+                self.nms_threshold,
+            )
+            for index, (boxes, scores, keypoints) in zip(group, decoded, strict=True):
+                faces[index] = self._faces(images[index].shape, fitted[index][1], boxes, scores, keypoints)
         return faces
 
-    def _detect_chunk(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        inputs = images if self.upscale else [pad_small(image, self.input_size) for image in images]
-        canvases, placements = zip(*(letterbox(image, self.input_size) for image in inputs), strict=True)
-        blob = np.stack(canvases).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
-        decoded = decode_heads(
-            self.session.run(blob), self._anchors, self._strides, self.score_threshold, self.nms_threshold
-        )
-        faces = []
-        for image, placement, (boxes, scores, keypoints) in zip(images, placements, decoded, strict=True):
-            height, width = image.shape[:2]
-            limits = np.array([width, height], dtype=np.float32)
-            corners = np.clip(placement.to_image(boxes.reshape(-1, 2, 2)), 0, limits)
-            points = np.clip(placement.to_image(keypoints), 0, limits)
-            faces.append(
-                [
-                    Face(box=box.reshape(4), score=float(score), landmarks=landmarks)
-                    for box, score, landmarks in zip(corners, scores, points, strict=True)
-                ]
-            )
-        return faces
+    def _letterbox(self, image: np.ndarray) -> tuple[np.ndarray, Placement]:
+        if not self.square:
+            return letterbox(image, self.input_size, stride=YOLO_STRIDE, scaleup=self.upscale)
+        # What the ultralytics backend does for the fixed export: small images padded at the
+        # top-left to the full input, then Ultralytics' square letterbox.
+        return letterbox(image if self.upscale else pad_small(image, self.input_size), self.input_size)
+
+    @staticmethod
+    def _faces(
+        shape: tuple[int, ...],
+        placement: Placement,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        keypoints: np.ndarray,
+    ) -> list[Face]:
+        limits = np.array(shape[1::-1], dtype=np.float32)
+        corners = np.clip(placement.to_image(boxes.reshape(-1, 2, 2)), 0, limits)
+        points = np.clip(placement.to_image(keypoints), 0, limits)
+        return [
+            Face(box=box.reshape(4), score=float(score), landmarks=landmarks)
+            for box, score, landmarks in zip(corners, scores, points, strict=True)
+        ]
 
     def describe(self) -> dict[str, str]:
+        pad = "square" if self.square else f"to a multiple of {YOLO_STRIDE}"
         return {
             **super().describe(),
-            "detector_input": f"letterbox {self.input_size}, up to {MAX_IMAGES_PER_PASS} images per forward",
+            "detector_input": f"letterbox {self.input_size} ({pad}), "
+            f"up to {MAX_IMAGES_PER_PASS} same-size images per forward",
         }

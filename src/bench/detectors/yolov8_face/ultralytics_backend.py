@@ -74,6 +74,12 @@ class UltralyticsYoloV8Face(Detector):
         import ultralytics
         from ultralytics import YOLO
 
+        if options.pad_to is not None:
+            raise ValueError(
+                f"detector.options.pad_to={options.pad_to}: the ultralytics backend pads as Ultralytics "
+                "does for the model (square for the fixed ONNX export, to the stride for a .pt); "
+                "leave pad_to unset, or use backend=onnxruntime"
+            )
         self._device_arg, self.device = ultralytics_device(runtime), runtime.device_name
         self.weights = resolve("yolov8_face_ultralytics", options.path)
         self.score_threshold = options.score_threshold

@@ -12,22 +12,21 @@ that both backends give the same faces:
   integers, with eta 1 and ``top_k``.
 
 The shipped graph is fixed at 1 x 3 x 640 x 640 although nothing in it depends on the size
-(its reshapes use -1), so at load its input height/width and its outputs' anchor axis are made
-symbolic: each image runs at its padded size rather than at 640. One image per forward pass:
-a larger batch merges into the anchor axis and is slower per image.
+(its reshapes use -1), so at load its input and output sizes are made symbolic
+(``bench.backends.onnx_graph``): each image runs at its padded size rather than at 640. One
+image per forward pass: a larger batch merges into the anchor axis and is slower per image.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from bench.assets import resolve
-from bench.assets.derived import derived_file, is_onnx_model
+from bench.backends.onnx_graph import any_size_graph
 from bench.config import YuNetOptions
 from bench.detectors.base import Face
 from bench.detectors.onnx_detector import OnnxDetector
@@ -40,25 +39,6 @@ DIVISOR = 32
 #: Output heads per stride, in the order their columns are read, and the graph's output names.
 HEADS = ("cls", "obj", "bbox", "kps")
 OUTPUTS = frozenset(f"{head}_{stride}" for head in HEADS for stride in STRIDES)
-
-
-def any_size_model(weights: Path) -> Path:
-    """The cached copy of the fixed 640 x 640 graph ``weights`` whose input height/width and
-    output anchor counts are symbolic; made on first use."""
-    import onnx  # only this backend needs it, and only at load
-
-    def make_any_size(source: Path, destination: Path) -> None:
-        model = onnx.load(str(source))
-        inputs = model.graph.input[0].type.tensor_type.shape.dim
-        inputs[2].dim_param, inputs[3].dim_param = "height", "width"
-        for output in model.graph.output:
-            output.type.tensor_type.shape.dim[1].dim_param = f"anchors_{output.name}"
-        del model.graph.value_info[:]  # intermediate shapes inferred for 640 x 640
-        onnx.save(model, str(destination))
-
-    return derived_file(
-        weights, make_any_size, recipe=f"yunet any size 1, onnx {onnx.__version__}", check=is_onnx_model
-    )
 
 
 def padded_blob(image: np.ndarray) -> np.ndarray:
@@ -109,7 +89,7 @@ class OnnxYuNet(OnnxDetector):
 
     def __init__(self, options: YuNetOptions, runtime: Runtime) -> None:
         weights = resolve("yunet", options.path)
-        super().__init__(weights, runtime, graph=any_size_model(weights))
+        super().__init__(weights, runtime, graph=any_size_graph(weights))
         missing = OUTPUTS - set(self.session.output_names)
         if missing:
             raise ValueError(f"{weights}: not a YuNet graph, it lacks the outputs {sorted(missing)}")
