@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 from mlflow.tracking import MlflowClient
 
 from bench.paths import project_root
@@ -131,3 +132,65 @@ def test_a_live_run_of_another_process_is_left_running(tmp_path: Path) -> None:
     assert end_stale_runs(client, experiment) == [reused_pid.info.run_id]
     for run, status in ((alive, "RUNNING"), (reused_pid, "KILLED"), (elsewhere, "RUNNING")):
         assert client.get_run(run.info.run_id).info.status == status
+
+
+def sweep_runs(tmp_path: Path) -> tuple:
+    """The sweep's parent run and its children, in job order."""
+    runs = runs_by_start(tmp_path)
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children = sorted(
+        (run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+        key=lambda run: int(run.data.tags["job_number"]),
+    )
+    return parent, children
+
+
+def test_sigterm_ends_a_sweep_killed_with_its_counts_and_report(tmp_path: Path) -> None:
+    # In-process jobs: a short job #0 finishes, SIGTERM arrives during the long job #1.
+    sweep_dir = tmp_path / "sweep"
+    process = start_bench(tmp_path, "dataset.pairs_per_fold=4,300", f"hydra.sweep.dir={sweep_dir}", "-m")
+    deadline = time.monotonic() + 300
+    while not list(sweep_dir.glob("0_*/metrics.json")):
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "job #0 did not finish in time"
+        time.sleep(0.2)
+    wait_for_embeddings(process, tmp_path / "cache", cached_embeddings(tmp_path / "cache") + 20)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert "stopped by signal SIGTERM" in stderr
+    parent, children = sweep_runs(tmp_path)
+    assert parent.info.status == "KILLED"
+    assert [child.info.status for child in children] == ["FINISHED", "KILLED"]
+    counts = {key: parent.data.metrics[key] for key in ("jobs_total", "jobs_succeeded", "jobs_killed")}
+    assert counts == {"jobs_total": 2, "jobs_succeeded": 1, "jobs_killed": 1}
+    assert (sweep_dir / "comparison.csv").exists()
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    assert "comparison.md" in {info.path for info in client.list_artifacts(parent.info.run_id)}
+
+
+def test_sigterm_to_a_parallel_sweep_stops_its_workers(tmp_path: Path) -> None:
+    # joblib's worker processes run the jobs; SIGTERM reaches only the main process.
+    process = start_bench(
+        tmp_path,
+        "dataset.pairs_per_fold=300",
+        "detector=yunet,center_crop",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "-m",
+    )
+    wait_for_embeddings(process, tmp_path / "cache", 40)
+    workers = psutil.Process(process.pid).children(recursive=True)
+    assert len(workers) >= 2
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert [worker for worker in alive if worker.status() != psutil.STATUS_ZOMBIE] == []
+    parent, children = sweep_runs(tmp_path)
+    assert parent.info.status == "KILLED"
+    assert [child.info.status for child in children] == ["KILLED", "KILLED"]
+    assert parent.data.metrics["jobs_killed"] == 2

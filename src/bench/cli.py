@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from bench.config import register_configs
 from bench.paths import project_root
+from bench.signals import Terminated
 
 # Interpolations that the YAML configs use: paths that do not move with Hydra's run dirs.
 OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
@@ -14,7 +18,21 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="config")
-def main(cfg: DictConfig) -> float:
+def app(cfg: DictConfig) -> float:
     from bench.experiment import run_experiment  # heavy imports after Hydra parsed the command line
 
     return run_experiment(cfg)
+
+
+def main() -> None:
+    """Run the application; SIGTERM or Ctrl-C (the run already ended KILLED) end an open
+    sweep's parent run KILLED too, with its report, and exit 128 + the signal's number."""
+    try:
+        app()
+    except (KeyboardInterrupt, Terminated) as stop:
+        from bench.tracking.sweep import end_open_sweep
+
+        number = signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM
+        end_open_sweep(stopped_by=f"stopped by signal {number.name}")
+        print(f"bench: stopped by signal {number.name}", file=sys.stderr)
+        sys.exit(128 + number)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import signal
 import socket
-import threading
 import traceback
 import urllib.error
 import urllib.request
@@ -18,9 +16,13 @@ from urllib.parse import urlparse
 import mlflow
 import psutil
 from mlflow.entities import Run, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 
 from bench.config import TrackingConfig
+from bench.signals import Terminated, sigterm_raises
+from bench.tracking.store_setup import prepare_store
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +73,28 @@ def check_tracking_server(uri: str, timeout_s: float = SERVER_CHECK_TIMEOUT_S) -
 
 
 def ensure_experiment(name: str, uri: str) -> str:
-    """The experiment's id, created (with its artifact root) if it does not exist yet; an
-    http(s) ``uri`` where no server answers fails at once (:func:`check_tracking_server`).
+    """The experiment's id, created (with its artifact root) if it does not exist yet, and a new
+    SQLite store with it (:func:`prepare_store`); an http(s) ``uri`` where no server answers fails
+    at once (:func:`check_tracking_server`).
 
     Through a client, not the fluent API: a sweep's callback calls it too, and must leave the
     process-wide tracking URI and run state to the jobs that run in its process."""
     check_tracking_server(uri)
+    prepare_store(uri, artifact_root_for(uri))
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_root_for(uri))
+    try:
+        return client.create_experiment(name, artifact_location=artifact_root_for(uri))
+    except MlflowException as error:
+        # Another process (a run or sweep started at the same time) created it since the look-up.
+        if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -113,7 +126,9 @@ def owner_tags() -> dict[str, str]:
 def _owner_alive(tags: Mapping[str, str]) -> bool:
     try:
         process = psutil.Process(int(tags[PID_TAG]))
-        return f"{process.create_time():.3f}" == tags.get(PID_STARTED_TAG)
+        # A killed worker of ours stays a zombie until it is reaped: dead all the same.
+        started = f"{process.create_time():.3f}"
+        return started == tags.get(PID_STARTED_TAG) and process.status() != psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, ValueError):
         return False
 
@@ -140,27 +155,6 @@ def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
     return stale
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that the run ends KILLED, like Ctrl-C, and the
-    ``with`` blocks above it (the feature cache, the worker threads) unwind cleanly."""
-
-
-@contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread
-        return
-
-    def terminate(signum: int, _frame: object) -> None:
-        raise Terminated(f"stopped by signal {signal.Signals(signum).name}")
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @contextmanager
 def tracked_run(
     tracking: TrackingConfig,
@@ -183,7 +177,7 @@ def tracked_run(
         parent_run_id=parent_run_id,
     )
     try:
-        with _sigterm_raises():
+        with sigterm_raises():
             mlflow.log_params({key: "None" if value is None else value for key, value in params.items()})
             yield run
     except (KeyboardInterrupt, Terminated):

@@ -20,6 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
 from bench.reporting.comparison import MethodRun, compare_runs, varying_labels
+from bench.signals import Handler, raise_on_sigterm, restore_sigterm
 from bench.tracking.mlflow_store import (
     TrackingServerUnreachableError,
     end_stale_runs,
@@ -113,12 +115,21 @@ class SweepTracker(Callback):
     """Hydra callback (``hydra.callbacks`` in ``conf/config.yaml``): one parent run per multirun.
 
     A failed job does not stop the sweep (``run_experiment`` returns NaN for it once its run is
-    FAILED); this callback counts it, still writes the report, and then exits non-zero.
+    FAILED); this callback counts it, still writes the report, and then exits non-zero. A sweep
+    stopped by SIGTERM or Ctrl-C ends KILLED through :func:`end_open_sweep`, with the counts and
+    the report of the jobs that ran.
     """
+
+    #: The sweep this process has open, for :func:`end_open_sweep`: Hydra skips
+    #: ``on_multirun_end`` when the sweep is stopped.
+    open_sweep: ClassVar[SweepTracker | None] = None
+    #: What SIGTERM did before the sweep (kept off the instance, which launchers pickle).
+    previous_sigterm: ClassVar[Handler] = None
 
     def __init__(self) -> None:
         # Plain values only: launchers pickle the callbacks to their workers.
         self.uri = ""
+        self.sweep_dir = ""
         self.parent: Run | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: object) -> None:
@@ -137,28 +148,57 @@ class SweepTracker(Callback):
             **owner_tags(),
         }
         self.uri = uri
+        self.sweep_dir = str(config.hydra.sweep.dir)
         self.parent = MlflowClient(uri).create_run(
             experiment_id, run_name=f"sweep-{sweep_id}", tags=resolve_tags(tags)
         )
         os.environ[PARENT_RUN_ENV] = self.parent.info.run_id
         os.environ[SWEEP_ID_ENV] = sweep_id
+        # Between jobs too, and while the main process waits on joblib's workers (which it then
+        # stops), SIGTERM must reach end_open_sweep rather than kill the process outright.
+        SweepTracker.previous_sigterm = raise_on_sigterm()
+        SweepTracker.open_sweep = self
         log.info("Sweep %s: MLflow parent run %s in %s", sweep_id, self.parent.info.run_id, uri)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
+        self.end(stopped_by=None)
+
+    def end(self, stopped_by: str | None) -> None:
+        """Count the jobs, write the report and end the parent run: KILLED if ``stopped_by`` (a
+        signal) says the sweep was stopped, else FINISHED, or FAILED with a non-zero exit."""
         assert self.parent is not None, "on_multirun_start did not run"
+        SweepTracker.open_sweep = None
+        restore_sigterm(SweepTracker.previous_sigterm)
         client, parent_id = MlflowClient(self.uri), self.parent.info.run_id
         for name in (PARENT_RUN_ENV, SWEEP_ID_ENV):
             os.environ.pop(name, None)
+        if stopped_by is not None:
+            # Jobs on worker processes that were stopped outright left their runs RUNNING.
+            end_stale_runs(client, self.parent.info.experiment_id)
         children = child_runs(client, self.parent)
+        statuses = [run.info.status for run in children]
         failed = [run for run in children if run.info.status != RunStatus.to_string(RunStatus.FINISHED)]
         counts = {
             "jobs_total": len(children),
-            "jobs_succeeded": len(children) - len(failed),
-            "jobs_failed": len(failed),
+            "jobs_succeeded": statuses.count(RunStatus.to_string(RunStatus.FINISHED)),
+            "jobs_failed": statuses.count(RunStatus.to_string(RunStatus.FAILED)),
+            "jobs_killed": statuses.count(RunStatus.to_string(RunStatus.KILLED)),
         }
         now = int(time.time() * 1000)
         client.log_batch(parent_id, metrics=[Metric(key, value, now, 0) for key, value in counts.items()])
-        reported = bool(children) and report(client, parent_id, children, Path(config.hydra.sweep.dir))
+        reported = bool(children) and report(client, parent_id, children, Path(self.sweep_dir))
+        if stopped_by is not None:
+            client.set_tag(parent_id, "bench.ended_by", stopped_by)
+            client.set_terminated(parent_id, RunStatus.to_string(RunStatus.KILLED))
+            log.warning(
+                "Sweep %s after %d of its jobs ran (%d finished); MLflow parent run %s is KILLED, report %s",
+                stopped_by,
+                len(children),
+                counts["jobs_succeeded"],
+                parent_id,
+                "written" if reported else "missing",
+            )
+            return
         ok = reported and len(failed) < len(children)
         client.set_terminated(parent_id, RunStatus.to_string(RunStatus.FINISHED if ok else RunStatus.FAILED))
         # Hydra turns a callback's exception into a warning; SystemExit is what ends the process
@@ -174,6 +214,12 @@ class SweepTracker(Callback):
                 *(f"  {run.info.run_name}: {run.data.tags.get('hydra_output_dir')}" for run in failed),
             ]
             sys.exit("\n".join(lines))
+
+
+def end_open_sweep(stopped_by: str) -> None:
+    """End KILLED the sweep that this process has open, if any (see :class:`SweepTracker`)."""
+    if SweepTracker.open_sweep is not None:
+        SweepTracker.open_sweep.end(stopped_by)
 
 
 def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: Path) -> bool:
