@@ -124,7 +124,7 @@ def test_aligned_dataset_reuses_the_lfw_protocol() -> None:
         ("detector.options.score_treshold=0.5", r"Key 'score_treshold' not in 'YuNetOptions'"),
         ("failure_policy=skip", r"Invalid value 'skip', expected one of \[center_crop, exclude, error\]"),
         ("dataset.on_missing=skip", r"Invalid value 'skip', expected one of \[error, count\]"),
-        ("hardware.precision=fp64", r"Invalid value 'fp64', expected one of \[fp32, fp16, bf16\]"),
+        ("hardware.precision=fp64", r"Invalid value 'fp64', expected one of \[auto, fp32, fp16, bf16\]"),
         ("detector.no_such_key=1", r"no_such_key"),
     ],
 )

@@ -18,6 +18,10 @@ class Device(StrEnum):
 
 
 class Precision(StrEnum):
+    """``auto``: what this machine runs fastest without changing the embeddings
+    (``bench.models.kernels``)."""
+
+    auto = "auto"
     fp32 = "fp32"
     fp16 = "fp16"
     bf16 = "bf16"

@@ -131,7 +131,7 @@ class HardwareConfig:
     #: Threads of the detector and of each recognition worker; ``None`` splits the cores.
     detect_threads: int | None = None
     embed_threads: int | None = None
-    precision: Precision = Precision.fp32
+    precision: Precision = Precision.auto
     embed_backend: EmbedBackend = EmbedBackend.auto
     channels_last: bool = False
     pin_memory: bool = False

@@ -26,7 +26,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from bench.backends.onnx import OnnxSession
-from bench.config import EmbedBackend, ModelConfig, Precision
+from bench.config import EmbedBackend, HardwareConfig, ModelConfig, Precision
 from bench.models.edgeface import (
     EMBEDDING_DIM,
     INPUT_SIZE,
@@ -35,6 +35,7 @@ from bench.models.edgeface import (
     load_edgeface,
     weights_path,
 )
+from bench.models.kernels import KernelChoice, choose_precision
 from bench.models.onnx_export import export_onnx
 from bench.runtime import Runtime
 
@@ -156,6 +157,7 @@ class Embedder:
         flip: bool = False,
         device: str = "cpu",
         precision: str = "fp32",
+        kernels: str = "",
         batch_size: int = 128,
         pin_memory: bool = False,
     ) -> None:
@@ -172,6 +174,8 @@ class Embedder:
         #: The device that actually runs the model, e.g. ``"cpu"`` or ``"cuda:0"``.
         self.device = device
         self.precision = precision
+        #: Why it runs in that precision (``bench.models.kernels``).
+        self.kernels = kernels
         self.batch_size = batch_size
         #: How often a batch was halved after running out of GPU memory.
         self.oom_halvings = 0
@@ -253,6 +257,7 @@ class Embedder:
             "model_flip": str(self.flip).lower(),
             "model_device": self.device,
             "model_precision": str(self.precision),
+            "model_kernels": self.kernels,
             "model_batch_size": str(self.batch_size),
             "model_oom_halvings": str(self.oom_halvings),
             "model_weights": str(self.weights),
@@ -323,9 +328,13 @@ def create_embedder(
     """
     model = model_config(cfg)
     runtime = runtime or Runtime.local()
-    precision, backend = Precision(precision), EmbedBackend(backend)
+    backend = EmbedBackend(backend)
     name = model.name
     arch, rank_ratio, quantized = _layout(model)
+    kernels = choose_precision(
+        Precision(precision), device=runtime.device, quantized=quantized, backend=backend
+    )
+    precision = kernels.precision
 
     if quantized and runtime.is_cuda:
         raise ValueError(
@@ -368,8 +377,18 @@ def create_embedder(
         flip=model.flip,
         device=runtime.device_name,
         precision=precision,
+        kernels=kernels.reason,
         batch_size=batch_size,
         pin_memory=pin_memory,
+    )
+
+
+def embedding_precision(model: ModelConfig, hardware: HardwareConfig, runtime: Runtime) -> KernelChoice:
+    """The precision ``create_embedder`` will run ``model`` in for this ``hardware`` group, known
+    without loading it (the feature cache keys embeddings by it)."""
+    _, _, quantized = _layout(model)
+    return choose_precision(
+        hardware.precision, device=runtime.device, quantized=quantized, backend=hardware.embed_backend
     )
 
 

@@ -10,6 +10,7 @@ from bench.cache import config_key
 from bench.config import BenchConfig
 from bench.detectors import detector_entry
 from bench.models.edgeface import weights_path
+from bench.models.embedder import embedding_precision
 from bench.runtime import Runtime
 
 #: Bumped when the runner changes what it stores, so old entries are never misread.
@@ -43,7 +44,7 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
             "fallback_crop_fraction": config.fallback_crop_fraction,
             "model": _without_paths(dataclasses.asdict(config.model)),
             "model_weights": sha256_of(weights_path(config.model.name, config.model.path)),
-            "precision": config.hardware.precision,
+            "precision": embedding_precision(config.model, config.hardware, runtime).precision,
         }
     )
 
