@@ -72,24 +72,38 @@ def test_list_available_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) ->
     assert report["yunet", "onnxruntime"].available
 
 
+#: Methods whose variants need different weights: asset -> (method, the variant that needs it).
+VARIANT_OF = {
+    "yolov8_face": ("yolov8_face", "onnxruntime"),
+    "yolov8_face_ultralytics": ("yolov8_face", "ultralytics"),
+    "mediapipe_face_detection_short_range": ("mediapipe_detection", "short_range"),
+    "mediapipe_face_detection_full_range": ("mediapipe_detection", "full_range"),
+}
+
+
 @pytest.mark.parametrize(
     ("present", "absent"),
-    [("yolov8_face", "yolov8_face_ultralytics"), ("yolov8_face_ultralytics", "yolov8_face")],
+    [
+        ("yolov8_face", "yolov8_face_ultralytics"),
+        ("yolov8_face_ultralytics", "yolov8_face"),
+        ("mediapipe_face_detection_short_range", "mediapipe_face_detection_full_range"),
+        ("mediapipe_face_detection_full_range", "mediapipe_face_detection_short_range"),
+    ],
 )
-def test_each_yolov8_backend_needs_its_own_weights(
+def test_each_variant_needs_its_own_weights(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, present: str, absent: str
 ) -> None:
-    """The onnxruntime backend runs the raw-head graph (asset ``yolov8_face``), the ultralytics
-    backend the graph with the pose decode (``yolov8_face_ultralytics``): with only one of the
-    two files found, only its backend is available, and the other row names the missing file."""
+    """YOLOv8-face's onnxruntime backend runs the raw-head graph, its ultralytics backend the
+    graph with the pose decode; BlazeFace's short- and full-range models are two files: with
+    only one of the two found, only its variant is available, and the other row names the
+    missing file."""
     placed = tmp_path / ASSETS[present].relpath
     placed.parent.mkdir(parents=True)
     placed.symlink_to(resolve(present, download=False))
     monkeypatch.setattr(resolver_module, "search_roots", lambda: [tmp_path])
 
-    backend_of = {"yolov8_face": "onnxruntime", "yolov8_face_ultralytics": "ultralytics"}
     report = _rows()
-    available, missing = report["yolov8_face", backend_of[present]], report["yolov8_face", backend_of[absent]]
+    available, missing = report[VARIANT_OF[present]], report[VARIANT_OF[absent]]
     assert available.available and available.reason == ""
     assert not missing.available
     assert missing.reason.startswith(f"weights {ASSETS[absent].relpath} are not on this machine")

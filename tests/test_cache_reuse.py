@@ -132,6 +132,13 @@ def test_each_detector_names_the_weights_it_loads_without_loading_them(tmp_path:
         resolve("mediapipe_face_landmark"),
         stand_in,
     ]
+    # The BlazeFace model option picks the file (and the mesh's nested BlazeFace follows it).
+    assert weights("mediapipe_detection", model="full_range") == [
+        resolve("mediapipe_face_detection_full_range")
+    ]
+    assert weights("mediapipe_mesh", box_detector_options={"model": "full_range"})[1:] == [
+        resolve("mediapipe_face_detection_full_range")
+    ]
     assert weights("rtmpose", path=str(stand_in), box_detector="retinaface") == [
         stand_in,
         resolve("retinaface"),

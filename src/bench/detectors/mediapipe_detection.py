@@ -34,7 +34,9 @@ LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_cente
 
 
 @register_detector(
-    "mediapipe_detection", requires=Requirements(("mediapipe_face_detection_short_range",), ("mediapipe",))
+    "mediapipe_detection",
+    requires={model: Requirements((asset,), ("mediapipe",)) for model, asset in MODELS.items()},
+    variant_option="model",
 )
 class MediaPipeFaceDetector(Detector):
     """BlazeFace in the Tasks ``FaceDetector``, running mode IMAGE, on the CPU.

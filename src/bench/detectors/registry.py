@@ -49,14 +49,17 @@ class DetectorEntry:
     requirements: Mapping[str, Requirements]
     #: True when images are already aligned faces that must reach the model untouched.
     passthrough: bool = False
+    #: The option whose value picks the requirements: ``backend``, or a choice of weights (the
+    #: BlazeFace ``model``) where that is what differs.
+    variant_option: str = "backend"
 
     @property
     def default_backend(self) -> str:
-        """The backend the default options pick."""
-        return str(getattr(self.options(), "backend", DEFAULT_BACKEND))
+        """The backend (variant) the default options pick."""
+        return str(getattr(self.options(), self.variant_option, DEFAULT_BACKEND))
 
     def _own_requirements(self, options: Any) -> Requirements:
-        return self.requirements[str(getattr(options, "backend", DEFAULT_BACKEND))]
+        return self.requirements[str(getattr(options, self.variant_option, DEFAULT_BACKEND))]
 
     def requirements_for(self, options: Any) -> Requirements:
         """What ``options`` need: their backend's own, and those of the box detector they nest."""
@@ -71,14 +74,16 @@ class DetectorEntry:
         )
 
     def backend_requirements(self) -> dict[str, Requirements]:
-        """Per backend, what the default options with that backend need."""
+        """Per backend (variant), what the default options with that backend need."""
         defaults = self.options()
         return {
-            backend: self.requirements_for(
-                defaults if backend == DEFAULT_BACKEND else dataclasses.replace(defaults, backend=backend)
-            )
+            backend: self.requirements_for(dataclasses.replace(defaults, **self.variant_overrides(backend)))
             for backend in self.requirements
         }
+
+    def variant_overrides(self, backend: str) -> dict[str, str]:
+        """The options that select ``backend`` (variant): none for a single-backend method."""
+        return {} if backend == DEFAULT_BACKEND else {self.variant_option: backend}
 
     def weights(self, options: Any) -> list[Path]:
         """The weight files the factory loads for ``options``, found as it finds them but without
@@ -105,15 +110,19 @@ def register_detector(
     name: str,
     requires: Requirements | Mapping[str, Requirements],
     passthrough: bool = False,
+    variant_option: str = "backend",
 ) -> Callable[[FactoryT], FactoryT]:
     """Decorator that makes ``factory`` creatable as ``name``; its options schema is
-    ``DETECTOR_OPTIONS[name]``, the one its YAML in ``conf/detector/`` is checked against."""
+    ``DETECTOR_OPTIONS[name]``, the one its YAML in ``conf/detector/`` is checked against.
+    ``requires`` maps each value of the option ``variant_option`` to what it needs."""
 
     def decorate(factory: FactoryT) -> FactoryT:
         if name in _REGISTRY:
             raise ValueError(f"detector {name!r} is already registered by {_REGISTRY[name].factory}")
         requirements = {DEFAULT_BACKEND: requires} if isinstance(requires, Requirements) else dict(requires)
-        _REGISTRY[name] = DetectorEntry(name, factory, DETECTOR_OPTIONS[name], requirements, passthrough)
+        _REGISTRY[name] = DetectorEntry(
+            name, factory, DETECTOR_OPTIONS[name], requirements, passthrough, variant_option
+        )
         return factory
 
     return decorate
