@@ -28,6 +28,7 @@ $(INSTALLED): pyproject.toml
 	@# opencv-python (Ultralytics) and opencv-contrib-python (mediapipe) both write cv2/:
 	@# reinstall the pinned contrib build last so that the cv2 on disk is always the same one.
 	$(PY) -m pip install -q --no-deps --force-reinstall "$$(grep -o 'opencv-contrib-python==[0-9.]*' pyproject.toml)"
+	$(PY) -m pip install -q --no-deps --target checkpoints/reference facenet-pytorch==2.6.0
 	touch $@
 
 install: $(INSTALLED) ## Create .venv and install the project with its dev tools

@@ -89,10 +89,16 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     with ThreadPoolExecutor(workers) as pool:
         decode_ms = per_image_ms(lambda: list(pool.map(decode, paths)), len(paths))
     images = [decode(path) for path in paths]
-    detector = runner.detector
-    detector.detect(images[:8])
+    detector, batch = runner.detector, runner.config.hardware.batch_size
+    detector.detect(images[:batch])
     found: list[Any] = []
-    detect_ms = per_image_ms(lambda: found.extend(detector.detect(images)), len(images))
+    detect_ms = per_image_ms(
+        lambda: [
+            found.extend(detector.detect(images[start : start + batch]))
+            for start in range(0, len(images), batch)
+        ],
+        len(images),
+    )
     chosen = [(image, select_face(faces, image.shape)) for image, faces in zip(images, found, strict=True)]
     with_face = [(image, face) for image, face in chosen if face is not None]
     align_ms = per_image_ms(
@@ -117,20 +123,27 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
         "embed_ms": embed_ms[best],
         "embed_batch": best,
         "embed_threads": runner.runtime.embed_threads,
+        "embed_workers": runner.config.pipeline.embed_workers if runner.config.pipeline.overlap else 1,
+        "detect_workers": runner.config.pipeline.detect_workers if runner.config.pipeline.overlap else 1,
     }
 
 
 def bound(floor: dict[str, Any], cores: int) -> float:
     """Images/s if the stages overlapped perfectly: limited by the cores' total work and by the
-    slowest stage on its own threads (floors are wall times on their thread budgets; alignment
-    runs on the detecting thread, after detection)."""
+    slowest stage on its own threads (floors are wall times on their thread budgets, the
+    detector's and the model's for one of their workers; alignment runs on the detecting
+    worker, after detection)."""
     core_ms = (
         floor["decode_ms"] * floor["decode_workers"]
         + floor["detect_ms"] * floor["detect_threads"]
         + floor["align_ms"]
         + floor["embed_ms"] * floor["embed_threads"]
     )
-    slowest = max(floor["decode_ms"], floor["detect_ms"] + floor["align_ms"], floor["embed_ms"])
+    slowest = max(
+        floor["decode_ms"],
+        (floor["detect_ms"] + floor["align_ms"]) / floor["detect_workers"],
+        floor["embed_ms"] / floor["embed_workers"],
+    )
     return min(1000 * cores / core_ms, 1000 / slowest)
 
 

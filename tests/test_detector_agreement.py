@@ -11,7 +11,7 @@ from bench.api import list_available
 from bench.assets import resolve
 from bench.data import parse_lfw_pairs
 from bench.detectors import create_detector, select_face
-from bench.detectors.registry import DEFAULT_BACKEND
+from bench.detectors.registry import detector_entry
 from bench.runtime import Runtime
 
 from .conftest import read_rgb
@@ -45,8 +45,8 @@ def eyes() -> dict[str, np.ndarray]:
     images = [read_rgb(resolve("lfw_deepfunneled") / name) for name in names]
     found = {}
     for method in METHODS:
-        backend = {} if BACKENDS[method] == DEFAULT_BACKEND else {"backend": BACKENDS[method]}
-        detector = create_detector(method, Runtime.local("cpu"), **backend)
+        variant = detector_entry(method).variant_overrides(BACKENDS[method])
+        detector = create_detector(method, Runtime.local("cpu"), **variant)
         try:
             detected = detector.detect(images)
         finally:

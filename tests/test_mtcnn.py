@@ -10,11 +10,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from bench.assets import AssetError, resolve
 from bench.config import ConfigValueError, MTCNNOptions
 from bench.detectors.base import Face
 from bench.detectors.mtcnn import MTCNNDetector
+from bench.detectors.mtcnn.detector import _area_crops, _min_nms, _summed_area
 from bench.detectors.registry import create_detector
 from bench.runtime import Runtime
 
@@ -85,13 +88,57 @@ def test_a_resized_image_moves_the_face_with_it(
 
 
 def test_face_crossing_the_border(detector: MTCNNDetector, images: list[np.ndarray]) -> None:
-    """Part of the face is cut off: the zero-padded crops still find it, the box is clipped."""
+    """Part of the face is cut off: the crops of its inside part still find it, the box is clipped."""
     cut = np.ascontiguousarray(images[1][80:, 90:])
     faces = detector.detect([cut])[0]
     assert faces
     box = faces[0].box
     assert box[0] == 0.0 and box[1] == 0.0
     assert box[2] <= cut.shape[1] and box[3] <= cut.shape[0]
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_area_crops_are_the_reference_resize(size: int) -> None:
+    """Summed-area crops equal ``F.interpolate(mode="area")`` of each window (the reference's
+    ``imresample``), for windows smaller and larger than the output, up to the image edges."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (2, 37, 53, 3), dtype=torch.uint8, generator=generator)
+    count = 300
+    image_ids = torch.randint(0, 2, (count,), generator=generator)
+    corners = [
+        torch.randint(0, 53, (2, count), generator=generator),
+        torch.randint(0, 37, (2, count), generator=generator),
+    ]
+    (x0, x1), (y0, y1) = (c.sort(dim=0).values for c in corners)
+    windows = torch.stack([x0, y0, x1 + 1, y1 + 1], dim=1)
+    windows[:4] = torch.tensor([[0, 0, 53, 37], [52, 36, 53, 37], [0, 0, 1, 1], [10, 5, 13, 30]])
+
+    crops = _area_crops(_summed_area(images), image_ids * 38 * 54, torch.full((count,), 54), windows, size)
+
+    pixels = images.permute(0, 3, 1, 2).float()
+    expected = torch.cat(
+        [
+            F.interpolate(pixels[i : i + 1, :, top:bottom, left:right], (size, size), mode="area")
+            for i, (left, top, right, bottom) in zip(image_ids.tolist(), windows.tolist(), strict=True)
+        ]
+    )
+    torch.testing.assert_close(crops, expected, atol=1e-4, rtol=0)
+
+
+def test_min_nms_drops_a_box_inside_a_better_one_per_image() -> None:
+    """The last NMS measures intersection over the smaller box (inclusive pixels) and never
+    lets one image's boxes suppress another's."""
+    boxes = torch.tensor(
+        [
+            [10.0, 10.0, 109.0, 109.0],  # image 0, best
+            [30.0, 30.0, 59.0, 59.0],  # inside it: IoU 0.09 but "Min" overlap 1: dropped
+            [100.0, 100.0, 149.0, 149.0],  # overlaps the best by 10x10 of its 50x50: 0.04, kept
+            [30.0, 30.0, 59.0, 59.0],  # the same box in image 1: kept
+        ]
+    )
+    scores = torch.tensor([0.99, 0.98, 0.97, 0.5])
+    keep = _min_nms(boxes, scores, torch.tensor([0, 0, 0, 1]), 0.7)
+    assert sorted(keep.tolist()) == [0, 2, 3]
 
 
 def test_no_face_in_noise_nor_below_the_smallest_window(detector: MTCNNDetector) -> None:

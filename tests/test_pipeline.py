@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from bench.pipeline import BenchmarkRunner, ImageStatus, NoFaceError
+from bench.pipeline.detector_pool import DetectorPool
 
 from .conftest import bench_config, run_benchmark
 
@@ -55,3 +59,33 @@ def test_the_runner_closes_its_cache() -> None:
     assert runner.cache is None
     with pytest.raises(Exception, match="closed"):
         cache.get_embeddings(runner.embedding_key, ["0" * 32])
+
+
+def test_detection_workers_give_the_same_results_as_one() -> None:
+    """Each batch is detected and aligned on its own, by a detector of its worker's own, so two
+    workers give exactly what one gives (here with a detector that is not thread-safe)."""
+    subset = (
+        "dataset.folds=[0]",
+        "dataset.pairs_per_fold=40",
+        "cache=off",
+        "detector.options.backend=opencv",
+    )
+    one = run_benchmark(*subset, "pipeline.detect_workers=1", "hardware.batch_size=8")
+    two = run_benchmark(*subset, "pipeline.detect_workers=2", "hardware.batch_size=8")
+    assert (one.runtime["workers_detect"], two.runtime["workers_detect"]) == ("1", "2")
+    np.testing.assert_array_equal(one.scores, two.scores)
+    assert [record.status for record in one.records] == [record.status for record in two.records]
+
+
+def test_the_detector_pool_lends_each_worker_its_own_detector() -> None:
+    made: list[object] = []
+
+    def make() -> Any:
+        made.append(object())
+        return made[-1]
+
+    pool = DetectorPool(make, 2)
+    with pool.lease() as first, pool.lease() as second:
+        assert first is not second and {id(first), id(second)} == {id(item) for item in made}
+    with pool.lease() as again:
+        assert again in made

@@ -105,11 +105,18 @@ def _resolve_device(wanted: Device, index: int | None) -> tuple[torch.device, st
 
 
 def _thread_budget(hardware: HardwareConfig, pipeline: PipelineConfig) -> tuple[int, int]:
-    """``null`` thread counts: when the stages overlap, detection gets half the cores and the
-    recognition workers split the other half; when they run one after the other (recognition
-    inline, no workers), each stage in turn gets every core, as the libraries would by default."""
+    """``null`` thread counts: when the stages overlap, the detection workers split half the
+    cores and the recognition workers the other half; when they run one after the other
+    (no workers), each stage in turn gets every core, as the libraries would by default."""
     cores = os.cpu_count() or 2
-    share, workers = (max(1, cores // 2), pipeline.embed_workers) if pipeline.overlap else (cores, 1)
-    detect = share if hardware.detect_threads is None else hardware.detect_threads
-    embed = max(1, share // workers) if hardware.embed_threads is None else hardware.embed_threads
+    if pipeline.overlap:
+        share, detect_workers, embed_workers = (
+            max(1, cores // 2),
+            pipeline.detect_workers,
+            pipeline.embed_workers,
+        )
+    else:
+        share, detect_workers, embed_workers = cores, 1, 1
+    detect = max(1, share // detect_workers) if hardware.detect_threads is None else hardware.detect_threads
+    embed = max(1, share // embed_workers) if hardware.embed_threads is None else hardware.embed_threads
     return detect, embed

@@ -164,10 +164,14 @@ class PipelineConfig:
     queue_depth: int = 4
     #: Recognition workers, each running whole model batches.
     embed_workers: int = 2
+    #: Detection workers, each detecting and aligning whole batches with a detector of its own
+    #: (with ``overlap``; the naive pipeline detects on its one thread).
+    detect_workers: int = 1
 
     def __post_init__(self) -> None:
         require(self.queue_depth >= 1, "pipeline.queue_depth", "must be >= 1", self.queue_depth)
-        require(self.embed_workers >= 1, "pipeline.embed_workers", "must be >= 1", self.embed_workers)
+        for key in ("embed_workers", "detect_workers"):
+            require(getattr(self, key) >= 1, f"pipeline.{key}", "must be >= 1", getattr(self, key))
 
 
 @dataclass

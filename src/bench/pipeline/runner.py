@@ -43,6 +43,7 @@ from bench.metrics import evaluate_pairs, keys, pair_scores
 from bench.models import EMBEDDING_DIM, Embedder, create_embedder
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
 from bench.pipeline.cache_keys import detection_key, embedding_key
+from bench.pipeline.detector_pool import DetectorPool
 from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.memory import MemorySampler
 from bench.pipeline.overlap import BackgroundStage, InlineStage
@@ -106,7 +107,7 @@ class BenchmarkRunner:
         self.embedding_key = embedding_key(config, self.runtime)
         self.aligner = BatchAligner(self.runtime.device, pin_memory=config.hardware.pin_memory)
         self.cache: FeatureCache | None = None
-        self._detector: Detector | None = None
+        self._detectors: DetectorPool | None = None
         self._embedder: Embedder | None = None
         self._digests: list[str | None] = []
 
@@ -123,24 +124,35 @@ class BenchmarkRunner:
         if self.cache is not None:
             self.cache.close()
             self.cache = None
-        if self._detector is not None:
-            self._detector.close()
-        self._detector = self._embedder = None
+        if self._detectors is not None:
+            self._detectors.close()
+        self._detectors = self._embedder = None
 
     # -- models -------------------------------------------------------------------------------
 
     @property
     def detector(self) -> Detector:
-        if self._detector is None:
-            with self.timer("load"):
-                detector = create_detector(
-                    self.config.detector.name, self.runtime, self.config.detector.options
-                )
-            with self.timer("warmup"):
-                if not self.passthrough:
-                    detector.detect([_WARMUP_IMAGE])
-            self._detector = detector
-        return self._detector
+        """The first detection worker's detector (each worker has its own)."""
+        return self.detectors.detectors[0]
+
+    @property
+    def detectors(self) -> DetectorPool:
+        if self._detectors is None:
+            self._detectors = DetectorPool(self._new_detector, self._detect_workers)
+        return self._detectors
+
+    @property
+    def _detect_workers(self) -> int:
+        pipeline = self.config.pipeline
+        return pipeline.detect_workers if pipeline.overlap else 1
+
+    def _new_detector(self) -> Detector:
+        with self.timer("load"):
+            detector = create_detector(self.config.detector.name, self.runtime, self.config.detector.options)
+        with self.timer("warmup"):
+            if not self.passthrough:
+                detector.detect([_WARMUP_IMAGE])
+        return detector
 
     @property
     def embedder(self) -> Embedder:
@@ -268,10 +280,36 @@ class BenchmarkRunner:
         )
         with stage:
             batcher = EmbedBatcher(self.config.hardware.embed_batch_size, stage.put)
-            for decoded in self._decoded_batches(list(chunks(work.indices, self.config.hardware.batch_size))):
-                batcher.add(self._detect_and_align(decoded, work.detections, records, progress))
+            decoded = self._decoded_batches(list(chunks(work.indices, self.config.hardware.batch_size)))
+            for aligned in self._aligned_batches(decoded, work.detections, records, progress):
+                batcher.add(aligned)
             batcher.flush()
             stage.close()
+
+    def _aligned_batches(
+        self,
+        batches: Iterator[list[_Decoded]],
+        cached: Mapping[int, CachedDetection],
+        records: list[ImageRecord],
+        progress: Progress,
+    ) -> Iterator[AlignedBatch]:
+        """Detected and aligned batches in order, on ``detect_workers`` threads (each batch's
+        result depends on that batch alone, so the order of the work does not change it)."""
+        detect_and_align = partial(self._detect_and_align, cached=cached, records=records, progress=progress)
+        if self._detect_workers == 1:
+            yield from map(detect_and_align, batches)
+            return
+        pool = ThreadPoolExecutor(self._detect_workers, thread_name_prefix="detect")
+        try:
+            pending: deque[Future[AlignedBatch]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(detect_and_align, batch))
+                if len(pending) >= self._detect_workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # a failed or stopped run waits for none queued
 
     def _embed(self, batch: AlignedBatch, embeddings: np.ndarray, progress: Progress) -> None:
         """Embed one model batch (on an embedding worker) and cache its embeddings."""
@@ -363,7 +401,8 @@ class BenchmarkRunner:
         """Detect on images no larger than ``detect_max_side``: a huge photo is shrunk for the
         detector only, its faces mapped back, and the face aligned from the full image."""
         shrunk = [shrink_to(image, self.config.detect_max_side) for image in images]
-        found = self.detector.detect([image for image, _ in shrunk])
+        with self.detectors.lease() as detector:
+            found = detector.detect([image for image, _ in shrunk])
         return [faces_to_image(faces, placement) for faces, (_, placement) in zip(found, shrunk, strict=True)]
 
     def _entry(self, index: int, entry: CachedDetection) -> dict[str, CachedDetection]:
@@ -407,13 +446,15 @@ class BenchmarkRunner:
             "pipeline": self.config.pipeline.name,
             "device": self.runtime.device_name,
             "cpu": str(cpu_info()),
+            "workers_detect": str(self._detect_workers),
             "threads_detect": str(self.runtime.detect_threads),
             "threads_embed": str(self.runtime.embed_threads),
             "cache": str(self.cache.path) if self.cache is not None else "off",
         }
         if self.runtime.note:
             runtime["device_choice"] = self.runtime.note
-        for loaded, label in ((self._detector, "detector"), (self._embedder, "model")):
+        detector = self._detectors.detectors[0] if self._detectors is not None else None
+        for loaded, label in ((detector, "detector"), (self._embedder, "model")):
             if loaded is None:
                 runtime[f"{label}_loaded"] = "false (every result came from the cache)"
             else:

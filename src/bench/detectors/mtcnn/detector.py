@@ -1,32 +1,43 @@
 """MTCNN (Zhang et al., 2016) in PyTorch, batched over images, on any torch device.
 
-The cascade follows the reference MATLAB code (as ported by facenet-pytorch):
+It follows facenet-pytorch 2.6.0 (``detect_face``, a port of the MATLAB reference), whose
+weights it loads, so that it finds the same faces: ``tests/test_mtcnn_reference.py`` checks
+boxes and landmarks within a pixel of it, ``benchmarks/mtcnn_reference.py`` the speed.
 
 1. P-Net on an image pyramid (scales ``12 / min_face_size * scale_factor**k`` down to a
-   12 px shorter side); NMS 0.5 within each scale, then NMS across scales per image;
-   box regression; boxes made square (``rerec``) and truncated to whole pixels.
-2. R-Net on 24x24 crops: threshold, NMS, regression, square, truncate.
-3. O-Net on 48x48 crops: threshold, landmarks, regression, NMS.
+   12 px shorter side, each level area-resampled); NMS 0.5 within each scale, then NMS across
+   scales per image; box regression; boxes made square (``rerec``), kept as floats.
+2. R-Net on 24x24 crops: threshold, NMS, regression, square.
+3. O-Net on 48x48 crops: threshold, landmarks, regression, then a greedy NMS on the "Min"
+   overlap (intersection over the smaller box), which also drops a box inside a better one.
 
-Where it departs from the reference, and why:
+A crop is the reference's: the box truncated to whole pixels and clipped to the image (a box
+crossing the border gives only its inside part, stretched to the square, with no padding),
+then area-resampled as ``F.interpolate(mode="area")``. Here all crops of a stage come from
+integer summed-area tables of the batch's images, four gathers for all boxes at once instead
+of a loop over boxes: the same numbers, exactly, and cheaper than ``roi_align`` was.
 
-* All NMS is torchvision's IoU NMS (``batched_nms`` keyed by image). The reference's last NMS
-  uses the "Min" overlap (intersection over the smaller box), which also removes a small box
-  lying inside a bigger one; with IoU such nested pairs can both survive. Accepted: it keeps
-  the whole cascade on the device in standard ops.
-* Crops are cut with ``roi_align`` from a zero-padded copy of the image instead of a
-  per-box ``imresample``: one call per image size for all candidates, so boxes that cross the
-  border see zeros there, as in the reference's padding (``pad``). Its averaged bilinear
-  samples stand in for area resampling.
-* Images of one size are stacked and run through P-Net together at every scale; R-Net and
-  O-Net see the candidates of all images of the batch at once (in chunks of
-  ``_MAX_CROPS_PER_PASS`` to bound memory).
+Batching: images of one size are stacked and run through P-Net together at every scale; R-Net
+and O-Net see the candidates of all images of the batch at once (in chunks of
+``_MAX_CROPS_PER_PASS`` to bound memory). A result never depends on the other images.
+
+Where it departs from facenet-pytorch, and why:
+
+* The last NMS breaks ties between equal scores (frequent: float32 softmax saturates near
+  1.0) per image, the later candidate first, as facenet does on one image's few boxes
+  (numpy's sort is stable below 17 elements). In a batch facenet sorts all images'
+  candidates together with numpy's unstable sort, so there the survivor of a tie depends on
+  the other images; ours never does.
+* A box with nothing inside the image is dropped before cropping; facenet skips its crop but
+  keeps the box, so its boxes and scores no longer line up (not seen on LFW).
+* IoU NMS (stages 1 and 2) and the NMS thresholds come from the options (facenet fixes the
+  latter at 0.7, our defaults).
 
 Coordinates: internally boxes are the reference's 1-based inclusive pixel boxes
 ``(x1, y1, x2, y2)`` (so its regression formulas, with their ``+1`` widths, apply
 unchanged). They cover the continuous pixel-edge interval ``[x1 - 1, x2]``, which is what a
-``Face`` reports (clipped to the image); landmarks are in the same pixel-edge coordinates,
-exactly as facenet-pytorch returns them.
+``Face`` reports (clipped to the image; facenet reports ``[x1, y1, x2, y2]`` unclipped);
+landmarks are in the same pixel-edge coordinates, exactly as facenet-pytorch returns them.
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import batched_nms, roi_align
+from torchvision.ops import batched_nms
 
 from bench.assets import resolve
 from bench.config import MTCNNOptions
@@ -74,14 +85,109 @@ class _Candidates:
 
 @dataclass
 class _SizeGroup:
-    """The images of one size, stacked on the device."""
+    """The images of one size, stacked on the device, for P-Net's pyramid."""
 
     image_ids: torch.Tensor  # n, their indices in the batch
-    padded: torch.Tensor  # n x 3 x (H + 2) x (W + 2) float RGB 0..255 with a 1 px zero border
+    pixels: torch.Tensor  # n x 3 x H x W float RGB 0..255
 
-    @property
-    def pixels(self) -> torch.Tensor:
-        return self.padded[:, :, 1:-1, 1:-1]
+
+@dataclass
+class _Batch:
+    """A batch on the device: its size groups, and one summed-area table for all crops."""
+
+    groups: list[_SizeGroup]
+    #: The summed-area tables of all images as rows of RGB sums (see ``_summed_area``).
+    integral: torch.Tensor
+    base: torch.Tensor  # B, each image's first row in ``integral``
+    stride: torch.Tensor  # B, rows per image line there (its width + 1)
+    sizes: torch.Tensor  # B x 2, (width, height)
+
+
+def _summed_area(images: torch.Tensor) -> torch.Tensor:
+    """Integer summed-area tables of ``n x H x W x 3`` uint8 images, flattened to rows of RGB.
+
+    Row ``(i * (H + 1) + y) * (W + 1) + x`` holds image ``i``'s sums over ``[0, y) x [0, x)``.
+    Integers keep the box sums exact whatever the image size (int32 while they fit).
+    """
+    count, height, width, channels = images.shape
+    dtype = torch.int32 if height * width * 255 < 2**31 else torch.int64
+    table = images.new_zeros((count, height + 1, width + 1, channels), dtype=dtype)
+    table[:, 1:, 1:] = images.cumsum(1, dtype=dtype).cumsum(2)
+    return table.view(-1, channels)
+
+
+def _area_crops(
+    integral: torch.Tensor, base: torch.Tensor, stride: torch.Tensor, windows: torch.Tensor, size: int
+) -> torch.Tensor:
+    """Resample K pixel windows to ``size`` x ``size`` by area averaging, all in four gathers.
+
+    The same numbers as ``F.interpolate(window, (size, size), mode="area")`` per window (the
+    reference ``imresample``): output cell ``i`` averages input ``[floor(i * n / size),
+    ceil((i + 1) * n / size))`` of a window ``n`` pixels long, on each axis. ``windows`` are
+    ``K x 4`` 0-based half-open ``(x0, y0, x1, y1)``; ``base`` and ``stride`` locate each one's
+    image in ``integral`` (``_summed_area``). Returns ``K x 3 x size x size``, channels-last.
+    """
+    cells = torch.arange(size + 1, device=windows.device)
+
+    def edges(low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        length = (high - low)[:, None]
+        start = low[:, None] + cells[:-1] * length // size
+        end = low[:, None] + (cells[1:] * length + size - 1) // size
+        return start, end
+
+    x0, x1 = edges(windows[:, 0], windows[:, 2])
+    y0, y1 = edges(windows[:, 1], windows[:, 3])
+    row0 = (base[:, None] + y0 * stride[:, None])[:, :, None]
+    row1 = (base[:, None] + y1 * stride[:, None])[:, :, None]
+    col0, col1 = x0[:, None, :], x1[:, None, :]
+
+    def at(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        return integral.index_select(0, (rows + cols).view(-1))
+
+    sums = at(row1, col1) - at(row0, col1) - at(row1, col0) + at(row0, col0)
+    counts = ((y1 - y0)[:, :, None] * (x1 - x0)[:, None, :]).view(-1, 1)
+    crops = sums.float() / counts
+    return crops.view(len(windows), size, size, -1).permute(0, 3, 1, 2)
+
+
+def _min_nms(
+    boxes: torch.Tensor, scores: torch.Tensor, image_ids: torch.Tensor, threshold: float
+) -> torch.Tensor:
+    """Greedy NMS per image on the "Min" overlap, as the reference's last stage; kept indices.
+
+    Overlap is intersection over the smaller box, in the reference's inclusive pixel measure
+    (``x2 - x1 + 1``), so a box lying inside a better one goes too. Each round keeps the best
+    remaining box of every image at once, so the rounds are as many as faces in the busiest image.
+    """
+    if len(boxes) == 0:
+        return torch.zeros((0,), dtype=torch.long, device=boxes.device)
+    # Best first and, among equal scores, the later candidate first: what the reference's
+    # ``np.argsort(scores)[-1]`` picks on one image's few boxes (numpy sorts those stably).
+    order = torch.arange(len(boxes) - 1, -1, -1, device=boxes.device)
+    order = order[torch.argsort(scores[order], descending=True, stable=True)]
+    order = order[torch.argsort(image_ids[order], stable=True)]  # by image, best first
+    boxes, image_ids = boxes[order], image_ids[order]
+    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
+    low = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    high = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = (high - low + 1).clamp(min=0).prod(dim=2)
+    overlap = inter / torch.minimum(area[:, None], area[None, :])
+    suppresses = (overlap > threshold) & (image_ids[:, None] == image_ids[None, :])
+
+    count = len(boxes)
+    position = torch.arange(count, device=boxes.device)
+    remaining = torch.ones(count, dtype=torch.bool, device=boxes.device)
+    kept = torch.zeros_like(remaining)
+    slots = int(image_ids.max()) + 1
+    while bool(remaining.any()):
+        best = torch.full((slots,), count, device=boxes.device).scatter_reduce(
+            0, image_ids, torch.where(remaining, position, count), "amin"
+        )
+        leaders = best[best < count]
+        kept[leaders] = True
+        remaining &= ~suppresses[leaders].any(dim=0)
+        remaining[leaders] = False
+    return order[kept]
 
 
 def _square(boxes: torch.Tensor) -> torch.Tensor:
@@ -89,8 +195,8 @@ def _square(boxes: torch.Tensor) -> torch.Tensor:
     width = boxes[:, 2] - boxes[:, 0]
     height = boxes[:, 3] - boxes[:, 1]
     side = torch.maximum(width, height)
-    x1 = boxes[:, 0] + (width - side) * 0.5
-    y1 = boxes[:, 1] + (height - side) * 0.5
+    x1 = boxes[:, 0] + width * 0.5 - side * 0.5
+    y1 = boxes[:, 1] + height * 0.5 - side * 0.5
     return torch.stack([x1, y1, x1 + side, y1 + side], dim=1)
 
 
@@ -112,7 +218,8 @@ class MTCNNDetector(Detector):
     """The three-stage MTCNN cascade with facenet-pytorch's converted Caffe weights.
 
     ``score_threshold`` holds the face-probability cut-offs of P-, R- and O-Net; ``nms_threshold``
-    the IoU thresholds of the NMS after P-Net (across scales), R-Net and O-Net. ``path`` is a
+    the overlap thresholds of the NMS after P-Net (across scales, IoU), R-Net (IoU) and O-Net
+    ("Min" overlap). ``path`` is a
     folder holding ``pnet.pt``, ``rnet.pt`` and ``onet.pt``; ``None`` asks the asset resolver
     (``mtcnn_pnet``...).
     """
@@ -150,12 +257,12 @@ class MTCNNDetector(Detector):
             return []
 
         with torch.inference_mode():
-            groups = self._upload(images)
-            candidates = self._propose(groups)
+            batch = self._upload(images)
+            candidates = self._propose(batch)
             if len(candidates):
-                candidates = self._refine(groups, candidates)
+                candidates = self._refine(batch, candidates)
             if len(candidates):
-                candidates, landmarks = self._output(groups, candidates)
+                candidates, landmarks = self._output(batch, candidates)
             else:
                 landmarks = candidates.boxes.new_zeros((0, 5, 2))
             # The single device -> host transfer of the cascade.
@@ -183,22 +290,32 @@ class MTCNNDetector(Detector):
 
     # ------------------------------------------------------------------ stages
 
-    def _upload(self, images: Sequence[np.ndarray]) -> list[_SizeGroup]:
+    def _upload(self, images: Sequence[np.ndarray]) -> _Batch:
         """Stack the images of each size and move them to the device as uint8 (cheapest copy)."""
+        device = self._torch_device
         by_shape: dict[tuple[int, int], list[int]] = {}
         for index, image in enumerate(images):
             by_shape.setdefault(image.shape[:2], []).append(index)
-        groups = []
-        for ids in by_shape.values():
-            stacked = torch.from_numpy(np.stack([images[i] for i in ids]))
-            pixels = stacked.to(self._torch_device).permute(0, 3, 1, 2).float().contiguous()
+        groups, tables = [], []
+        base = torch.zeros(len(images), dtype=torch.long)
+        stride = torch.zeros(len(images), dtype=torch.long)
+        sizes = torch.zeros((len(images), 2), dtype=torch.long)
+        offset = 0
+        for (height, width), ids in by_shape.items():
+            stacked = torch.from_numpy(np.stack([images[i] for i in ids])).to(device)
             groups.append(
                 _SizeGroup(
-                    image_ids=torch.tensor(ids, device=self._torch_device),
-                    padded=F.pad(pixels, (1, 1, 1, 1)),
+                    image_ids=torch.tensor(ids, device=device),
+                    pixels=stacked.permute(0, 3, 1, 2).float().contiguous(),
                 )
             )
-        return groups
+            tables.append(_summed_area(stacked))
+            rows = (height + 1) * (width + 1)
+            base[ids] = offset + torch.arange(len(ids)) * rows
+            stride[ids] = width + 1
+            sizes[ids] = torch.tensor([width, height])
+            offset += len(ids) * rows
+        return _Batch(groups, torch.cat(tables), base.to(device), stride.to(device), sizes.to(device))
 
     def _scales(self, height: int, width: int) -> list[float]:
         """Pyramid scales: the smallest face maps to P-Net's 12 px window, down to a 12 px image."""
@@ -211,10 +328,10 @@ class MTCNNDetector(Detector):
             shorter *= self.scale_factor
         return scales
 
-    def _propose(self, groups: list[_SizeGroup]) -> _Candidates:
+    def _propose(self, batch: _Batch) -> _Candidates:
         """Stage 1: P-Net windows over the pyramid, merged per image, regressed and squared."""
         boxes, scores, offsets, image_ids = [], [], [], []
-        for group in groups:
+        for group in batch.groups:
             pixels = group.pixels
             height, width = pixels.shape[2:]
             for scale in self._scales(height, width):
@@ -246,58 +363,69 @@ class MTCNNDetector(Detector):
         all_offsets = torch.cat(offsets)
         keep = batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, self.nms_thresholds[0])
         candidates = candidates.take(keep)
-        candidates.boxes = torch.trunc(_square(_regress(candidates.boxes, all_offsets[keep], False)))
+        candidates.boxes = _square(_regress(candidates.boxes, all_offsets[keep], False))
         return candidates
 
-    def _refine(self, groups: list[_SizeGroup], candidates: _Candidates) -> _Candidates:
+    def _refine(self, batch: _Batch, candidates: _Candidates) -> _Candidates:
         """Stage 2: R-Net rescoring and regression of the P-Net candidates."""
-        prob, reg = self._run(self.rnet, self._crop(groups, candidates, 24))
+        candidates, windows = self._windows(batch, candidates)
+        if not len(candidates):
+            return candidates
+        prob, reg = self._run(self.rnet, batch, windows, candidates.image_ids, 24)
         passed = (prob > self.thresholds[1]).nonzero().squeeze(1)
         candidates = _Candidates(candidates.boxes[passed], prob[passed], candidates.image_ids[passed])
         keep = batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, self.nms_thresholds[1])
         candidates = candidates.take(keep)
-        candidates.boxes = torch.trunc(_square(_regress(candidates.boxes, reg[passed][keep], True)))
+        candidates.boxes = _square(_regress(candidates.boxes, reg[passed][keep], True))
         return candidates
 
-    def _output(self, groups: list[_SizeGroup], candidates: _Candidates) -> tuple[_Candidates, torch.Tensor]:
-        """Stage 3: O-Net scores, landmarks (relative to the crop) and final boxes."""
-        prob, reg, marks = self._run(self.onet, self._crop(groups, candidates, 48))
+    def _output(self, batch: _Batch, candidates: _Candidates) -> tuple[_Candidates, torch.Tensor]:
+        """Stage 3: O-Net scores, landmarks (relative to the box, not the clipped crop), final boxes."""
+        candidates, windows = self._windows(batch, candidates)
+        if not len(candidates):
+            return candidates, candidates.boxes.new_zeros((0, 5, 2))
+        prob, reg, marks = self._run(self.onet, batch, windows, candidates.image_ids, 48)
         passed = (prob > self.thresholds[2]).nonzero().squeeze(1)
         boxes, marks = candidates.boxes[passed], marks[passed]
-        # The crop spans [x1 - 1, x2] in pixel-edge coordinates.
+        # The box spans [x1 - 1, x2] in pixel-edge coordinates.
         origin = boxes[:, :2] - 1.0
         size = boxes[:, 2:] - boxes[:, :2] + 1.0
         landmarks = torch.stack([marks[:, :5], marks[:, 5:]], dim=2) * size[:, None] + origin[:, None]
         candidates = _Candidates(
             _regress(boxes, reg[passed], True), prob[passed], candidates.image_ids[passed]
         )
-        keep = batched_nms(candidates.boxes, candidates.scores, candidates.image_ids, self.nms_thresholds[2])
+        keep = _min_nms(candidates.boxes, candidates.scores, candidates.image_ids, self.nms_thresholds[2])
         return candidates.take(keep), landmarks[keep]
 
     # ------------------------------------------------------------------ helpers
 
-    def _crop(self, groups: list[_SizeGroup], candidates: _Candidates, size: int) -> torch.Tensor:
-        """Cut every candidate box out of its image and resample it to ``size`` x ``size``.
+    @staticmethod
+    def _windows(batch: _Batch, candidates: _Candidates) -> tuple[_Candidates, torch.Tensor]:
+        """The pixel window each candidate's crop reads, dropping boxes wholly outside their image.
 
-        ``roi_align`` with ``aligned=True`` takes pixel-edge coordinates; the reference box
-        ``[x1, x2]`` (1-based, inclusive) is ``[x1 - 1, x2]`` there, shifted by +1 for the
-        zero border, so parts outside the image read zeros as in the reference padding.
+        As the reference (``pad``): the box truncated to whole pixels and clipped to the image,
+        so a box crossing the border is cropped to its inside part, then stretched to the square.
+        Windows are 0-based half-open ``(x0, y0, x1, y1)``. The reference cannot crop a box with
+        nothing inside (it would misalign its crops and scores); such a box is no face, so it goes.
         """
-        crops = candidates.boxes.new_zeros((len(candidates), 3, size, size))
-        rois_xyxy = candidates.boxes + torch.tensor([0.0, 0.0, 1.0, 1.0], device=candidates.boxes.device)
-        for group in groups:
-            member = candidates.image_ids[:, None] == group.image_ids[None, :]  # K x n
-            rows, slots = member.nonzero(as_tuple=True)
-            if rows.numel() == 0:
-                continue
-            rois = torch.cat([slots[:, None].to(rois_xyxy.dtype), rois_xyxy[rows]], dim=1)
-            crops[rows] = roi_align(
-                group.padded, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True
-            )
-        return crops
+        corners = torch.trunc(candidates.boxes).long()
+        sizes = batch.sizes[candidates.image_ids]
+        windows = torch.cat([corners[:, :2].clamp(min=1) - 1, torch.minimum(corners[:, 2:], sizes)], dim=1)
+        inside = ((windows[:, 2:] - windows[:, :2]) > 0).all(dim=1)
+        if bool(inside.all()):
+            return candidates, windows
+        kept = inside.nonzero().squeeze(1)
+        return candidates.take(kept), windows[kept]
 
     @staticmethod
-    def _run(net: nn.Module, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Run ``net`` over all crops, in chunks so that huge candidate sets fit in memory."""
-        outputs = [net(chunk) for chunk in crops.split(_MAX_CROPS_PER_PASS)]
+    def _run(
+        net: nn.Module, batch: _Batch, windows: torch.Tensor, image_ids: torch.Tensor, size: int
+    ) -> tuple[torch.Tensor, ...]:
+        """Crop the windows to ``size`` x ``size`` and run ``net`` on them, in chunks that bound memory."""
+        outputs = [
+            net(_area_crops(batch.integral, batch.base[ids], batch.stride[ids], chunk, size))
+            for chunk, ids in zip(
+                windows.split(_MAX_CROPS_PER_PASS), image_ids.split(_MAX_CROPS_PER_PASS), strict=True
+            )
+        ]
         return tuple(torch.cat(parts) for parts in zip(*outputs, strict=True))
