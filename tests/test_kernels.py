@@ -26,9 +26,20 @@ def choose(requested: Precision, cpu: CpuInfo, **kwargs: object) -> Precision:
     return choose_precision(requested, cpu=cpu, **settings).precision  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("cpu", "expected"), [(AVX2_ONLY, "fp32"), (AVX512_BF16, "bf16"), (AMX, "bf16")])
-def test_auto_follows_the_instruction_set(cpu: CpuInfo, expected: str) -> None:
-    assert choose(Precision.auto, cpu) == expected
+@pytest.mark.parametrize(
+    ("cpu", "reason"),
+    [
+        (AVX2_ONLY, "no bf16 instructions"),
+        (AVX512_BF16, "has AVX-512 BF16, but bf16 moves LFW accuracy"),
+        (AMX, "has AMX BF16, but bf16 moves LFW accuracy"),
+    ],
+)
+def test_auto_keeps_fp32_on_the_cpu_and_says_why(cpu: CpuInfo, reason: str) -> None:
+    """bf16 would run natively with AVX-512 BF16 or AMX, but was measured to move center_crop's
+    LFW accuracy by 0.28 pp: ``auto`` keeps fp32 on every CPU, and the reason names the CPU's
+    instruction set (without one, bf16 would be emulated, slower than fp32)."""
+    choice = choose_precision(Precision.auto, device=CPU, quantized=False, backend=EmbedBackend.auto, cpu=cpu)
+    assert choice.precision is Precision.fp32 and reason in choice.reason
 
 
 @pytest.mark.parametrize("forced", [Precision.fp32, Precision.bf16])
@@ -51,14 +62,15 @@ def test_the_default_config_runs_what_this_cpu_supports() -> None:
     expected = choose_precision(Precision.auto, device=CPU, quantized=False, backend=EmbedBackend.auto)
     info = embedder.describe()
     assert info["model_precision"] == expected.precision and info["model_kernels"] == expected.reason
-    bf16 = cpu_info().has("avx512_bf16") or cpu_info().has("amx_bf16")
-    assert (info["model_precision"] == "bf16") == bf16
-    assert info["model_backend"] == ("torch" if bf16 else "onnxruntime")
+    assert info["model_precision"] == "fp32" and info["model_backend"] == "onnxruntime"
+    assert ("but bf16 moves" in info["model_kernels"]) == (
+        cpu_info().has("avx512_bf16") or cpu_info().has("amx_bf16")
+    )
 
 
-def test_bf16_embeddings_match_fp32() -> None:
-    """What lets ``auto`` pick bf16: on real faces the embeddings stay at cosine >= 0.999 to
-    fp32 (measured minimum 0.9995 on 96 LFW faces)."""
+def test_forced_bf16_embeddings_stay_close_to_fp32() -> None:
+    """On aligned faces bf16 keeps the embeddings at cosine >= 0.999 to fp32 (measured minimum
+    0.9995 on 96 LFW faces): close, yet enough to flip pairs at the threshold."""
     paths = sorted(resolve("lfw_aligned_112").glob("*/*.jpg"))[:32]
     faces = np.stack([read_rgb(path) for path in paths])
     fp32 = create_embedder({"name": "edgeface_xs_gamma_06"}, precision="fp32").embed(faces)
