@@ -4,36 +4,22 @@ a crash ends FAILED with its traceback."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 from mlflow.tracking import MlflowClient
 
-from bench.paths import project_root
+from .cli import start_bench as start_in_background
 
-FOLDS = ["dataset.folds=[0,1,2]", "progress=false"]
+FOLDS = ["dataset.folds=[0,1,2]"]
 
 
 def start_bench(tmp_path: Path, *overrides: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlruns.db'}",
-        "BENCH_CACHE_DIR": str(tmp_path / "cache"),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bench", *FOLDS, *overrides],
-        cwd=project_root(),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_in_background(tmp_path, *FOLDS, *overrides)
 
 
 def cached_embeddings(cache: Path) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from mlflow.tracking import MlflowClient
 
 from bench.paths import project_root
 from bench.tracking.store_setup import prepare_store
+
+from .cli import start_bench as start_in_background
 
 EXPERIMENT = "face-alignment"
 SQLITE_HEADER = b"SQLite format 3\0"
@@ -110,23 +111,8 @@ def test_first_runs_at_once_share_one_store(tmp_path: Path, gate: str) -> None:
 
 
 def start_bench(tmp_path: Path, run_dir: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri_of(tmp_path), "BENCH_CACHE_DIR": str(tmp_path / "cache")}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "dataset.folds=[0]",
-            "dataset.pairs_per_fold=4",
-            "progress=false",
-            f"hydra.run.dir={tmp_path / run_dir}",
-        ],
-        cwd=project_root(),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    overrides = ("dataset.folds=[0]", "dataset.pairs_per_fold=4", f"hydra.run.dir={tmp_path / run_dir}")
+    return start_in_background(tmp_path, *overrides)
 
 
 def store_within_a_migration(folder: Path) -> bool:
