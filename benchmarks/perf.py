@@ -123,8 +123,8 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
         "embed_ms": embed_ms[best],
         "embed_batch": best,
         "embed_threads": runner.runtime.embed_threads,
-        "embed_workers": runner.config.pipeline.embed_workers if runner.config.pipeline.overlap else 1,
-        "detect_workers": runner.config.pipeline.detect_workers if runner.config.pipeline.overlap else 1,
+        "embed_workers": runner.runtime.embed_workers,
+        "detect_workers": runner.runtime.detect_workers,
     }
 
 

@@ -36,14 +36,21 @@ class Runtime:
     embed_threads: int
     #: How ``device=auto`` chose, for the run record; empty when nothing was chosen.
     note: str = ""
+    #: Detection and recognition workers: the pipeline's when its stages overlap, else one each.
+    detect_workers: int = 1
+    embed_workers: int = 1
 
     @classmethod
     def from_config(cls, hardware: HardwareConfig, pipeline: PipelineConfig | None = None) -> Runtime:
         """The runtime a run's ``hardware`` and ``pipeline`` groups ask for, on this machine."""
+        pipeline = pipeline or PipelineConfig()
         device, note = _resolve_device(hardware.device, hardware.device_index)
-        detect, embed = _thread_budget(hardware, pipeline or PipelineConfig())
+        detect_workers, embed_workers = (
+            (pipeline.detect_workers, pipeline.embed_workers) if pipeline.overlap else (1, 1)
+        )
+        detect, embed = _thread_budget(hardware, pipeline.overlap, detect_workers, embed_workers)
         providers = hardware.onnx_providers or default_providers(device)
-        return cls(device, tuple(providers), detect, embed, note)
+        return cls(device, tuple(providers), detect, embed, note, detect_workers, embed_workers)
 
     @classmethod
     def local(cls, device: str = "cpu", threads: int | None = None) -> Runtime:
@@ -104,19 +111,14 @@ def _resolve_device(wanted: Device, index: int | None) -> tuple[torch.device, st
     return device, note
 
 
-def _thread_budget(hardware: HardwareConfig, pipeline: PipelineConfig) -> tuple[int, int]:
+def _thread_budget(
+    hardware: HardwareConfig, overlap: bool, detect_workers: int, embed_workers: int
+) -> tuple[int, int]:
     """``null`` thread counts: when the stages overlap, the detection workers split half the
     cores and the recognition workers the other half; when they run one after the other
-    (no workers), each stage in turn gets every core, as the libraries would by default."""
+    (one worker each), each stage in turn gets every core, as the libraries would by default."""
     cores = os.cpu_count() or 2
-    if pipeline.overlap:
-        share, detect_workers, embed_workers = (
-            max(1, cores // 2),
-            pipeline.detect_workers,
-            pipeline.embed_workers,
-        )
-    else:
-        share, detect_workers, embed_workers = cores, 1, 1
+    share = max(1, cores // 2) if overlap else cores
     detect = max(1, share // detect_workers) if hardware.detect_threads is None else hardware.detect_threads
     embed = max(1, share // embed_workers) if hardware.embed_threads is None else hardware.embed_threads
     return detect, embed

@@ -138,13 +138,8 @@ class BenchmarkRunner:
     @property
     def detectors(self) -> DetectorPool:
         if self._detectors is None:
-            self._detectors = DetectorPool(self._new_detector, self._detect_workers)
+            self._detectors = DetectorPool(self._new_detector, self.runtime.detect_workers)
         return self._detectors
-
-    @property
-    def _detect_workers(self) -> int:
-        pipeline = self.config.pipeline
-        return pipeline.detect_workers if pipeline.overlap else 1
 
     def _new_detector(self) -> Detector:
         with self.timer("load"):
@@ -274,7 +269,7 @@ class BenchmarkRunner:
             self._embed(batch, embeddings, progress)
 
         stage: BackgroundStage[AlignedBatch] | InlineStage[AlignedBatch] = (
-            BackgroundStage("embed", embed, pipeline.queue_depth, pipeline.embed_workers)
+            BackgroundStage("embed", embed, pipeline.queue_depth, self.runtime.embed_workers)
             if pipeline.overlap
             else InlineStage(embed)
         )
@@ -296,15 +291,15 @@ class BenchmarkRunner:
         """Detected and aligned batches in order, on ``detect_workers`` threads (each batch's
         result depends on that batch alone, so the order of the work does not change it)."""
         detect_and_align = partial(self._detect_and_align, cached=cached, records=records, progress=progress)
-        if self._detect_workers == 1:
+        if self.runtime.detect_workers == 1:
             yield from map(detect_and_align, batches)
             return
-        pool = ThreadPoolExecutor(self._detect_workers, thread_name_prefix="detect")
+        pool = ThreadPoolExecutor(self.runtime.detect_workers, thread_name_prefix="detect")
         try:
             pending: deque[Future[AlignedBatch]] = deque()
             for batch in batches:
                 pending.append(pool.submit(detect_and_align, batch))
-                if len(pending) >= self._detect_workers:
+                if len(pending) >= self.runtime.detect_workers:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
@@ -446,7 +441,7 @@ class BenchmarkRunner:
             "pipeline": self.config.pipeline.name,
             "device": self.runtime.device_name,
             "cpu": str(cpu_info()),
-            "workers_detect": str(self._detect_workers),
+            "workers_detect": str(self.runtime.detect_workers),
             "threads_detect": str(self.runtime.detect_threads),
             "threads_embed": str(self.runtime.embed_threads),
             "cache": str(self.cache.path) if self.cache is not None else "off",
