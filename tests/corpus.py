@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from bench.pipeline import BenchmarkResult, ImageRecord, ImageStatus
 
 #: EXIF tag 0x0112: how the stored pixels must be turned for display (6: 90 degrees clockwise).
 ORIENTATION = 0x0112
@@ -152,3 +154,14 @@ def pairs_csv(path: Path, rows: Iterable[tuple[str, str, int]]) -> Path:
     with path.open("w", newline="") as file:
         csv.writer(file).writerows([("path_a", "path_b", "label"), *rows])
     return path
+
+
+def records_by_path(result: BenchmarkResult) -> dict[str, ImageRecord]:
+    return {record.path: record for record in result.records}
+
+
+def assert_decode_errors(records: Mapping[str, ImageRecord], root: Path, reasons: Mapping[str, str]) -> None:
+    """Each file of ``reasons`` (relative to ``root``) failed to decode, named with its reason."""
+    for name, reason in reasons.items():
+        assert records[name].status is ImageStatus.DECODE_ERROR, name
+        assert records[name].reason == f"{root / name}: {reason}"

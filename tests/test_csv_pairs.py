@@ -362,10 +362,8 @@ def test_run_counts_each_bad_image_as_a_failure_with_its_reason(
     config = pairs_config(root, protocol, f"cache={cache}", "dataset.num_folds=2", "dataset.on_missing=count")
     with BenchmarkRunner(config) as runner:
         result = runner.run()
-    records = {record.path: record for record in result.records}
-    for name, reason in BAD_FILES.items():
-        assert records[name].status is ImageStatus.DECODE_ERROR, name
-        assert records[name].reason == f"{root / name}: {reason}"
+    records = corpus.records_by_path(result)
+    corpus.assert_decode_errors(records, root, BAD_FILES)
     assert records["odd/tiny.jpg"].status is ImageStatus.NO_FACE and records["odd/tiny.jpg"].fallback
     good = [record for path, record in records.items() if not path.startswith(("bad/", "odd/"))]
     assert all(record.status is ImageStatus.DETECTED for record in good)

@@ -22,7 +22,7 @@ from bench.pipeline import BenchmarkRunner, ImageStatus
 from bench.tracking.artifacts import write_failures
 
 from .conftest import LFW_SAMPLES, bench_config
-from .corpus import pairs_csv
+from .corpus import assert_decode_errors, pairs_csv, records_by_path
 from .test_csv_pairs import pairs_config
 
 #: The run's pixel limit: the default, which every hostile size below exceeds.
@@ -193,10 +193,8 @@ def test_run_counts_hostile_files_and_goes_on(
     with BenchmarkRunner(config) as runner:
         result = runner.run()
 
-    records = {record.path: record for record in result.records}
-    for name, reason in reasons.items():
-        assert records[name].status is ImageStatus.DECODE_ERROR, name
-        assert records[name].reason == f"{root / name}: {reason}"
+    records = records_by_path(result)
+    assert_decode_errors(records, root, reasons)
     assert all(records[name].status is ImageStatus.DETECTED for name in good)
     assert result.metrics["num_failed_images"] == len(reasons)
     # What this run adds to the process, not the process's peak: pytest's process already holds
