@@ -12,12 +12,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from bench.assets import AssetError, resolve
 from bench.config import ConfigValueError, MTCNNOptions
 from bench.detectors.base import Face
 from bench.detectors.mtcnn import MTCNNDetector
 from bench.detectors.mtcnn.detector import _area_crops, _min_nms, _summed_area
+from bench.detectors.mtcnn.nets import CeilMaxPool2d
 from bench.detectors.registry import create_detector
 from bench.runtime import Runtime
 
@@ -113,7 +115,8 @@ def test_area_crops_are_the_reference_resize(size: int) -> None:
     windows = torch.stack([x0, y0, x1 + 1, y1 + 1], dim=1)
     windows[:4] = torch.tensor([[0, 0, 53, 37], [52, 36, 53, 37], [0, 0, 1, 1], [10, 5, 13, 30]])
 
-    crops = _area_crops(_summed_area(images), image_ids * 38 * 54, torch.full((count,), 54), windows, size)
+    integral = _summed_area(images.numpy())
+    crops = _area_crops(integral, image_ids * 38 * 54, torch.full((count,), 54), windows, size)
 
     pixels = images.permute(0, 3, 1, 2).float()
     expected = torch.cat(
@@ -123,6 +126,27 @@ def test_area_crops_are_the_reference_resize(size: int) -> None:
         ]
     )
     torch.testing.assert_close(crops, expected, atol=1e-4, rtol=0)
+
+
+def test_summed_area_stays_exact_beyond_int32() -> None:
+    """Past 2**31 / 255 pixels the sums no longer fit int32: they come out int64 and exact."""
+    side = 3000
+    table = _summed_area(np.full((1, side, side, 3), 255, dtype=np.uint8))
+    assert table.dtype == torch.int64
+    assert table[-1].tolist() == [255 * side * side] * 3
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride"),
+    [((2, 10, 149, 149), 2, 2), ((3, 28, 22, 22), 3, 2), ((3, 64, 10, 10), 2, 2), ((2, 48, 9, 8), 3, 2)],
+)
+def test_ceil_max_pool_is_torchs(shape: tuple[int, ...], kernel: int, stride: int) -> None:
+    """The CPU pooling of the nets gives exactly ``nn.MaxPool2d(ceil_mode=True)``, odd sizes included."""
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).contiguous(
+        memory_format=torch.channels_last
+    )
+    expected = nn.MaxPool2d(kernel, stride, ceil_mode=True)(x)
+    assert torch.equal(CeilMaxPool2d(kernel, stride)(x), expected)
 
 
 def test_min_nms_drops_a_box_inside_a_better_one_per_image() -> None:
