@@ -28,7 +28,7 @@ from bench.paths import project_root
 
 from .conftest import CONF_DIR, bench_config, compose_config
 
-GROUPS = ("detector", "dataset", "model", "hardware", "cache", "pipeline", "tracking")
+GROUPS = ("detector", "dataset", "model", "hardware", "cache", "pipeline", "tracking", "stress")
 #: Options that cannot compose alone: the pairs data set needs its folder and CSV.
 REQUIRED = {("dataset", "pairs"): ["dataset.root=/data", "dataset.pairs_csv=/data/pairs.csv"]}
 
@@ -126,6 +126,8 @@ def test_aligned_dataset_reuses_the_lfw_protocol() -> None:
         ("dataset.on_missing=skip", r"Invalid value 'skip', expected one of \[error, count\]"),
         ("hardware.precision=fp64", r"Invalid value 'fp64', expected one of \[auto, fp32, fp16, bf16\]"),
         ("detector.no_such_key=1", r"no_such_key"),
+        ("stress.name=rain", r"Invalid value 'rain', expected one of \[none, gaussian_noise"),
+        ("stress.sides=left", r"Invalid value 'left', expected one of \[both, one\]"),
     ],
 )
 def test_a_wrong_type_or_choice_fails_at_composition(override: str, message: str) -> None:
@@ -145,6 +147,11 @@ def test_a_wrong_type_or_choice_fails_at_composition(override: str, message: str
         ("pipeline.embed_workers=0", r"pipeline.embed_workers must be >= 1, got 0"),
         ("fallback_crop_fraction=5", r"fallback_crop_fraction must lie in \(0, 1\], got 5.0"),
         ("dataset.folds=[]", r"dataset.folds must name at least one fold or be null, got \[\]"),
+        ("stress=fog stress.severity=6", r"stress.severity must lie in \[1, 5\], got 6"),
+        ("stress=rotation stress.levels=[10,20]", r"stress.levels must hold one value per severity \(5\)"),
+        ("stress=rotation stress.levels=null", r"stress.levels must be given for a geometric condition"),
+        ("stress=fog stress.levels=[1,2,3,4,5]", r"stress.levels must be given for a geometric condition"),
+        ("stress=downscale stress.levels=[1,0.5,0,0.2,0.1]", r"stress.levels must be > 0"),
         (
             "detector=mtcnn detector.options.scale_factor=1.5",
             r"detector.options.scale_factor must lie in \(0, 1\)",

@@ -22,10 +22,14 @@ from bench.config.enums import (
     OnMissing,
     Precision,
     Selection,
+    StressCondition,
+    StressSides,
     YoloV8Backend,
     YuNetBackend,
 )
 from bench.config.schema import (
+    GEOMETRIC_CONDITIONS,
+    SEVERITIES,
     BenchConfig,
     CacheConfig,
     CsvPairsDatasetConfig,
@@ -35,6 +39,7 @@ from bench.config.schema import (
     LfwDatasetConfig,
     ModelConfig,
     PipelineConfig,
+    StressConfig,
     TrackingConfig,
 )
 from bench.config.store import register_configs, to_bench_config
@@ -42,6 +47,8 @@ from bench.config.validate import ConfigValueError
 
 __all__ = [
     "DETECTOR_OPTIONS",
+    "GEOMETRIC_CONDITIONS",
+    "SEVERITIES",
     "BenchConfig",
     "BlazeFaceModel",
     "CacheConfig",
@@ -67,6 +74,9 @@ __all__ = [
     "RTMPoseOptions",
     "RetinaFaceOptions",
     "Selection",
+    "StressCondition",
+    "StressConfig",
+    "StressSides",
     "TrackingConfig",
     "YoloV5FaceOptions",
     "YoloV8Backend",

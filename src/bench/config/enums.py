@@ -86,3 +86,46 @@ class BlazeFaceModel(StrEnum):
 
     short_range = "short_range"
     full_range = "full_range"
+
+
+class StressCondition(StrEnum):
+    """A degradation of each image before detection (``bench.stress``).
+
+    Photometric: the ImageNet-C corruptions (Hendrycks and Dietterich, 2019) as the maintained
+    ``imagecorruptions`` fork implements them. Geometric: ``rotation`` (in-plane, about the image
+    centre), ``small_face`` (the image shrunk and placed off-centre on a black canvas twice its
+    size), ``downscale`` (the whole image made smaller, detected at that size) and ``occlusion``
+    (a black square over a random part of the image).
+    """
+
+    none = "none"
+    gaussian_noise = "gaussian_noise"
+    shot_noise = "shot_noise"
+    impulse_noise = "impulse_noise"
+    speckle_noise = "speckle_noise"
+    defocus_blur = "defocus_blur"
+    glass_blur = "glass_blur"
+    motion_blur = "motion_blur"
+    zoom_blur = "zoom_blur"
+    gaussian_blur = "gaussian_blur"
+    snow = "snow"
+    frost = "frost"
+    fog = "fog"
+    spatter = "spatter"
+    brightness = "brightness"
+    contrast = "contrast"
+    saturate = "saturate"
+    elastic_transform = "elastic_transform"
+    pixelate = "pixelate"
+    jpeg_compression = "jpeg_compression"
+    rotation = "rotation"
+    small_face = "small_face"
+    downscale = "downscale"
+    occlusion = "occlusion"
+
+
+class StressSides(StrEnum):
+    """Which images of a pair are degraded: both, or only the first (cross-quality, as XQLFW)."""
+
+    both = "both"
+    one = "one"

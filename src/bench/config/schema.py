@@ -13,7 +13,16 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from bench.config.enums import Device, EmbedBackend, FailurePolicy, OnMissing, Precision, Selection
+from bench.config.enums import (
+    Device,
+    EmbedBackend,
+    FailurePolicy,
+    OnMissing,
+    Precision,
+    Selection,
+    StressCondition,
+    StressSides,
+)
 from bench.config.validate import require
 
 
@@ -196,6 +205,71 @@ class TrackingConfig:
     run_name: str | None = None
 
 
+#: Severities a condition is defined at (ImageNet-C's five).
+SEVERITIES = 5
+#: Conditions whose strength per severity is ``StressConfig.levels`` (the others: the library's).
+GEOMETRIC_CONDITIONS = frozenset(
+    {
+        StressCondition.rotation,
+        StressCondition.small_face,
+        StressCondition.downscale,
+        StressCondition.occlusion,
+    }
+)
+
+
+@dataclass
+class StressConfig:
+    """A degradation of each decoded image before detection; ``none`` changes nothing.
+
+    ``levels`` are a geometric condition's strength at severities 1..5 (degrees for ``rotation``,
+    the image's scale for ``small_face`` and ``downscale``, the square's side over the image's
+    shorter side for ``occlusion``); the photometric conditions take the library's own, and
+    ``levels`` must then be null.
+    """
+
+    name: StressCondition = StressCondition.none
+    severity: int = 1
+    #: With the image's content, decides every random choice: the same bytes on every run.
+    seed: int = 0
+    sides: StressSides = StressSides.both
+    levels: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        require(
+            1 <= self.severity <= SEVERITIES,
+            "stress.severity",
+            f"must lie in [1, {SEVERITIES}]",
+            self.severity,
+        )
+        require(self.seed >= 0, "stress.seed", "must be >= 0", self.seed)
+        geometric = self.name in GEOMETRIC_CONDITIONS
+        require(
+            geometric == (self.levels is not None),
+            "stress.levels",
+            "must be given for a geometric condition and null for the others",
+            self.levels,
+        )
+        if self.levels is not None:
+            require(
+                len(self.levels) == SEVERITIES,
+                "stress.levels",
+                f"must hold one value per severity ({SEVERITIES})",
+                self.levels,
+            )
+            require(all(level > 0 for level in self.levels), "stress.levels", "must be > 0", self.levels)
+
+    @property
+    def active(self) -> bool:
+        return self.name is not StressCondition.none
+
+    @property
+    def label(self) -> str:
+        """``gaussian_noise@3`` (``one-sided`` added when only the first image is degraded)."""
+        sided = " one-sided" if self.sides is StressSides.one else ""
+        return f"{self.name.value}@{self.severity}{sided}"
+
+
 @dataclass
 class BenchConfig:
     """One run: a detector/aligner and a recognition model on a verification protocol."""
@@ -207,6 +281,7 @@ class BenchConfig:
     cache: CacheConfig = MISSING
     pipeline: PipelineConfig = MISSING
     tracking: TrackingConfig = MISSING
+    stress: StressConfig = MISSING
     selection: Selection = Selection.center_weighted
     failure_policy: FailurePolicy = FailurePolicy.center_crop
     #: Side of the centre crop (fallback and ``detector=center_crop``) / the shorter image side.
@@ -231,4 +306,7 @@ class BenchConfig:
 
     @property
     def run_name(self) -> str:
-        return self.tracking.run_name or f"{self.detector.name}+{self.model.name}@{self.dataset.name}"
+        if self.tracking.run_name:
+            return self.tracking.run_name
+        name = f"{self.detector.name}+{self.model.name}@{self.dataset.name}"
+        return f"{name} [{self.stress.label}]" if self.stress.active else name

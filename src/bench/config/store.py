@@ -23,6 +23,7 @@ from bench.config.schema import (
     LfwDatasetConfig,
     ModelConfig,
     PipelineConfig,
+    StressConfig,
     TrackingConfig,
 )
 
@@ -35,6 +36,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "cache_schema": CacheConfig,
     "pipeline_schema": PipelineConfig,
     "tracking_schema": TrackingConfig,
+    "stress_schema": StressConfig,
 }
 
 

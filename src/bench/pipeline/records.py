@@ -24,6 +24,8 @@ class ImageStatus(StrEnum):
 @dataclass
 class ImageRecord:
     path: str
+    #: Degraded by the run's stress condition before detection (``bench.stress``).
+    stressed: bool = False
     status: ImageStatus = ImageStatus.DETECTED
     num_faces: int = 0
     #: The face that was aligned: the selected detection, or the fallback crop.
@@ -55,6 +57,9 @@ class BenchmarkResult:
     records: list[ImageRecord]
     #: Cosine similarity per pair; NaN where a pair could not be scored.
     scores: np.ndarray
+    #: Each pair's two images, as indices into ``records``.
+    index_a: np.ndarray
+    index_b: np.ndarray
     verification: VerificationResult
     metrics: dict[str, float]
     #: What actually ran (backends, devices, weight files), logged as run parameters.

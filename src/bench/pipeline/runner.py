@@ -44,6 +44,7 @@ from bench.models import EMBEDDING_DIM, Embedder, create_embedder
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
 from bench.pipeline.cache_keys import detection_key, embedding_key
 from bench.pipeline.detector_pool import DetectorPool
+from bench.pipeline.entries import ImageEntries, ImageEntry, image_entries
 from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.memory import MemorySampler
 from bench.pipeline.overlap import BackgroundStage, InlineStage
@@ -53,6 +54,7 @@ from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.samples import sample_faces
 from bench.pipeline.timing import StageTimer
 from bench.runtime import Runtime
+from bench.stress import Stress, StressError
 
 #: What the models are warmed up on before timing starts (first calls allocate and tune).
 _WARMUP_IMAGE = np.full((256, 256, 3), 127, dtype=np.uint8)
@@ -76,14 +78,22 @@ class _Work:
     detections: dict[int, CachedDetection] = field(default_factory=dict)
 
 
-def _decode_timed(root: Path, index: int, path: str, digest: bool, max_pixels: int) -> tuple[_Decoded, float]:
-    """Read the file once, hash those bytes (when asked) and decode them."""
+def _decode_timed(
+    root: Path, index: int, entry: ImageEntry, stress: Stress, digest: bool, max_pixels: int
+) -> tuple[_Decoded, float]:
+    """Read the file once, hash those bytes (when asked, or to seed its degradation), decode them
+    and degrade the image if the entry is stressed; the time covers all of it."""
     start = time.perf_counter()
     try:
-        data = read_image_bytes(root / path, root)
-        image = decode_image_bytes(data, root / path, max_pixels)
-        decoded = _Decoded(index, image, "", bytes_digest(data) if digest else None)
-    except ImageDecodeError as error:
+        data = read_image_bytes(root / entry.path, root)
+        image = decode_image_bytes(data, root / entry.path, max_pixels)
+        content = bytes_digest(data) if digest or entry.stressed else None
+        if entry.stressed:
+            assert content is not None
+            image = stress.apply(image, content).image
+            content = stress.digest(content)
+        decoded = _Decoded(index, image, "", content if digest else None)
+    except (ImageDecodeError, StressError) as error:
         decoded = _Decoded(index, None, str(error))
     return decoded, time.perf_counter() - start
 
@@ -99,6 +109,8 @@ class BenchmarkRunner:
         self.timer = StageTimer()
         with self.timer("load"):
             self.dataset: PairDataset = load_dataset(config.dataset)
+        self.stress = Stress(config.stress)
+        self.entries: ImageEntries = image_entries(self.dataset, config.stress)
         self.passthrough = detector_entry(config.detector.name).passthrough
         self.chooser = FaceChooser(
             config.detector.name, config.selection, config.failure_policy, config.fallback_crop_fraction
@@ -172,18 +184,18 @@ class BenchmarkRunner:
 
     def run(self, progress: Progress | None = None) -> BenchmarkResult:
         progress = progress or Progress.disabled()
-        paths = self.dataset.images
-        records = [ImageRecord(path) for path in paths]
-        embeddings = np.full((len(paths), EMBEDDING_DIM), np.nan, dtype=np.float32)
+        entries = self.entries.entries
+        records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
+        embeddings = np.full((len(entries), EMBEDDING_DIM), np.nan, dtype=np.float32)
         setup = 0.0
         device = self.runtime.device
         with MemorySampler(cuda=self.runtime.is_cuda, device_index=device.index or 0) as memory:
             started = time.perf_counter()
             with memory.phase("cache"), self.timer("cache_read"):
                 work = self._reuse_cached(records, embeddings)
-            progress.start(keys.STAGES, total=len(paths))
+            progress.start(keys.STAGES, total=len(entries))
             for stage in keys.STAGES:
-                progress.advance(stage, len(paths) - len(work.indices))
+                progress.advance(stage, len(entries) - len(work.indices))
             if work.indices:
                 with memory.phase("load"):
                     setup_started = time.perf_counter()
@@ -203,13 +215,14 @@ class BenchmarkRunner:
             self.config.sample_faces,
             self.passthrough,
             self.config.dataset.max_image_pixels,
+            self.stress,
         )
         result.memory_trace = memory.trace
         result.metrics.update(
             performance_metrics(
                 self.timer,
                 memory,
-                num_images=len(paths),
+                num_images=len(entries),
                 num_computed=len(work.indices),
                 wall_s=wall,
                 cache_corrupted=self.cache.corrupted if self.cache is not None else 0,
@@ -249,7 +262,8 @@ class BenchmarkRunner:
 
         def digest(record: ImageRecord) -> str | None:
             try:
-                return file_digest(image_file(root / record.path, root))
+                content = file_digest(image_file(root / record.path, root))
+                return self.stress.digest(content) if record.stressed else content
             except ImageDecodeError as error:
                 reason = str(error)
             except OSError as error:
@@ -320,22 +334,23 @@ class BenchmarkRunner:
 
     def _decoded_batches(self, batches: list[list[int]]) -> Iterator[list[_Decoded]]:
         """Decoded batches in order, decoding up to ``queue_depth`` batches ahead on workers."""
-        root, paths = self.dataset.image_root, self.dataset.images
+        root, entries = self.dataset.image_root, self.entries.entries
         decode = partial(
             _decode_timed,
             root,
+            stress=self.stress,
             digest=self.cache is not None,
             max_pixels=self.config.dataset.max_image_pixels,
         )
         workers = self.config.hardware.num_workers
         if workers == 0:
             for batch in batches:
-                yield [self._timed(decode(index, paths[index])) for index in batch]
+                yield [self._timed(decode(index, entries[index])) for index in batch]
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
             ahead: deque[list[Future[tuple[_Decoded, float]]]] = deque()
             for batch in batches:
-                ahead.append([pool.submit(decode, index, paths[index]) for index in batch])
+                ahead.append([pool.submit(decode, index, entries[index]) for index in batch])
                 if len(ahead) > self.config.pipeline.queue_depth:
                     yield [self._timed(future.result()) for future in ahead.popleft()]
             while ahead:
@@ -418,7 +433,7 @@ class BenchmarkRunner:
 
     def _evaluate(self, records: list[ImageRecord], embeddings: np.ndarray) -> BenchmarkResult:
         dataset = self.dataset
-        index_a, index_b = dataset.pair_indices()
+        index_a, index_b = self.entries.index_a, self.entries.index_b
         scores = pair_scores(embeddings, index_a, index_b)
         evaluation = evaluate_pairs(
             scores,
@@ -430,7 +445,14 @@ class BenchmarkRunner:
             fallback=np.array([record.fallback for record in records]),
         )
         return BenchmarkResult(
-            dataset, records, scores, evaluation.verification, dict(evaluation.metrics), self._describe()
+            dataset,
+            records,
+            scores,
+            index_a,
+            index_b,
+            evaluation.verification,
+            dict(evaluation.metrics),
+            self._describe(),
         )
 
     def _describe(self) -> dict[str, str]:
@@ -448,6 +470,7 @@ class BenchmarkRunner:
         }
         if self.runtime.note:
             runtime["device_choice"] = self.runtime.note
+        runtime.update(self.stress.describe())
         detector = self._detectors.detectors[0] if self._detectors is not None else None
         for loaded, label in ((detector, "detector"), (self._embedder, "model")):
             if loaded is None:

@@ -7,26 +7,37 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.alignment import align_face
-from bench.data import ImageDecodeError, decode_image
+from bench.cache import bytes_digest
+from bench.data import ImageDecodeError, decode_image_bytes, read_image_bytes
 from bench.pipeline.records import AlignedSample, ImageRecord
+from bench.stress import Stress, StressError
 
 log = logging.getLogger(__name__)
 
 
 def sample_faces(
-    records: Sequence[ImageRecord], image_root: Path, limit: int, passthrough: bool, max_pixels: int
+    records: Sequence[ImageRecord],
+    image_root: Path,
+    limit: int,
+    passthrough: bool,
+    max_pixels: int,
+    stress: Stress,
 ) -> list[AlignedSample]:
     """The first ``limit / 2`` aligned faces (the same images in every run on a data set, so a
     sweep can show one image aligned by each method), then fallbacks until the grid is full, so
-    failures show. Re-aligned here from their records, as cached images were never decoded."""
+    failures show. Re-aligned here from their records (degraded again where they were), as
+    cached images were never decoded."""
     embedded = [record for record in records if record.embedded]
     chosen = embedded[: limit // 2]
     chosen += [record for record in embedded[limit // 2 :] if record.fallback][: limit - len(chosen)]
     samples = []
     for record in chosen:
         try:
-            image = decode_image(image_root / record.path, image_root, max_pixels)
-        except ImageDecodeError as error:
+            data = read_image_bytes(image_root / record.path, image_root)
+            image = decode_image_bytes(data, image_root / record.path, max_pixels)
+            if record.stressed:
+                image = stress.apply(image, bytes_digest(data)).image
+        except (ImageDecodeError, StressError) as error:
             log.warning("sample face not shown: %s", error)
             continue
         assert record.face is not None

@@ -19,12 +19,13 @@ from bench.reporting import plot_roc, save_face_grid
 
 
 def write_pair_scores(result: BenchmarkResult, path: Path) -> Path:
-    detected = {record.path: record.status is ImageStatus.DETECTED for record in result.records}
+    detected = [record.status is ImageStatus.DETECTED for record in result.records]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["fold", "image_a", "image_b", "same", "score", "both_detected"])
-        for pair, score in zip(result.dataset.pairs, result.scores, strict=True):
-            both = detected[pair.image_a] and detected[pair.image_b]
+        pairs = zip(result.dataset.pairs, result.scores, result.index_a, result.index_b, strict=True)
+        for pair, score, index_a, index_b in pairs:
+            both = detected[index_a] and detected[index_b]
             writer.writerow(
                 [pair.fold, pair.image_a, pair.image_b, int(pair.same), f"{score:.6f}", int(both)]
             )
@@ -35,11 +36,18 @@ def write_failures(result: BenchmarkResult, path: Path) -> Path:
     """Every image that was not detected, why, and what was done with it."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", "status", "reason", "num_faces", "fallback"])
+        writer.writerow(["image", "stressed", "status", "reason", "num_faces", "fallback"])
         for record in result.records:
             if record.status is not ImageStatus.DETECTED:
                 writer.writerow(
-                    [record.path, record.status.value, record.reason, record.num_faces, int(record.fallback)]
+                    [
+                        record.path,
+                        int(record.stressed),
+                        record.status.value,
+                        record.reason,
+                        record.num_faces,
+                        int(record.fallback),
+                    ]
                 )
     return path
 

@@ -1,0 +1,282 @@
+"""The stress suite's degradations: deterministic bytes, geometry that carries landmarks along,
+the one-sided protocol, the cache, and the model's accuracy falling with severity."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bench.assets import resolve
+from bench.config import SEVERITIES, StressCondition, StressConfig, StressSides
+from bench.data import PairDataset
+from bench.data.pairs import Pair
+from bench.detectors import create_detector, select_face
+from bench.pipeline.entries import ImageEntry, image_entries
+from bench.runtime import Runtime
+from bench.stress import Stress, StressError
+
+from .conftest import LFW_SAMPLES, bench_config, run_benchmark
+
+LEVELS = {
+    StressCondition.rotation: [15.0, 30.0, 45.0, 60.0, 90.0],
+    StressCondition.small_face: [0.8, 0.6, 0.45, 0.3, 0.2],
+    StressCondition.downscale: [0.6, 0.4, 0.25, 0.16, 0.1],
+    StressCondition.occlusion: [0.2, 0.3, 0.4, 0.5, 0.6],
+}
+DIGEST = "0123456789abcdef" * 2
+
+
+def stress(name: StressCondition, severity: int = 3, **options: object) -> Stress:
+    return Stress(StressConfig(name=name, severity=severity, levels=LEVELS.get(name), **options))  # type: ignore[arg-type]
+
+
+def fingerprint(image: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
+def test_every_condition_has_a_yaml_that_composes_to_it() -> None:
+    for condition in StressCondition:
+        config = bench_config(f"stress={condition.value}")
+        assert config.stress.name is condition
+        assert (config.stress.levels is not None) == (condition in LEVELS)
+
+
+#: Conditions that draw nothing at random: the same output whatever the seed.
+DRAW_NOTHING = {
+    StressCondition.defocus_blur,
+    StressCondition.zoom_blur,
+    StressCondition.gaussian_blur,
+    StressCondition.brightness,
+    StressCondition.contrast,
+    StressCondition.saturate,
+    StressCondition.pixelate,
+    StressCondition.jpeg_compression,
+    StressCondition.downscale,
+}
+
+
+@pytest.mark.parametrize("condition", [c for c in StressCondition if c is not StressCondition.none])
+def test_the_same_image_is_degraded_the_same_way_and_another_seed_differently(
+    condition: StressCondition, lfw_images: list[np.ndarray]
+) -> None:
+    image = lfw_images[0]
+    first = stress(condition).apply(image, DIGEST).image
+    again = stress(condition).apply(image.copy(), DIGEST).image
+    assert np.array_equal(first, again)
+    assert first.shape != image.shape or not np.array_equal(first, image)
+    others = [stress(condition, seed=seed).apply(image, DIGEST).image for seed in range(1, 9)]
+    differs = any(other.shape != first.shape or not np.array_equal(first, other) for other in others)
+    assert differs == (condition not in DRAW_NOTHING)
+
+
+def test_the_bytes_are_the_same_in_another_process_and_on_many_threads(lfw_images: list[np.ndarray]) -> None:
+    conditions = (StressCondition.gaussian_noise, StressCondition.frost, StressCondition.rotation)
+    digests = [f"{index:032x}" for index in range(len(lfw_images))]
+    here = {
+        condition.value: [
+            fingerprint(stress(condition).apply(image, digest).image)
+            for image, digest in zip(lfw_images, digests, strict=True)
+        ]
+        for condition in conditions
+    }
+    # Threads share the corruption library's global random state: the lock keeps each image's draw.
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(
+            pool.map(
+                lambda job: fingerprint(stress(job[0]).apply(job[1], job[2]).image),
+                [
+                    (StressCondition.gaussian_noise, image, d)
+                    for image, d in zip(lfw_images, digests, strict=True)
+                ]
+                * 3,
+            )
+        )
+    assert threaded == here["gaussian_noise"] * 3
+    script = (
+        "import sys, hashlib, cv2, numpy as np\n"
+        "from bench.config import StressConfig, StressCondition\n"
+        "from bench.stress import Stress\n"
+        "image = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)\n"
+        "conditions = (('gaussian_noise', None), ('frost', None), ('rotation', [15, 30, 45, 60, 90]))\n"
+        "for name, levels in conditions:\n"
+        "    s = Stress(StressConfig(name=StressCondition(name), severity=3, levels=levels))\n"
+        "    print(hashlib.sha256(s.apply(image, sys.argv[2]).image.tobytes()).hexdigest())\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script, str(resolve("lfw_deepfunneled") / LFW_SAMPLES[0]), digests[0]],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert output == [here[condition.value][0] for condition in conditions]
+
+
+def dots(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A black image with a small bright Gaussian blob at each point (sub-pixel centres)."""
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    image = np.zeros(shape, dtype=np.float64)
+    for x, y in points:
+        image += np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 2.5**2))
+    return np.repeat((np.clip(image, 0, 1) * 255).round().astype(np.uint8)[..., None], 3, axis=2)
+
+
+def centroids(image: np.ndarray, near: np.ndarray, radius: float) -> np.ndarray:
+    """The brightness-weighted centre of the blob around each expected point."""
+    grey = image[..., 0].astype(np.float64)
+    ys, xs = np.mgrid[0 : grey.shape[0], 0 : grey.shape[1]]
+    found = []
+    for x, y in near:
+        weight = grey * (((xs - x) ** 2 + (ys - y) ** 2) <= radius**2)
+        found.append([(weight * xs).sum() / weight.sum(), (weight * ys).sum() / weight.sum()])
+    return np.array(found)
+
+
+@pytest.mark.parametrize(
+    ("condition", "severity"),
+    [
+        (StressCondition.rotation, 1),
+        (StressCondition.rotation, 5),
+        (StressCondition.small_face, 2),
+        (StressCondition.small_face, 4),
+        (StressCondition.downscale, 1),
+    ],
+)
+def test_points_move_as_the_reported_transform_says(condition: StressCondition, severity: int) -> None:
+    points = np.array([[60.3, 70.6], [140.2, 68.9], [100.5, 120.4], [75.8, 160.1]])
+    image = dots(points, (200, 210))
+    stressed = stress(condition, severity).apply(image, DIGEST)
+    expected = points @ stressed.transform[:, :2].T + stressed.transform[:, 2]
+    scale = np.sqrt(abs(np.linalg.det(stressed.transform[:, :2])))
+    found = centroids(stressed.image, expected, radius=8 * scale)
+    np.testing.assert_allclose(found, expected, atol=0.25 + 0.1 / scale)
+
+
+@pytest.mark.parametrize(
+    ("condition", "severity"), [(StressCondition.rotation, 1), (StressCondition.small_face, 2)]
+)
+def test_real_landmarks_follow_the_transform(
+    condition: StressCondition, severity: int, lfw_images: list[np.ndarray]
+) -> None:
+    """MTCNN's landmarks on the degraded image are its clean ones carried by the transform, within
+    10 % of the inter-ocular distance on average (measured: 1-6 %; a wrong sign or offset would
+    be off by a third of it or more). Detectors pull landmarks of a turned face towards upright,
+    which is what the stress suite measures, so the tolerance is not tighter."""
+    detector = create_detector("mtcnn", Runtime.local("cpu", threads=1))
+    for image in lfw_images[:4]:
+        stressed = stress(condition, severity).apply(image, DIGEST)
+        clean, degraded = detector.detect([image, stressed.image])
+        before = select_face(clean, image.shape[:2])
+        after = select_face(degraded, stressed.image.shape[:2])
+        assert before is not None and after is not None
+        carried = before.landmarks @ stressed.transform[:, :2].T + stressed.transform[:, 2]
+        inter_ocular = np.linalg.norm(carried[1] - carried[0])
+        error = np.linalg.norm(after.landmarks - carried, axis=1).mean()
+        assert error < 0.1 * inter_ocular, (error, inter_ocular)
+
+
+def test_occlusion_blacks_out_one_square_of_the_given_side(lfw_images: list[np.ndarray]) -> None:
+    image = lfw_images[0]
+    for severity in range(1, SEVERITIES + 1):
+        occluded = stress(StressCondition.occlusion, severity).apply(image, DIGEST)
+        changed = np.any(occluded.image != image, axis=2)
+        side = round(LEVELS[StressCondition.occlusion][severity - 1] * min(image.shape[:2]))
+        rows, cols = np.nonzero(np.all(occluded.image == 0, axis=2) & changed)
+        assert rows.max() - rows.min() + 1 <= side and cols.max() - cols.min() + 1 <= side
+        np.testing.assert_array_equal(occluded.transform, np.eye(2, 3))
+
+
+def test_a_photometric_condition_names_what_it_cannot_degrade() -> None:
+    with pytest.raises(StressError, match=r"stress=fog needs an image of at least 32 px a side, got 40x20"):
+        stress(StressCondition.fog).apply(np.zeros((20, 40, 3), np.uint8), DIGEST)
+
+
+def test_one_sided_stress_degrades_the_first_image_of_each_pair_only() -> None:
+    pairs = [
+        Pair("a.jpg", "b.jpg", True, 0),
+        Pair("b.jpg", "c.jpg", False, 0),
+        Pair("a.jpg", "c.jpg", False, 0),
+    ]
+    dataset = PairDataset("tiny", Path("/data"), pairs)
+    one = image_entries(dataset, StressConfig(name=StressCondition.fog, sides=StressSides.one))
+    assert one.entries == [
+        ImageEntry("a.jpg", True),
+        ImageEntry("b.jpg", False),
+        ImageEntry("b.jpg", True),
+        ImageEntry("c.jpg", False),
+    ]
+    assert one.index_a.tolist() == [0, 2, 0] and one.index_b.tolist() == [1, 3, 3]
+    both = image_entries(dataset, StressConfig(name=StressCondition.fog))
+    assert [entry.stressed for entry in both.entries] == [True] * 3
+    clean = image_entries(dataset, StressConfig())
+    assert [entry.path for entry in clean.entries] == dataset.images
+    assert not any(entry.stressed for entry in clean.entries)
+
+
+ONE_FOLD = ["dataset.folds=[0]", "dataset.pairs_per_fold=30"]
+
+
+def test_stressed_results_are_cached_beside_the_clean_ones(tmp_path: Path) -> None:
+    cache = [f"cache.dir={tmp_path / 'cache'}"]
+    clean = run_benchmark(*ONE_FOLD, *cache)
+    stressed = run_benchmark(*ONE_FOLD, *cache, "stress=motion_blur", "stress.severity=5")
+    assert stressed.metrics["num_images_computed"] == stressed.metrics["num_images"]
+    assert stressed.runtime["stress_library"].startswith("imagecorruptions-imaug ")
+    again = run_benchmark(*ONE_FOLD, *cache, "stress=motion_blur", "stress.severity=5")
+    assert again.metrics["num_images_computed"] == 0
+    np.testing.assert_array_equal(again.scores, stressed.scores)
+    assert not np.allclose(stressed.scores, clean.scores)
+    # One-sided: the degraded first images and the clean second ones are both in the cache already.
+    one_sided = run_benchmark(
+        *ONE_FOLD, *cache, "stress=motion_blur", "stress.severity=5", "stress.sides=one"
+    )
+    assert one_sided.metrics["num_images_computed"] == 0
+    first_images = {pair.image_a for pair in one_sided.dataset.pairs}
+    assert {record.path for record in one_sided.records if record.stressed} == first_images
+    assert one_sided.metrics["num_images"] == len(first_images) + len(
+        {p.image_b for p in one_sided.dataset.pairs}
+    )
+
+
+def test_the_model_alone_loses_accuracy_as_severity_grows() -> None:
+    """``dataset=lfw_aligned detector=none``: the model-only row, on two folds of aligned faces."""
+    subset = ["dataset=lfw_aligned", "detector=none", "dataset.folds=[0,1]", "dataset.pairs_per_fold=100"]
+    accuracy = {
+        severity: run_benchmark(
+            *subset, "cache=off", "stress=gaussian_noise", f"stress.severity={severity}"
+        ).metrics["accuracy"]
+        for severity in (1, 5)
+    }
+    assert accuracy[5] <= accuracy[1]
+    assert accuracy[5] < accuracy[1] - 0.05, accuracy  # severity 5 is far harder, not a tie
+
+
+def test_a_degraded_image_is_a_counted_failure_when_it_cannot_be_degraded(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    (root / "p").mkdir(parents=True)
+    small = np.zeros((20, 20, 3), np.uint8)
+    for name in ("a", "b", "c", "d"):
+        cv2.imwrite(
+            str(root / "p" / f"{name}.png"), small if name == "a" else np.full((64, 64, 3), 90, np.uint8)
+        )
+    csv = tmp_path / "pairs.csv"
+    csv.write_text(
+        "path_a,path_b,label,fold\np/a.png,p/b.png,1,0\np/c.png,p/d.png,0,0\np/b.png,p/d.png,1,1\np/a.png,p/c.png,0,1\n"
+    )
+    result = run_benchmark(
+        "dataset=pairs",
+        f"dataset.root={root}",
+        f"dataset.pairs_csv={csv}",
+        "detector=center_crop",
+        "cache=off",
+        "stress=fog",
+    )
+    failed = [record for record in result.records if record.reason]
+    assert [record.path for record in failed] == ["p/a.png"]
+    assert "stress=fog needs an image of at least 32 px" in failed[0].reason
