@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.metrics import evaluate_verification, keys
+from bench.metrics import cross_validated_decisions, evaluate_verification, keys, mcnemar_exact
 from bench.reporting import Comparison, MethodRun, compare_runs, plot_dashboard, varying_labels
 from bench.reporting.comparison import COLUMNS, SPEED_METRICS, MissingMetricsError
 from bench.reporting.dashboard import speed_comparable
@@ -126,6 +126,7 @@ def test_writes_every_file(report: tuple[list[MethodRun], Comparison]) -> None:
     assert {path.name for path in comparison.files} == {
         "comparison.csv",
         "comparison.md",
+        "significance.csv",
         "dashboard.png",
         "roc_overlay.png",
         "aligned_faces_by_method.png",
@@ -139,7 +140,8 @@ def test_writes_every_file(report: tuple[list[MethodRun], Comparison]) -> None:
     assert list(csv["method"]) == list(comparison.table["method"])
     markdown = (out_dir / "comparison.md").read_text()
     assert "**35 pairs** of 40" in markdown
-    assert markdown.count("\n| ") == 1 + 4  # header and one row per method
+    # The table: a header and a row per method; the tests: a header and a row per two finished methods.
+    assert markdown.count("\n| ") == (1 + 4) + (1 + 3)
     # Three rows (the failed method has none) of eight faces (the cap; twelve are shared).
     grid = read_png(out_dir / "aligned_faces_by_method.png")
     assert grid.shape[1] > 2 * grid.shape[0]
@@ -167,6 +169,7 @@ def test_table_ranks_finished_by_accuracy_and_lists_failed_last(
         ["-", "retinaface"],
     ]
     assert "images/s" in lines[1] and "FAILED" in lines[4]
+    assert all(" group a " in line for line in lines[1:4]) and "group letter" in lines[5]
 
 
 def test_common_subset_is_the_intersection_of_detected_pairs(
@@ -192,6 +195,74 @@ def test_common_subset_is_the_intersection_of_detected_pairs(
         assert table.loc[run.label, "common_accuracy_std"] == pytest.approx(expected.accuracy_std)
 
 
+def test_significance_on_the_common_subset(report: tuple[list[MethodRun], Comparison]) -> None:
+    """Every two finished methods are tested on the same common pairs, decided as their
+    common-subset accuracy decides them; none differs here, so all share group a."""
+    runs, comparison = report
+    out_dir = comparison.files[0].parent
+    tests = pd.read_csv(out_dir / "significance.csv")
+    assert list(tests.columns) == [
+        *("method_a", "method_b", "accuracy_a", "accuracy_b", "difference", "ci_low", "ci_high"),
+        *("n01", "n10", "p_value", "p_holm", "significant"),
+    ]
+    assert list(zip(tests["method_a"], tests["method_b"], strict=True)) == [
+        ("yunet", "mtcnn"),
+        ("yunet", "center_crop"),
+        ("mtcnn", "center_crop"),
+    ]
+    table = comparison.table.set_index("method")
+    detected = [
+        set(map(tuple, run.pair_scores.loc[run.pair_scores["both_detected"] == 1, KEY].to_numpy()))
+        for run in runs
+        if run.pair_scores is not None
+    ]
+    common = sorted(set.intersection(*detected))
+    decisions = {}
+    for run in runs:
+        if run.pair_scores is not None:
+            pairs = run.pair_scores.set_index(KEY).loc[common].reset_index()
+            decisions[run.label] = cross_validated_decisions(pairs["score"], pairs["same"], pairs["fold"])
+            assert decisions[run.label].accuracy == pytest.approx(table.loc[run.label, "common_accuracy"])
+    for test in tests.itertuples():
+        assert test.accuracy_a == pytest.approx(table.loc[test.method_a, "common_accuracy"])
+        expected = mcnemar_exact(decisions[test.method_a].correct, decisions[test.method_b].correct)
+        assert (test.n01, test.n10) == (expected.n01, expected.n10)
+        assert test.p_value == pytest.approx(expected.p_value)
+        assert test.ci_low <= test.difference <= test.ci_high
+    assert not tests["significant"].any() and (tests["p_holm"] >= tests["p_value"]).all()
+    assert table["group"].drop("retinaface").to_dict() == {"yunet": "a", "mtcnn": "a", "center_crop": "a"}
+    assert pd.isna(table.loc["retinaface", "group"])
+    assert pd.read_csv(out_dir / "comparison.csv")["group"].fillna("").tolist() == ["a", "a", "a", ""]
+    markdown = (out_dir / "comparison.md").read_text()
+    assert "## Significance on the common subset" in markdown and "McNemar" in markdown
+    assert "| yunet | center_crop | " in markdown
+    assert "Groups, best first: **a**: yunet, mtcnn, center_crop." in markdown
+
+
+def test_methods_that_differ_get_different_groups(tmp_path: Path) -> None:
+    """Two methods that separate the pairs well and one at chance: the tests tell the third apart."""
+    runs = [
+        finished(label, pair_scores(seed, separation, missed=set()), images_per_s=10.0, seed=seed)
+        for seed, (label, separation) in enumerate((("chance", 0.0), ("sharp", 1.0), ("sharp too", 1.0)))
+    ]
+    for run in runs:
+        run.samples = {}
+    comparison = compare_runs(runs, tmp_path)
+    assert comparison.table.set_index("method")["group"].to_dict() == {
+        "sharp": "a",
+        "sharp too": "a",
+        "chance": "b",
+    }
+    tests = pd.read_csv(tmp_path / "significance.csv").set_index(["method_a", "method_b"])
+    assert tests["significant"].to_dict() == {
+        ("sharp", "sharp too"): False,
+        ("sharp", "chance"): True,
+        ("sharp too", "chance"): True,
+    }
+    assert "**a**: sharp, sharp too; **b**: chance." in (tmp_path / "comparison.md").read_text()
+    assert "group b" in comparison.ranking.splitlines()[3]
+
+
 def test_common_subset_without_pairs_or_classes_is_nan(tmp_path: Path) -> None:
     every = set(range(FOLDS * PAIRS_PER_FOLD))
     odd = {number for number in every if number % 2}  # leaves only same pairs detected
@@ -206,6 +277,9 @@ def test_common_subset_without_pairs_or_classes_is_nan(tmp_path: Path) -> None:
         assert comparison.table["common_accuracy"].isna().all()
         assert comparison.table["accuracy"].notna().all()
         assert any("common" in note for note in comparison.notes)
+        assert any("significance.csv not written" in note for note in comparison.notes)
+        assert comparison.table["group"].isna().all()
+        assert not (tmp_path / name / "significance.csv").exists()
         assert "Notes:" in (tmp_path / name / "comparison.md").read_text()
 
 
@@ -219,6 +293,7 @@ def test_only_failed_runs_still_report(tmp_path: Path) -> None:
     assert {path.name for path in comparison.files} == {"comparison.csv", "comparison.md", "dashboard.png"}
     read_png(tmp_path / "dashboard.png")
     assert comparison.common_pairs == 0 and comparison.notes
+    assert "group letter" not in comparison.ranking
 
 
 def test_finished_run_without_artifacts_is_left_out_of_the_subset(

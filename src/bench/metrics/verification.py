@@ -10,7 +10,7 @@ Conventions, fixed here so that every number in the benchmark means the same thi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -93,24 +93,8 @@ def evaluate_verification(
         if not 0 < far <= 1:
             raise ValueError(f"FAR targets must lie in (0, 1], got {far}")
 
-    split: Split
-    if folds is not None and np.unique(folds).size >= 2:
-        # Re-index the ids to 0..k-1: PredefinedSplit reads -1 as "never test", ids may be anything.
-        _, fold_index = np.unique(folds, return_inverse=True)
-        splits = PredefinedSplit(fold_index).split()
-        split = "official_folds"
-    else:
-        smallest_class = int(min(labels.sum(), labels.size - labels.sum()))
-        if smallest_class < 2:
-            raise ValueError(
-                "cross-validated accuracy without folds needs at least 2 pairs of each class, "
-                f"got {smallest_class}"
-            )
-        splitter = StratifiedKFold(n_splits=min(10, smallest_class), shuffle=False)
-        splits = splitter.split(np.zeros((labels.size, 1)), labels)
-        split = "stratified_10fold"
-
-    fold_accuracies, fold_thresholds = _cross_validated_accuracy(scores, labels, splits)
+    decisions = _cross_validate(scores, labels, folds)
+    fold_accuracies = decisions.fold_accuracies
 
     fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     thresholds = _finite_thresholds(thresholds, scores)
@@ -119,9 +103,9 @@ def evaluate_verification(
     return VerificationResult(
         accuracy=float(np.mean(fold_accuracies)),
         accuracy_std=float(np.std(fold_accuracies)),
-        fold_accuracies=tuple(fold_accuracies),
-        fold_thresholds=tuple(fold_thresholds),
-        split=split,
+        fold_accuracies=fold_accuracies,
+        fold_thresholds=decisions.thresholds,
+        split=decisions.split,
         auc=float(roc_auc_score(labels, scores)),
         eer=_equal_error_rate(fpr, tpr),
         tar_at_far={float(far): _tar_at_far(fpr, tpr, far) for far in far_targets},
@@ -154,19 +138,66 @@ def best_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[flo
     return float(_finite_thresholds(thresholds, scores)[best]), float(accuracy[best])
 
 
-def _cross_validated_accuracy(
-    scores: np.ndarray, labels: np.ndarray, splits: Iterator[tuple[np.ndarray, np.ndarray]]
-) -> tuple[list[float], list[float]]:
-    accuracies: list[float] = []
+@dataclass(frozen=True, eq=False)
+class CrossValidatedDecisions:
+    """Each pair's decision under the cross-validation protocol of :func:`evaluate_verification`:
+    the pair is held out by exactly one fold and decided by that fold's threshold, chosen on the
+    other folds. Its accuracy is computed from these decisions, so a paired test on them (see
+    :mod:`bench.metrics.significance`) tests exactly the accuracy the run reports."""
+
+    correct: np.ndarray = field(repr=False)  # bool per pair: decided as labelled
+    fold: np.ndarray = field(repr=False)  # per pair: index (0..k-1) of the fold that held it out
+    thresholds: tuple[float, ...]  # per fold
+    split: Split
+
+    @property
+    def fold_accuracies(self) -> tuple[float, ...]:
+        return tuple(float(np.mean(self.correct[self.fold == k])) for k in range(len(self.thresholds)))
+
+    @property
+    def accuracy(self) -> float:
+        """The mean of the fold accuracies: :attr:`VerificationResult.accuracy`."""
+        return float(np.mean(self.fold_accuracies))
+
+
+def cross_validated_decisions(
+    scores: np.ndarray, labels: np.ndarray, folds: np.ndarray | None
+) -> CrossValidatedDecisions:
+    """Which pairs the cross-validated accuracy of :func:`evaluate_verification` gets right, on
+    the same folds (or the same stratified fallback) and with the same thresholds."""
+    return _cross_validate(*_validate(scores, labels, folds))
+
+
+def _cross_validate(
+    scores: np.ndarray, labels: np.ndarray, folds: np.ndarray | None
+) -> CrossValidatedDecisions:
+    split: Split
+    if folds is not None and np.unique(folds).size >= 2:
+        # Re-index the ids to 0..k-1: PredefinedSplit reads -1 as "never test", ids may be anything.
+        _, fold_index = np.unique(folds, return_inverse=True)
+        splits = PredefinedSplit(fold_index).split()
+        split = "official_folds"
+    else:
+        smallest_class = int(min(labels.sum(), labels.size - labels.sum()))
+        if smallest_class < 2:
+            raise ValueError(
+                "cross-validated accuracy without folds needs at least 2 pairs of each class, "
+                f"got {smallest_class}"
+            )
+        splitter = StratifiedKFold(n_splits=min(10, smallest_class), shuffle=False)
+        splits = splitter.split(np.zeros((labels.size, 1)), labels)
+        split = "stratified_10fold"
+
+    # Both splitters hold every pair out exactly once, and no fold (test or train) is empty.
+    correct = np.empty(labels.size, dtype=bool)
+    fold = np.empty(labels.size, dtype=np.int64)
     thresholds: list[float] = []
-    for train, test in splits:
-        if test.size == 0 or train.size == 0:
-            continue
+    for index, (train, test) in enumerate(splits):
         threshold, _ = best_accuracy_threshold(scores[train], labels[train])
-        predicted = scores[test] >= threshold
-        accuracies.append(float(np.mean(predicted == labels[test].astype(bool))))
+        correct[test] = (scores[test] >= threshold) == labels[test].astype(bool)
+        fold[test] = index
         thresholds.append(threshold)
-    return accuracies, thresholds
+    return CrossValidatedDecisions(correct, fold, tuple(thresholds), split)
 
 
 def _finite_thresholds(thresholds: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -6,6 +6,9 @@ method's own accuracy is measured on every pair it scored, fallback crops includ
 that misses hard faces is judged on different faces than one that finds them; on the common
 subset all methods are scored on the same pairs and only their detection and alignment differ.
 A failed job is listed as such and left out of every figure and of the common subset.
+On the common subset every two methods are tested for a difference beyond chance (exact McNemar
+on the pairs one decides right and the other wrong, Holm-adjusted; see
+:mod:`bench.metrics.significance`), and methods that no test tells apart share a group letter.
 A job that took images from the feature cache spent no stage time on them, so its speed would
 look better than it is: its speed figures are shown as not measured, beside its cached share.
 """
@@ -16,14 +19,22 @@ import fnmatch
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import reduce
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.metrics import VerificationResult, evaluate_verification, keys
+from bench.metrics import (
+    CrossValidatedDecisions,
+    Significance,
+    VerificationResult,
+    cross_validated_decisions,
+    evaluate_verification,
+    keys,
+    pairwise_significance,
+)
 from bench.reporting.dashboard import plot_dashboard, plot_faces_by_method
 from bench.reporting.plots import plot_roc_curves
 
@@ -57,6 +68,7 @@ COLUMNS = (
     keys.ACCURACY_STD,
     "common_accuracy",
     "common_accuracy_std",
+    "group",
     *TABLE_METRICS[2:],
     "cached_fraction",
 )
@@ -111,8 +123,8 @@ class Comparison:
 
 
 def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
-    """Compare a sweep's runs: write ``comparison.csv``, ``comparison.md``, ``dashboard.png``,
-    ``roc_overlay.png`` and ``aligned_faces_by_method.png`` into ``out_dir``.
+    """Compare a sweep's runs: write ``comparison.csv``, ``comparison.md``, ``significance.csv``,
+    ``dashboard.png``, ``roc_overlay.png`` and ``aligned_faces_by_method.png`` into ``out_dir``.
 
     The CSV keeps metric units (fractions, as in ``metrics.json``); the Markdown table shows
     percent. A figure that has nothing to show (no finished method, no sample image shared by
@@ -135,14 +147,18 @@ def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
         for run in finished
         if run.pair_scores is None
     ]
-    common_pairs, common, note = _common_subset(scored)
+    common_pairs, common, decisions, note = _common_subset(scored)
     notes += [note] if note else []
+    significance = _significance(decisions, notes)
 
-    table = _table(runs, common)
+    table = _table(runs, common, significance.letters if significance else {})
     notes += _cache_notes(table)
     total_pairs = max((len(frame) for frame in scored.values()), default=0)
     files = [out_dir / "comparison.csv", out_dir / "comparison.md"]
     table.to_csv(files[0], index=False)
+    if significance:
+        files.append(out_dir / "significance.csv")
+        pd.DataFrame([asdict(test) for test in significance.tests]).to_csv(files[-1], index=False)
 
     ranked = table[table["status"] == FINISHED]
     files.append(
@@ -160,7 +176,7 @@ def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
     )
     files += _face_grid({run.label: run.samples for run in by_rank}, out_dir, notes)
 
-    files[1].write_text(_markdown(table, common_pairs, total_pairs, notes))
+    files[1].write_text(_markdown(table, common_pairs, total_pairs, significance, notes))
     return Comparison(table, _ranking(table, common_pairs, notes), files, common_pairs, notes)
 
 
@@ -221,12 +237,13 @@ def _key_priority(key: str) -> tuple[int, int, str]:
 
 def _common_subset(
     scored: Mapping[str, pd.DataFrame],
-) -> tuple[int, dict[str, VerificationResult], str | None]:
+) -> tuple[int, dict[str, VerificationResult], dict[str, CrossValidatedDecisions], str | None]:
     """The pairs every method detected (both faces, a finite score), matched on fold and image
-    names (and occurrence, should a pair repeat), and each method's verification on exactly
-    those pairs; a note instead of results when they cannot be scored."""
+    names (and occurrence, should a pair repeat), and each method's verification and per-pair
+    decisions on exactly those pairs, in the same order; a note instead of results when they
+    cannot be scored."""
     if not scored:
-        return 0, {}, "no finished method has pair scores: no common subset"
+        return 0, {}, {}, "no finished method has pair scores: no common subset"
     keyed = {label: _keyed(frame) for label, frame in scored.items()}
     detected = [
         frame.index[(frame["both_detected"].astype(int) == 1) & np.isfinite(frame["score"])]
@@ -234,10 +251,11 @@ def _common_subset(
     ]
     common = reduce(lambda left, right: left.intersection(right), detected).sort_values()
     if common.empty:
-        return 0, {}, "no pair was detected by every finished method: common-subset accuracy is NaN"
-    results = {}
+        return 0, {}, {}, "no pair was detected by every finished method: common-subset accuracy is NaN"
+    results, decisions = {}, {}
     for label, frame in keyed.items():
-        result = _evaluate(frame.loc[common].reset_index())
+        pairs = frame.loc[common].reset_index()
+        result = _evaluate(pairs)
         if result is None:
             labels = frame.loc[common, "same"].astype(int)
             note = (
@@ -245,9 +263,26 @@ def _common_subset(
                 f"{int((labels == 0).sum())} different) needs 2 pairs of each class: "
                 "common-subset accuracy is NaN"
             )
-            return len(common), {}, note
+            return len(common), {}, {}, note
         results[label] = result
-    return len(common), results, None
+        decisions[label] = cross_validated_decisions(
+            pairs["score"].to_numpy(dtype=np.float64),
+            pairs["same"].to_numpy(dtype=np.int64),
+            pairs["fold"].to_numpy(),
+        )
+    return len(common), results, decisions, None
+
+
+def _significance(decisions: Mapping[str, CrossValidatedDecisions], notes: list[str]) -> Significance | None:
+    """Every two methods tested on the common subset; None (and a note) with fewer than two
+    methods scored there."""
+    if len(decisions) < 2:
+        notes.append(
+            f"{len(decisions)} method(s) scored on the common subset, 2 are needed: "
+            "no significance tests or groups, significance.csv not written"
+        )
+        return None
+    return pairwise_significance(decisions)
 
 
 def _roc_overlay(scored: Mapping[str, pd.DataFrame], out_dir: Path, notes: list[str]) -> list[Path]:
@@ -314,7 +349,9 @@ def _check_table_metrics(runs: Sequence[MethodRun]) -> None:
         )
 
 
-def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) -> pd.DataFrame:
+def _table(
+    runs: Sequence[MethodRun], common: Mapping[str, VerificationResult], groups: Mapping[str, str]
+) -> pd.DataFrame:
     rows = []
     for run in runs:
         row: dict[str, object] = {"method": run.label, "status": run.status, "run_id": run.run_id}
@@ -322,6 +359,7 @@ def _table(runs: Sequence[MethodRun], common: Mapping[str, VerificationResult]) 
         result = common.get(run.label)
         row["common_accuracy"] = result.accuracy if result else math.nan
         row["common_accuracy_std"] = result.accuracy_std if result else math.nan
+        row["group"] = groups.get(run.label, math.nan)
         row["cached_fraction"] = _cached_fraction(run.metrics) if run.finished else math.nan
         if row["cached_fraction"] > 0:
             row.update(dict.fromkeys(SPEED_METRICS, math.nan))
@@ -369,13 +407,18 @@ def _fixed(value: float, digits: int) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _escaped(label: str) -> str:
+    return label.replace("|", "\\|")
+
+
 #: Markdown columns: header and how a table row is shown.
 _MARKDOWN_COLUMNS = (
     ("#", lambda row: "" if pd.isna(row["rank"]) else str(row["rank"])),
-    ("method", lambda row: str(row["method"]).replace("|", "\\|")),
+    ("method", lambda row: _escaped(str(row["method"]))),
     ("status", lambda row: row["status"]),
     ("accuracy %", lambda row: _percent(row[keys.ACCURACY], row[keys.ACCURACY_STD])),
     ("common-subset accuracy %", lambda row: _percent(row["common_accuracy"], row["common_accuracy_std"])),
+    ("group", lambda row: "-" if pd.isna(row["group"]) else row["group"]),
     ("AUC", lambda row: _fixed(row[keys.AUC], 5)),
     ("EER %", lambda row: _percent(row[keys.EER])),
     *(
@@ -395,7 +438,13 @@ _MARKDOWN_COLUMNS = (
 )
 
 
-def _markdown(table: pd.DataFrame, common_pairs: int, total_pairs: int, notes: Sequence[str]) -> str:
+def _markdown(
+    table: pd.DataFrame,
+    common_pairs: int,
+    total_pairs: int,
+    significance: Significance | None,
+    notes: Sequence[str],
+) -> str:
     finished = int((table["status"] == FINISHED).sum())
     lines = [
         f"# Sweep comparison: {len(table)} methods, {finished} finished",
@@ -405,7 +454,9 @@ def _markdown(table: pd.DataFrame, common_pairs: int, total_pairs: int, notes: S
         "",
         "| " + " | ".join(header for header, _ in _MARKDOWN_COLUMNS) + " |",
         "|"
-        + "|".join("---" if header in ("method", "status") else "--:" for header, _ in _MARKDOWN_COLUMNS)
+        + "|".join(
+            "---" if header in ("method", "status", "group") else "--:" for header, _ in _MARKDOWN_COLUMNS
+        )
         + "|",
     ]
     for _, row in table.iterrows():
@@ -418,14 +469,62 @@ def _markdown(table: pd.DataFrame, common_pairs: int, total_pairs: int, notes: S
         "both are shown only for jobs that computed every image (cached % = 0): a cached image takes "
         "no stage time, so a job served from the cache would look faster than it is.",
     ]
+    lines += _significance_markdown(significance) if significance else []
     lines += ["", "Notes:", "", *(f"- {note}" for note in notes)] if notes else []
     return "\n".join(lines) + "\n"
 
 
+def _significance_markdown(significance: Significance) -> list[str]:
+    level = f"{100 * (1 - significance.alpha):g} %"
+    tested = len(significance.tests)
+    lines = [
+        "",
+        "## Significance on the common subset",
+        "",
+        f"On the {significance.num_pairs} common pairs, two methods differ only where one decides a pair "
+        "right and the other wrong (each pair by the threshold of its fold, as in the accuracy). The exact "
+        "McNemar test asks whether these discordant pairs (n10: only A right, n01: only B right) split more "
+        "unevenly than a fair coin would; p is two-sided and Holm-adjusted over the "
+        f"{tested} pair{'s' if tested > 1 else ''} of methods. The {level} interval of A - B is a "
+        f"paired bootstrap ({significance.resamples} resamples of the pairs within each fold, "
+        f"seed {significance.seed}; not adjusted). Methods that share a group letter do not differ "
+        f"significantly (Holm p >= {significance.alpha:g}).",
+        "",
+        f"| A | B | A % | B % | A - B (pp) | {level} interval (pp) | n10 | n01 | p | Holm p | significant |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for test in significance.tests:
+        cells = (
+            _escaped(test.method_a),
+            _escaped(test.method_b),
+            _percent(test.accuracy_a),
+            _percent(test.accuracy_b),
+            f"{100 * test.difference:+.2f}",
+            f"[{100 * test.ci_low:+.2f}, {100 * test.ci_high:+.2f}]",
+            str(test.n10),
+            str(test.n01),
+            _p_value(test.p_value),
+            _p_value(test.p_holm),
+            "yes" if test.significant else "no",
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    groups = "; ".join(
+        f"**{letter}**: {', '.join(_escaped(method) for method in methods)}"
+        for letter, methods in significance.groups.items()
+    )
+    return [*lines, "", f"Groups, best first: {groups}."]
+
+
+def _p_value(p_value: float) -> str:
+    return "< 0.0001" if p_value < 1e-4 else f"{p_value:.4f}"
+
+
 def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> str:
     width = min(max(len(str(label)) for label in table["method"]), MAX_RANKING_LABEL)
+    groups = ["" if pd.isna(group) else str(group) for group in table["group"]]
+    group_width = max(map(len, groups))
     lines = [f"Ranking by accuracy (common subset: {common_pairs} pairs every finished method detected)"]
-    for _, row in table.iterrows():
+    for (_, row), group in zip(table.iterrows(), groups, strict=True):
         label = str(row["method"])
         label = (label if len(label) <= width else label[: width - 3] + "...").ljust(width)
         if row["status"] != FINISHED:
@@ -435,9 +534,15 @@ def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> st
         common = _percent(row["common_accuracy"], row["common_accuracy_std"], "+-")
         fraction = row["cached_fraction"]
         cached = f" (cached {_percent(fraction, digits=1)} %)" if fraction > 0 else ""
+        group = f"  group {group:<{group_width}}" if group_width else ""
         lines.append(
-            f"{row['rank']:>3}  {label}  {accuracy:>15} %   common {common:>15} %"
+            f"{row['rank']:>3}  {label}  {accuracy:>15} %   common {common:>15} %{group}"
             f"   {_fixed(row[keys.IMAGES_PER_S], 1):>7} images/s{cached}"
+        )
+    if group_width:
+        lines.append(
+            "  methods that share a group letter do not differ significantly on the common subset "
+            "(exact McNemar, Holm-adjusted): significance.csv"
         )
     lines += [f"  note: {note}" for note in notes]
     return "\n".join(lines)
