@@ -11,7 +11,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from bench.assets import resolve
 from bench.config import SEVERITIES, StressCondition, StressConfig, StressSides
@@ -19,10 +21,14 @@ from bench.data import PairDataset
 from bench.data.pairs import Pair
 from bench.detectors import create_detector, select_face
 from bench.pipeline.entries import ImageEntry, image_entries
+from bench.reporting.stress import StressRun, stress_report
 from bench.runtime import Runtime
 from bench.stress import Stress, StressError
 
+from .cli import run_bench
+from .cli import store as store
 from .conftest import LFW_SAMPLES, bench_config, run_benchmark
+from .test_sweep import artifact_names, parent_and_children
 
 LEVELS = {
     StressCondition.rotation: [15.0, 30.0, 45.0, 60.0, 90.0],
@@ -280,3 +286,61 @@ def test_a_degraded_image_is_a_counted_failure_when_it_cannot_be_degraded(tmp_pa
     failed = [record for record in result.records if record.reason]
     assert [record.path for record in failed] == ["p/a.png"]
     assert "stress=fog needs an image of at least 32 px" in failed[0].reason
+
+
+STRESS_REPORT = {
+    "stress_results.csv",
+    "stress_summary.csv",
+    "stress_summary.md",
+    "stress_accuracy.png",
+    "stress_detection.png",
+    "stress_heatmap.png",
+    "stress_faces.png",
+}
+
+
+def test_a_stress_sweep_of_two_methods_leaves_its_report_on_the_parent_run(
+    store: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    uri, env = store
+    completed = run_bench(
+        "dataset.folds=[0]",
+        "dataset.pairs_per_fold=20",
+        "detector=yunet,center_crop",
+        "stress=none,downscale",
+        "stress.severity=1,5",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "-m",
+        env=env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    client = MlflowClient(uri)
+    parent, children = parent_and_children(client)
+    assert len(children) == 8 and parent.info.status == "FINISHED"
+    assert artifact_names(client, parent) >= STRESS_REPORT
+    summary = pd.read_csv(client.download_artifacts(parent.info.run_id, "stress_summary.csv", str(tmp_path)))
+    assert set(summary["method"]) == {"yunet", "center_crop"}
+    assert set(summary["condition"]) == {"downscale", "all"}
+    yunet = summary[(summary["method"] == "yunet") & (summary["condition"] == "downscale")].iloc[0]
+    assert yunet["severities"] == 2 and yunet["mean_success_rate"] < 1  # a tenth of the size loses faces
+
+
+def test_the_summary_averages_over_severities_and_measures_the_drop_from_clean(tmp_path: Path) -> None:
+    face = np.zeros((112, 112, 3), np.uint8)
+    runs = [
+        StressRun("a", "none", 0, {"accuracy": 0.99, "success_rate": 1.0}, {"x.jpg": face}),
+        StressRun("a", "fog", 1, {"accuracy": 0.97, "success_rate": 1.0}, {"x.jpg": face}),
+        StressRun("a", "fog", 5, {"accuracy": 0.91, "success_rate": 0.9}, {"x.jpg": face}),
+        StressRun("a", "rotation (one-sided)", 3, {"accuracy": 0.95, "success_rate": 0.95}, {"x.jpg": face}),
+        StressRun("b", "fog", 1, {"accuracy": 0.9, "success_rate": 1.0}, {"x.jpg": face}),
+    ]
+    files = stress_report(runs, tmp_path)
+    assert {path.name for path in files} == STRESS_REPORT
+    summary = pd.read_csv(tmp_path / "stress_summary.csv").set_index(["method", "condition"])
+    assert summary.loc[("a", "fog"), "mean_accuracy"] == pytest.approx(0.94)
+    assert summary.loc[("a", "fog"), "drop"] == pytest.approx(0.05)
+    assert summary.loc[("a", "all"), "mean_accuracy"] == pytest.approx((0.97 + 0.91 + 0.95) / 3)
+    assert summary.loc[("a", "all"), "relative_degradation"] == pytest.approx((0.99 - 0.94333333) / 0.99)
+    assert np.isnan(summary.loc[("b", "fog"), "drop"])  # no clean job for b
+    markdown = (tmp_path / "stress_summary.md").read_text()
+    assert "| a | 99.00 | 94.00 | 95.00 | 94.33 |" in markdown

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.metrics import keys
-from bench.reporting.plots import FACE_SIZE, _save_figure
+from bench.reporting.plots import FACE_SIZE, save_figure
 
 _LABEL_WIDTH = 22  # characters per line of a method's tick label
 _PADDING = 4  # pixels between faces in the face grid
@@ -91,7 +91,7 @@ def plot_dashboard(table: pd.DataFrame, path: str | Path, title: str = "") -> Pa
             digits=0,
             lower_is_better=True,
         )
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_faces_by_method(
@@ -121,7 +121,7 @@ def plot_faces_by_method(
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_title("The same images aligned by each method", fontsize=10)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _bar_panel(

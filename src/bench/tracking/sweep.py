@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,7 +33,8 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
-from bench.reporting.comparison import MethodRun, compare_runs, varying_labels
+from bench.reporting.comparison import DEFAULT_IGNORED_PARAMS, MethodRun, compare_runs, varying_labels
+from bench.reporting.stress import STRESS_PARAMS, StressRun, is_stress_sweep, stress_condition, stress_report
 from bench.signals import Handler, raise_on_sigterm, restore_sigterm
 from bench.tracking.mlflow_store import (
     TrackingServerUnreachableError,
@@ -222,16 +224,40 @@ def end_open_sweep(stopped_by: str) -> None:
         SweepTracker.open_sweep.end(stopped_by)
 
 
+def _stress_runs(runs: list[MethodRun], params: list[dict[str, str]]) -> list[StressRun]:
+    """The finished jobs of a stress sweep, labelled by method: what varies besides ``stress.*``."""
+    ignored = (*DEFAULT_IGNORED_PARAMS, STRESS_PARAMS)
+    methods = [
+        tuple(
+            sorted(
+                (key, value) for key, value in own.items() if not any(fnmatchcase(key, p) for p in ignored)
+            )
+        )
+        for own in params
+    ]
+    distinct = list(dict.fromkeys(methods))
+    label = dict(zip(distinct, varying_labels([dict(method) for method in distinct], ignored), strict=True))
+    return [
+        StressRun(label[method], *stress_condition(own), run.metrics, run.samples)
+        for run, own, method in zip(runs, params, methods, strict=True)
+        if run.finished
+    ]
+
+
 def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: Path) -> bool:
     """Compare the children into ``out_dir`` and log the report to the parent; ``False`` (the
     error logged) if that fails, so that the parent still ends and the sweep still exits."""
     if not MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.is_set():
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)  # a bar per small file would bury the ranking
     try:
-        labels = varying_labels([run.data.params for run in children])
+        params = [run.data.params for run in children]
+        labels = varying_labels(params)
         runs = [method_run(client, run, label) for run, label in zip(children, labels, strict=True)]
         comparison = compare_runs(runs, out_dir=out_dir)
-        for path in comparison.files:
+        files = list(comparison.files)
+        if is_stress_sweep(params):
+            files += stress_report(_stress_runs(runs, params), out_dir)
+        for path in files:
             client.log_artifact(parent_id, str(path))
         # The headline in the runs list: the winner, and how many pairs every method was scored on.
         ranked = comparison.table[comparison.table["rank"] == 1]

@@ -1,0 +1,259 @@
+"""A stress sweep's tables and figures: how each method holds up as its images get worse.
+
+The jobs of a sweep that varies ``stress.*`` are grouped by method (whatever else the sweep
+varies) and by condition; a ``stress=none`` job is its method's clean baseline, severity 0 on
+every curve. The summary follows OODFace's: a method's mean accuracy over its degraded jobs,
+and its relative degradation ``(clean - degraded) / clean``; per condition, the accuracy
+averaged over severities and its drop from clean.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from bench.metrics import keys
+from bench.reporting.dashboard import plot_faces_by_method
+from bench.reporting.plots import save_figure
+
+CLEAN = "none"
+#: The parameters a stress sweep varies; the method label is made of the others.
+STRESS_PARAMS = "stress.*"
+
+
+@dataclass(frozen=True)
+class StressRun:
+    """One finished job of a stress sweep."""
+
+    method: str
+    #: The condition (``none`` for the clean baseline), ``(one-sided)`` appended when only the
+    #: first image of each pair was degraded.
+    condition: str
+    severity: int
+    metrics: Mapping[str, float]
+    #: Image path -> the aligned face the job made of it (its sample grid).
+    samples: Mapping[str, np.ndarray]
+
+
+def stress_condition(params: Mapping[str, str]) -> tuple[str, int]:
+    """The condition and severity a job's logged parameters name (clean: ``("none", 0)``)."""
+    name = params.get("stress.name", CLEAN)
+    if name == CLEAN:
+        return CLEAN, 0
+    sided = " (one-sided)" if params.get("stress.sides") == "one" else ""
+    return f"{name}{sided}", int(params["stress.severity"])
+
+
+def is_stress_sweep(params_per_run: Sequence[Mapping[str, str]]) -> bool:
+    return any(params.get("stress.name", CLEAN) != CLEAN for params in params_per_run)
+
+
+def stress_report(runs: Sequence[StressRun], out_dir: Path) -> list[Path]:
+    """Write the stress tables and figures into ``out_dir``; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = _results(runs)
+    summary = _summary(results)
+    files = [out_dir / "stress_results.csv", out_dir / "stress_summary.csv", out_dir / "stress_summary.md"]
+    results.to_csv(files[0], index=False)
+    summary.to_csv(files[1], index=False)
+    files[2].write_text(_markdown(summary))
+    degraded = results[results["condition"] != CLEAN]
+    if not degraded.empty:
+        files.append(_curves(results, keys.ACCURACY, "accuracy (%)", out_dir / "stress_accuracy.png"))
+        files.append(
+            _curves(results, keys.SUCCESS_RATE, "detection success (%)", out_dir / "stress_detection.png")
+        )
+        files.append(_heatmap(summary, out_dir / "stress_heatmap.png"))
+        faces = _faces_across_severities(runs, out_dir / "stress_faces.png")
+        if faces is not None:
+            files.append(faces)
+    return files
+
+
+def _results(runs: Sequence[StressRun]) -> pd.DataFrame:
+    rows = [
+        {
+            "method": run.method,
+            "condition": run.condition,
+            "severity": run.severity,
+            "accuracy": run.metrics.get(keys.ACCURACY, math.nan),
+            "accuracy_std": run.metrics.get(keys.ACCURACY_STD, math.nan),
+            "success_rate": run.metrics.get(keys.SUCCESS_RATE, math.nan),
+            "pair_success_rate": run.metrics.get(keys.PAIR_SUCCESS_RATE, math.nan),
+        }
+        for run in runs
+    ]
+    columns = [
+        "method",
+        "condition",
+        "severity",
+        "accuracy",
+        "accuracy_std",
+        "success_rate",
+        "pair_success_rate",
+    ]
+    return pd.DataFrame(rows, columns=columns).sort_values(["method", "condition", "severity"], kind="stable")
+
+
+def _summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Per method and condition: accuracy averaged over severities, and its drop from clean; per
+    method (condition ``all``): the mean over every degraded job and the relative degradation."""
+    clean = results[results["condition"] == CLEAN].groupby("method")["accuracy"].mean()
+    degraded = results[results["condition"] != CLEAN]
+    rows = []
+    for (method, condition), jobs in degraded.groupby(["method", "condition"], sort=True):
+        mean = jobs["accuracy"].mean()
+        base = clean.get(method, math.nan)
+        rows.append(
+            {
+                "method": method,
+                "condition": condition,
+                "severities": len(jobs),
+                "clean_accuracy": base,
+                "mean_accuracy": mean,
+                "drop": base - mean,
+                "relative_degradation": (base - mean) / base if base else math.nan,
+                "mean_success_rate": jobs["success_rate"].mean(),
+            }
+        )
+    for method, jobs in degraded.groupby("method", sort=True):
+        mean = jobs["accuracy"].mean()
+        base = clean.get(method, math.nan)
+        rows.append(
+            {
+                "method": method,
+                "condition": "all",
+                "severities": len(jobs),
+                "clean_accuracy": base,
+                "mean_accuracy": mean,
+                "drop": base - mean,
+                "relative_degradation": (base - mean) / base if base else math.nan,
+                "mean_success_rate": jobs["success_rate"].mean(),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "method",
+            "condition",
+            "severities",
+            "clean_accuracy",
+            "mean_accuracy",
+            "drop",
+            "relative_degradation",
+            "mean_success_rate",
+        ],
+    )
+
+
+def _pp(value: float) -> str:
+    return "-" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _markdown(summary: pd.DataFrame) -> str:
+    """Two method x condition tables (mean accuracy over severities; its drop from clean, in
+    percentage points), the last column every degraded job of the method."""
+    if summary.empty:
+        return "# Stress summary\n\nNo degraded job finished.\n"
+    conditions = [c for c in sorted(summary["condition"].unique()) if c != "all"] + ["all"]
+    methods = sorted(summary["method"].unique())
+    cell = {(row.method, row.condition): row for row in summary.itertuples()}
+    lines = ["# Stress summary", ""]
+    for title, field in (
+        ("Accuracy (%), mean over severities", "mean_accuracy"),
+        ("Drop from clean (percentage points)", "drop"),
+    ):
+        lines += [f"## {title}", "", "| method | clean | " + " | ".join(conditions) + " |"]
+        lines.append("|---|--:|" + "--:|" * len(conditions))
+        for method in methods:
+            clean = next(
+                (cell[(method, c)].clean_accuracy for c in conditions if (method, c) in cell), math.nan
+            )
+            values = [
+                _pp(getattr(cell[(method, c)], field)) if (method, c) in cell else "" for c in conditions
+            ]
+            lines.append(f"| {method} | {_pp(clean)} | " + " | ".join(values) + " |")
+        lines.append("")
+    lines += [
+        "`all`: every degraded job of the method; relative degradation (clean - mean) / clean is in "
+        "stress_summary.csv. A missing clean accuracy: the sweep had no `stress=none` job for that method.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _curves(results: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
+    """One panel per condition: ``metric`` against severity, a line per method (0 = clean)."""
+    conditions = sorted(c for c in results["condition"].unique() if c != CLEAN)
+    clean = results[results["condition"] == CLEAN].groupby("method")[metric].mean()
+    columns = min(3, len(conditions))
+    rows = math.ceil(len(conditions) / columns)
+    fig = Figure(figsize=(4.2 * columns, 3.2 * rows + 0.6), dpi=110, layout="constrained")
+    methods = sorted(results["method"].unique())
+    for index, condition in enumerate(conditions):
+        ax = fig.add_subplot(rows, columns, index + 1)
+        jobs = results[results["condition"] == condition]
+        for method in methods:
+            own = jobs[jobs["method"] == method].sort_values("severity")
+            if own.empty:
+                continue
+            severity, value = own["severity"].tolist(), own[metric].tolist()
+            if method in clean.index:
+                severity, value = [0, *severity], [clean[method], *value]
+            ax.plot(severity, 100 * np.asarray(value), marker="o", linewidth=1.4, markersize=3, label=method)
+        ax.set_title(condition, fontsize=9)
+        ax.set_xlabel("severity (0: clean)", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_xticks(range(0, 6))
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8)
+    return save_figure(fig, path)
+
+
+def _heatmap(summary: pd.DataFrame, path: Path) -> Path:
+    """Method x condition: accuracy averaged over severities, its drop from clean in each cell."""
+    per_condition = summary[summary["condition"] != "all"]
+    grid = per_condition.pivot(index="method", columns="condition", values="mean_accuracy")
+    drops = per_condition.pivot(index="method", columns="condition", values="drop")
+    fig = Figure(
+        figsize=(1.3 + 1.2 * grid.shape[1], 1.2 + 0.5 * grid.shape[0]), dpi=110, layout="constrained"
+    )
+    ax = fig.add_subplot()
+    image = ax.imshow(100 * grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+    for row in range(grid.shape[0]):
+        for column in range(grid.shape[1]):
+            value, drop = grid.iat[row, column], drops.iat[row, column]
+            if not math.isnan(value):
+                text = f"{100 * value:.1f}" + ("" if math.isnan(drop) else f"\n-{100 * drop:.1f}")
+                ax.text(column, row, text, ha="center", va="center", fontsize=7, color="white")
+    ax.set_xticks(range(grid.shape[1]), list(grid.columns), rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), list(grid.index), fontsize=8)
+    ax.set_title("Accuracy (%), mean over severities; below: drop from clean (pp)", fontsize=9)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return save_figure(fig, path)
+
+
+def _faces_across_severities(runs: Sequence[StressRun], path: Path) -> Path | None:
+    """One image aligned by each method (rows) at each condition and severity (columns); the
+    image is the first one every job has in its sample grid."""
+    common = set.intersection(*(set(run.samples) for run in runs)) if runs else set()
+    if not common:
+        return None
+    image = min(common)
+    columns = sorted({(run.condition, run.severity) for run in runs}, key=lambda c: (c[0] != CLEAN, c))
+    by_cell = {(run.method, run.condition, run.severity): run.samples[image] for run in runs}
+    blank = np.full_like(next(iter(by_cell.values())), 255)
+    rows = {
+        method: [by_cell.get((method, *column), blank) for column in columns]
+        for method in sorted({run.method for run in runs})
+    }
+    labels = ["clean" if condition == CLEAN else f"{condition} {severity}" for condition, severity in columns]
+    return plot_faces_by_method(rows, labels, path)
