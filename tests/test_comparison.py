@@ -479,6 +479,12 @@ def test_varying_labels_several_keys() -> None:
     assert varying_labels(list(reversed(sweep))) == list(reversed(varying_labels(sweep)))
 
 
+def test_varying_labels_drop_a_key_another_implies() -> None:
+    # detector=none brings the aligned data set: dataset.name follows detector.name.
+    sweep = [params("yunet"), params("mtcnn"), params("none", **{"dataset.name": "lfw_aligned"})]
+    assert varying_labels(sweep) == ["yunet", "mtcnn", "none"]
+
+
 def test_varying_labels_ignore_identical_and_missing() -> None:
     assert varying_labels([params("yunet"), params("yunet")]) == ["run #1", "run #2"]
     # With nothing ignored, the volatile keys are all that tells two identical jobs apart.

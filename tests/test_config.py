@@ -201,11 +201,15 @@ def test_unknown_option_is_hydras_error() -> None:
         ("detector.options.score_threshold=abc", ["could not be converted to Float", "score_threshold"]),
         ("selection=biggest", ["Invalid value 'biggest'", "center_weighted, largest, highest_score"]),
         ("detector.options.score_treshold=0.5", ["score_treshold", "YuNetOptions"]),
+        (
+            "detector=none stress=rotation",
+            ["stress=rotation is geometric: on already aligned faces (dataset=lfw_aligned)"],
+        ),
     ],
 )
 def test_the_cli_stops_before_any_model_loads(override: str, expected: list[str]) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", override],
+        [sys.executable, "-m", "bench", *override.split()],
         capture_output=True,
         text=True,
         cwd=project_root(),

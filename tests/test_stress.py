@@ -302,11 +302,13 @@ STRESS_REPORT = {
 def test_a_stress_sweep_of_two_methods_leaves_its_report_on_the_parent_run(
     store: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
+    """Two methods and the model-only row (``detector=none`` brings the reference-aligned faces),
+    clean and downscaled; downscaling aligned faces measures nothing, so those two jobs are skipped."""
     uri, env = store
     completed = run_bench(
         "dataset.folds=[0]",
         "dataset.pairs_per_fold=20",
-        "detector=yunet,center_crop",
+        "detector=yunet,center_crop,none",
         "stress=none,downscale",
         "stress.severity=1,5",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -316,13 +318,20 @@ def test_a_stress_sweep_of_two_methods_leaves_its_report_on_the_parent_run(
     assert completed.returncode == 0, completed.stderr
     client = MlflowClient(uri)
     parent, children = parent_and_children(client)
-    assert len(children) == 8 and parent.info.status == "FINISHED"
+    assert len(children) == 10 and parent.info.status == "FINISHED"
+    assert parent.data.metrics["jobs_skipped"] == 2
+    skipped = [value for key, value in parent.data.tags.items() if key.startswith("skipped_job_")]
+    assert len(skipped) == 2 and all("stress=downscale is geometric" in reason for reason in skipped)
+    none_runs = [child for child in children if child.data.params["detector.name"] == "none"]
+    assert {child.data.params["dataset.name"] for child in none_runs} == {"lfw_aligned"}
     assert artifact_names(client, parent) >= STRESS_REPORT
     summary = pd.read_csv(client.download_artifacts(parent.info.run_id, "stress_summary.csv", str(tmp_path)))
     assert set(summary["method"]) == {"yunet", "center_crop"}
     assert set(summary["condition"]) == {"downscale", "all"}
     yunet = summary[(summary["method"] == "yunet") & (summary["condition"] == "downscale")].iloc[0]
     assert yunet["severities"] == 2 and yunet["mean_success_rate"] < 1  # a tenth of the size loses faces
+    results = pd.read_csv(client.download_artifacts(parent.info.run_id, "stress_results.csv", str(tmp_path)))
+    assert set(results["method"]) == {"yunet", "center_crop", "none"}
 
 
 def test_the_summary_averages_over_severities_and_measures_the_drop_from_clean(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from bench.config import BenchConfig, to_bench_config
+from bench.config import BenchConfig, ConfigValueError, to_bench_config
 from bench.metrics import keys
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.progress import Progress
 from bench.reporting.console import print_summary
-from bench.tracking import current_sweep, flatten, tracked_run
+from bench.tracking import current_sweep, flatten, skip_job, tracked_run
 from bench.tracking.artifacts import log_result
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,18 @@ def run_experiment(cfg: DictConfig) -> float:
     run is opened or any model loads. In a sweep, a job that fails once its run is open returns
     NaN instead of raising: Hydra's sweeper would re-raise it only after the batch, skipping any
     later batch and the sweep's report. Its run ends FAILED, which the sweep's parent run counts
-    and exits non-zero for.
+    and exits non-zero for. A cell of a sweep's grid that measures nothing
+    (``BenchConfig.not_applicable``) is skipped without a run and listed on the parent; alone,
+    it is an error.
     """
     config = to_bench_config(cfg)
     hydra_cfg = HydraConfig.get()
+    sweep = current_sweep() if hydra_cfg.mode is RunMode.MULTIRUN else None
+    if (reason := config.not_applicable) is not None:
+        if sweep is None:
+            raise ConfigValueError(reason)
+        skip_job(sweep, config.tracking.uri, hydra_cfg.job.num, " ".join(hydra_cfg.overrides.task), reason)
+        return math.nan
     out_dir = Path(hydra_cfg.runtime.output_dir)
     tags = {
         "detector": config.detector.name,
@@ -42,7 +50,6 @@ def run_experiment(cfg: DictConfig) -> float:
         "hydra_output_dir": str(out_dir),
         "overrides": " ".join(hydra_cfg.overrides.task),
     }
-    sweep = current_sweep() if hydra_cfg.mode is RunMode.MULTIRUN else None
     if sweep is not None:
         tags |= sweep.job_tags(hydra_cfg.job.num)
     name = config.run_name

@@ -305,6 +305,17 @@ class BenchConfig:
         require(self.sample_faces >= 0, "sample_faces", "must be >= 0", self.sample_faces)
 
     @property
+    def not_applicable(self) -> str | None:
+        """Why this combination measures nothing, if it does not: a geometric condition moves the
+        face within the image, and already aligned faces are never detected (a sweep skips it)."""
+        if self.dataset.aligned and self.stress.name in GEOMETRIC_CONDITIONS:
+            return (
+                f"stress={self.stress.name.value} is geometric: on already aligned faces "
+                f"(dataset={self.dataset.name}) there is no detection or alignment for it to test"
+            )
+        return None
+
+    @property
     def run_name(self) -> str:
         if self.tracking.run_name:
             return self.tracking.run_name

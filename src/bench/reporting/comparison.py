@@ -189,7 +189,8 @@ def varying_labels(
     differ, one is kept only if it separates runs that the keys kept before it do not, trying
     choice keys (``*.name``, ``*.device``) first, then shallow keys, then by name: a detector
     sweep also changes every ``detector.options.*``, but ``detector.name`` alone tells the runs
-    apart. A single kept key that is a choice gives its bare value ("yunet"); otherwise the
+    apart; a kept key that the others kept imply is dropped again. A single kept key that is a
+    choice gives its bare value ("yunet"); otherwise the
     label is ``key=value`` pairs in key order ("detector.name=yunet model.name=edgeface_xs_q"),
     ``?`` where a run lacks the key. Runs that no parameter tells apart are numbered ("run #1",
     "run #2")."""
@@ -208,6 +209,12 @@ def varying_labels(
         count = len({tuple(params.get(name) for name in candidate) for params in runs})
         if count > groups:
             chosen, groups = candidate, count
+    # A key taken early can be implied by one taken later (``detector=none`` brings its own
+    # data set, so ``dataset.name`` follows ``detector.name``): drop it.
+    for key in list(chosen):
+        rest = [name for name in chosen if name != key]
+        if rest and len({tuple(params.get(name) for name in rest) for params in runs}) == groups:
+            chosen = rest
     chosen.sort()
 
     def label(params: Mapping[str, str]) -> str:

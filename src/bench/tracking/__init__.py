@@ -5,7 +5,7 @@ every detector), which a sweep's launching process, which runs no job itself, ca
 """
 
 from bench.tracking.mlflow_store import artifact_root_for, ensure_experiment, flatten, tracked_run
-from bench.tracking.sweep import SweepContext, SweepTracker, current_sweep
+from bench.tracking.sweep import SweepContext, SweepTracker, current_sweep, skip_job
 
 __all__ = [
     "SweepContext",
@@ -14,5 +14,6 @@ __all__ = [
     "current_sweep",
     "ensure_experiment",
     "flatten",
+    "skip_job",
     "tracked_run",
 ]

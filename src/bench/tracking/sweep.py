@@ -60,6 +60,16 @@ class SweepContext:
         return {"sweep_id": self.sweep_id, "job_number": str(job_number)}
 
 
+#: Parent-run tag prefix of a skipped job (``<prefix><job number>``: its overrides and why).
+SKIPPED_TAG = "skipped_job_"
+
+
+def skip_job(sweep: SweepContext, uri: str, job_number: int, overrides: str, reason: str) -> None:
+    """Record on the parent run (in the store at ``uri``) that this job was skipped, and why."""
+    log.warning("Job #%d (%s) skipped: %s", job_number, overrides, reason)
+    MlflowClient(uri).set_tag(sweep.parent_run_id, f"{SKIPPED_TAG}{job_number}", f"{overrides}: {reason}")
+
+
 def current_sweep() -> SweepContext | None:
     """The sweep that ``SweepTracker`` opened for this process's jobs, if any."""
     parent_run_id = os.environ.get(PARENT_RUN_ENV)
@@ -185,6 +195,7 @@ class SweepTracker(Callback):
             "jobs_succeeded": statuses.count(RunStatus.to_string(RunStatus.FINISHED)),
             "jobs_failed": statuses.count(RunStatus.to_string(RunStatus.FAILED)),
             "jobs_killed": statuses.count(RunStatus.to_string(RunStatus.KILLED)),
+            "jobs_skipped": sum(key.startswith(SKIPPED_TAG) for key in client.get_run(parent_id).data.tags),
         }
         now = int(time.time() * 1000)
         client.log_batch(parent_id, metrics=[Metric(key, value, now, 0) for key, value in counts.items()])
