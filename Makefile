@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep acceptance perf perf-pipeline test test-slow test-e2e lint format ui server clean
+.PHONY: help install bench sweep stress acceptance perf perf-pipeline test test-slow test-e2e lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +42,19 @@ sweep: install ## Every method available here on full LFW as one sweep, compared
 	methods=$$($(PY) -c 'from bench.api import list_available; \
 	print(",".join(m.name for m in list_available() if m.available and m.default and m.name != "none"))') && \
 	$(PY) -m bench -m detector=$$methods $(ARGS)
+
+# The stress grid: every available method and the model-only row (none: the reference-aligned
+# faces) x these conditions x severities, on two folds, as one sweep with its stress report.
+# Hydra varies the last override fastest: detector last, so that the methods of one condition
+# and severity run one after another on the same degraded images (degraded once, bench.stress).
+STRESS_CONDITIONS ?= gaussian_noise,motion_blur,jpeg_compression,downscale,rotation,occlusion
+STRESS_SEVERITIES ?= 1,3,5
+STRESS_FOLDS ?= [0,1]
+stress: install ## The stress grid (STRESS_CONDITIONS x STRESS_SEVERITIES, clean included) on two folds, as one sweep
+	methods=$$($(PY) -c 'from bench.api import list_available; \
+	print(",".join(m.name for m in list_available() if m.available and m.default))') && \
+	$(PY) -m bench -m stress=none,$(STRESS_CONDITIONS) stress.severity=$(STRESS_SEVERITIES) \
+	  dataset.folds='$(STRESS_FOLDS)' detector=$$methods $(ARGS)
 
 acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN, aligned ceiling, int8 models)
 	$(PY) -m bench detector=yunet,mtcnn -m

@@ -16,6 +16,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from bench.assets import resolve
+from bench.cache import bytes_digest
 from bench.config import SEVERITIES, StressCondition, StressConfig, StressSides
 from bench.data import PairDataset
 from bench.data.pairs import Pair
@@ -36,11 +37,15 @@ LEVELS = {
     StressCondition.downscale: [0.6, 0.4, 0.25, 0.16, 0.1],
     StressCondition.occlusion: [0.2, 0.3, 0.4, 0.5, 0.6],
 }
-DIGEST = "0123456789abcdef" * 2
 
 
 def stress(name: StressCondition, severity: int = 3, **options: object) -> Stress:
     return Stress(StressConfig(name=name, severity=severity, levels=LEVELS.get(name), **options))  # type: ignore[arg-type]
+
+
+def content(image: np.ndarray) -> str:
+    """The image's content digest, as the runner passes the digest of its file's bytes."""
+    return bytes_digest(np.ascontiguousarray(image).tobytes())
 
 
 def fingerprint(image: np.ndarray) -> str:
@@ -73,11 +78,11 @@ def test_the_same_image_is_degraded_the_same_way_and_another_seed_differently(
     condition: StressCondition, lfw_images: list[np.ndarray]
 ) -> None:
     image = lfw_images[0]
-    first = stress(condition).apply(image, DIGEST).image
-    again = stress(condition).apply(image.copy(), DIGEST).image
+    first = stress(condition).degrade(image, content(image)).image
+    again = stress(condition).degrade(image.copy(), content(image)).image
     assert np.array_equal(first, again)
     assert first.shape != image.shape or not np.array_equal(first, image)
-    others = [stress(condition, seed=seed).apply(image, DIGEST).image for seed in range(1, 9)]
+    others = [stress(condition, seed=seed).degrade(image, content(image)).image for seed in range(1, 9)]
     differs = any(other.shape != first.shape or not np.array_equal(first, other) for other in others)
     assert differs == (condition not in DRAW_NOTHING)
 
@@ -87,7 +92,7 @@ def test_the_bytes_are_the_same_in_another_process_and_on_many_threads(lfw_image
     digests = [f"{index:032x}" for index in range(len(lfw_images))]
     here = {
         condition.value: [
-            fingerprint(stress(condition).apply(image, digest).image)
+            fingerprint(stress(condition).degrade(image, digest).image)
             for image, digest in zip(lfw_images, digests, strict=True)
         ]
         for condition in conditions
@@ -96,7 +101,7 @@ def test_the_bytes_are_the_same_in_another_process_and_on_many_threads(lfw_image
     with ThreadPoolExecutor(4) as pool:
         threaded = list(
             pool.map(
-                lambda job: fingerprint(stress(job[0]).apply(job[1], job[2]).image),
+                lambda job: fingerprint(stress(job[0]).degrade(job[1], job[2]).image),
                 [
                     (StressCondition.gaussian_noise, image, d)
                     for image, d in zip(lfw_images, digests, strict=True)
@@ -157,7 +162,7 @@ def centroids(image: np.ndarray, near: np.ndarray, radius: float) -> np.ndarray:
 def test_points_move_as_the_reported_transform_says(condition: StressCondition, severity: int) -> None:
     points = np.array([[60.3, 70.6], [140.2, 68.9], [100.5, 120.4], [75.8, 160.1]])
     image = dots(points, (200, 210))
-    stressed = stress(condition, severity).apply(image, DIGEST)
+    stressed = stress(condition, severity).apply(image, content(image))
     expected = points @ stressed.transform[:, :2].T + stressed.transform[:, 2]
     scale = np.sqrt(abs(np.linalg.det(stressed.transform[:, :2])))
     found = centroids(stressed.image, expected, radius=8 * scale)
@@ -176,7 +181,7 @@ def test_real_landmarks_follow_the_transform(
     which is what the stress suite measures, so the tolerance is not tighter."""
     detector = create_detector("mtcnn", Runtime.local("cpu", threads=1))
     for image in lfw_images[:4]:
-        stressed = stress(condition, severity).apply(image, DIGEST)
+        stressed = stress(condition, severity).apply(image, content(image))
         clean, degraded = detector.detect([image, stressed.image])
         before = select_face(clean, image.shape[:2])
         after = select_face(degraded, stressed.image.shape[:2])
@@ -190,7 +195,7 @@ def test_real_landmarks_follow_the_transform(
 def test_occlusion_blacks_out_one_square_of_the_given_side(lfw_images: list[np.ndarray]) -> None:
     image = lfw_images[0]
     for severity in range(1, SEVERITIES + 1):
-        occluded = stress(StressCondition.occlusion, severity).apply(image, DIGEST)
+        occluded = stress(StressCondition.occlusion, severity).apply(image, content(image))
         changed = np.any(occluded.image != image, axis=2)
         side = round(LEVELS[StressCondition.occlusion][severity - 1] * min(image.shape[:2]))
         rows, cols = np.nonzero(np.all(occluded.image == 0, axis=2) & changed)
@@ -198,9 +203,22 @@ def test_occlusion_blacks_out_one_square_of_the_given_side(lfw_images: list[np.n
         np.testing.assert_array_equal(occluded.transform, np.eye(2, 3))
 
 
+def test_an_image_degraded_again_in_this_process_is_the_same_read_only_array(
+    lfw_images: list[np.ndarray],
+) -> None:
+    """Consecutive jobs of a stress sweep share the degraded images: one corruption per image."""
+    digest = content(lfw_images[1])
+    first = stress(StressCondition.zoom_blur).apply(lfw_images[1], digest)
+    again = stress(StressCondition.zoom_blur).apply(lfw_images[1], digest)
+    assert again.image is first.image and not first.image.flags.writeable
+    other = stress(StressCondition.zoom_blur, severity=4).apply(lfw_images[1], digest)
+    assert other.image is not first.image
+
+
 def test_a_photometric_condition_names_what_it_cannot_degrade() -> None:
     with pytest.raises(StressError, match=r"stress=fog needs an image of at least 32 px a side, got 40x20"):
-        stress(StressCondition.fog).apply(np.zeros((20, 40, 3), np.uint8), DIGEST)
+        small = np.zeros((20, 40, 3), np.uint8)
+        stress(StressCondition.fog).apply(small, content(small))
 
 
 def test_one_sided_stress_degrades_the_first_image_of_each_pair_only() -> None:
@@ -303,7 +321,8 @@ def test_a_stress_sweep_of_two_methods_leaves_its_report_on_the_parent_run(
     store: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     """Two methods and the model-only row (``detector=none`` brings the reference-aligned faces),
-    clean and downscaled; downscaling aligned faces measures nothing, so those two jobs are skipped."""
+    clean and downscaled. Skipped: downscaling aligned faces (it measures nothing) and the clean
+    job at severity 5 (it would repeat severity 1)."""
     uri, env = store
     completed = run_bench(
         "dataset.folds=[0]",
@@ -318,10 +337,11 @@ def test_a_stress_sweep_of_two_methods_leaves_its_report_on_the_parent_run(
     assert completed.returncode == 0, completed.stderr
     client = MlflowClient(uri)
     parent, children = parent_and_children(client)
-    assert len(children) == 10 and parent.info.status == "FINISHED"
-    assert parent.data.metrics["jobs_skipped"] == 2
+    assert len(children) == 7 and parent.info.status == "FINISHED"
+    assert parent.data.metrics["jobs_skipped"] == 5
     skipped = [value for key, value in parent.data.tags.items() if key.startswith("skipped_job_")]
-    assert len(skipped) == 2 and all("stress=downscale is geometric" in reason for reason in skipped)
+    assert sum("stress=downscale is geometric" in reason for reason in skipped) == 2
+    assert sum("severity 5 would repeat its severity-1 job" in reason for reason in skipped) == 3
     none_runs = [child for child in children if child.data.params["detector.name"] == "none"]
     assert {child.data.params["dataset.name"] for child in none_runs} == {"lfw_aligned"}
     assert artifact_names(client, parent) >= STRESS_REPORT

@@ -31,15 +31,15 @@ def run_experiment(cfg: DictConfig) -> float:
     NaN instead of raising: Hydra's sweeper would re-raise it only after the batch, skipping any
     later batch and the sweep's report. Its run ends FAILED, which the sweep's parent run counts
     and exits non-zero for. A cell of a sweep's grid that measures nothing
-    (``BenchConfig.not_applicable``) is skipped without a run and listed on the parent; alone,
-    it is an error.
+    (``BenchConfig.not_applicable``), or repeats another (``repeats_the_clean_job``), is skipped
+    without a run and listed on the parent; alone, the first is an error.
     """
     config = to_bench_config(cfg)
     hydra_cfg = HydraConfig.get()
     sweep = current_sweep() if hydra_cfg.mode is RunMode.MULTIRUN else None
-    if (reason := config.not_applicable) is not None:
-        if sweep is None:
-            raise ConfigValueError(reason)
+    if (reason := config.not_applicable) is not None and sweep is None:
+        raise ConfigValueError(reason)
+    if sweep is not None and (reason := config.not_applicable or config.repeats_the_clean_job):
         skip_job(sweep, config.tracking.uri, hydra_cfg.job.num, " ".join(hydra_cfg.overrides.task), reason)
         return math.nan
     out_dir = Path(hydra_cfg.runtime.output_dir)

@@ -316,6 +316,15 @@ class BenchConfig:
         return None
 
     @property
+    def repeats_the_clean_job(self) -> str | None:
+        """In a sweep over severities, why this job would repeat another: without a condition the
+        severity changes nothing, so only severity 1 of ``stress=none`` runs."""
+        if not self.stress.active and self.stress.severity != 1:
+            severity = self.stress.severity
+            return f"stress=none ignores severity: severity {severity} would repeat its severity-1 job"
+        return None
+
+    @property
     def run_name(self) -> str:
         if self.tracking.run_name:
             return self.tracking.run_name
