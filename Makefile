@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep stress acceptance perf perf-pipeline test test-slow test-e2e lint format ui server clean
+.PHONY: help install bench sweep stress tolerance acceptance perf perf-pipeline test test-slow test-e2e lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,12 +36,11 @@ install: $(INSTALLED) ## Create .venv and install the project with its dev tools
 bench: install ## Run the benchmark (YuNet + EdgeFace-XS on full LFW); extra Hydra overrides in ARGS="..."
 	$(PY) -m bench $(ARGS)
 
-# Every detector whose packages and weights are here (bench.api.list_available), less `none`,
-# which is for already aligned data (dataset=lfw_aligned), not a method on LFW's images.
+# Every detector whose packages and weights are here (bench.api.sweep_methods): not `none`, which
+# is for already aligned data, nor `reference`, the median of other methods.
+SWEEP_METHODS = $(PY) -c 'from bench.api import sweep_methods; print(",".join(sweep_methods()))'
 sweep: install ## Every method available here on full LFW as one sweep, compared in one report; extra overrides in ARGS="..."
-	methods=$$($(PY) -c 'from bench.api import list_available; \
-	print(",".join(m.name for m in list_available() if m.available and m.default and m.name != "none"))') && \
-	$(PY) -m bench -m detector=$$methods $(ARGS)
+	methods=$$($(SWEEP_METHODS)) && $(PY) -m bench -m detector=$$methods $(ARGS)
 
 # The stress grid: every available method and the model-only row (none: the reference-aligned
 # faces) x these conditions x severities, on two folds, as one sweep with its stress report.
@@ -51,10 +50,20 @@ STRESS_CONDITIONS ?= gaussian_noise,motion_blur,jpeg_compression,downscale,rotat
 STRESS_SEVERITIES ?= 1,3,5
 STRESS_FOLDS ?= [0,1]
 stress: install ## The stress grid (STRESS_CONDITIONS x STRESS_SEVERITIES, clean included) on two folds, as one sweep
-	methods=$$($(PY) -c 'from bench.api import list_available; \
-	print(",".join(m.name for m in list_available() if m.available and m.default))') && \
+	methods=$$($(SWEEP_METHODS)) && \
 	$(PY) -m bench -m stress=none,$(STRESS_CONDITIONS) stress.severity=$(STRESS_SEVERITIES) \
-	  dataset.folds='$(STRESS_FOLDS)' detector=$$methods $(ARGS)
+	  dataset.folds='$(STRESS_FOLDS)' detector=$$methods,none $(ARGS)
+
+# The alignment-tolerance curve: every method's clean run on two folds (their landmarks and
+# accuracy: the points), then the reference landmarks (the median of four detectors) under a
+# growing controlled error (the curve); the second sweep's report draws both.
+TOLERANCE_FOLDS ?= [0,1]
+TOLERANCE_KIND ?= noise
+TOLERANCE_MAGNITUDES ?= 0,0.025,0.05,0.075,0.1,0.15,0.2,0.3
+tolerance: install ## The alignment-tolerance curve: accuracy against landmark error (NME), each method a point on it
+	methods=$$($(SWEEP_METHODS)) && $(PY) -m bench -m detector=$$methods dataset.folds='$(TOLERANCE_FOLDS)' $(ARGS)
+	$(PY) -m bench -m detector=reference perturbation.kind=$(TOLERANCE_KIND) \
+	  perturbation.magnitude=$(TOLERANCE_MAGNITUDES) dataset.folds='$(TOLERANCE_FOLDS)' $(ARGS)
 
 acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN, aligned ceiling, int8 models)
 	$(PY) -m bench detector=yunet,mtcnn -m

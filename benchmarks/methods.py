@@ -24,7 +24,7 @@ from typing import Any
 
 from perf import bound, config, floors, run
 
-from bench.api import list_available
+from bench.api import sweep_methods
 from bench.cpu import cpu_info
 from bench.metrics import keys
 from bench.paths import project_root
@@ -32,12 +32,6 @@ from bench.pipeline import BenchmarkRunner
 
 #: The method every sweep's time is expressed in.
 REFERENCE_METHOD = "yunet"
-
-
-def sweep_methods() -> list[str]:
-    """What ``make sweep`` runs: every method available here on its default backend, less
-    ``none`` (for already aligned data, not a method on LFW's images)."""
-    return [row.name for row in list_available() if row.available and row.default and row.name != "none"]
 
 
 def measure(method: str, common: list[str]) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from bench.runtime import Runtime
 from .conftest import read_rgb
 
 #: Methods that locate faces (the baselines `center_crop` and `none` do not).
-BASELINES = {"center_crop", "none"}
+#: Not compared: the baselines, and the reference (the median of the methods compared here).
+NOT_COMPARED = {"center_crop", "none", "reference"}
 
 
 def _backends() -> dict[str, str]:
@@ -25,7 +26,7 @@ def _backends() -> dict[str, str]:
     else the first that does (the backends of one method are compared in its own tests)."""
     chosen: dict[str, str] = {}
     for row in sorted(list_available(), key=lambda row: not row.default):
-        if row.available and row.name not in BASELINES:
+        if row.available and row.name not in NOT_COMPARED:
             chosen.setdefault(row.name, row.backend)
     return chosen
 

@@ -314,6 +314,7 @@ STRESS_REPORT = {
     "stress_detection.png",
     "stress_heatmap.png",
     "stress_faces.png",
+    "stress_significance.csv",
 }
 
 
@@ -373,3 +374,35 @@ def test_the_summary_averages_over_severities_and_measures_the_drop_from_clean(t
     assert np.isnan(summary.loc[("b", "fog"), "drop"])  # no clean job for b
     markdown = (tmp_path / "stress_summary.md").read_text()
     assert "| a | 99.00 | 94.00 | 95.00 | 94.33 |" in markdown
+
+
+def test_each_condition_and_severity_says_which_methods_differ(tmp_path: Path) -> None:
+    """Within one cell, a method right on every pair and one at chance fall in different groups;
+    two identical methods share one."""
+    rng = np.random.default_rng(0)
+    count = 80
+    same = np.tile([1, 0], count // 2)
+    base = pd.DataFrame(
+        {
+            "fold": np.repeat([0, 1], count // 2),
+            "image_a": [f"a{index}.jpg" for index in range(count)],
+            "image_b": [f"b{index}.jpg" for index in range(count)],
+            "same": same,
+            "both_detected": 1,
+        }
+    )
+    perfect = base.assign(score=np.where(same == 1, 0.8, 0.1))
+    chance = base.assign(score=rng.uniform(0, 1, count))
+    face = np.zeros((112, 112, 3), np.uint8)
+    runs = [
+        StressRun(name, "fog", 3, {"accuracy": 1.0, "success_rate": 1.0}, {"x.jpg": face}, scores)
+        for name, scores in (("good", perfect), ("twin", perfect.copy()), ("bad", chance))
+    ]
+    stress_report(runs, tmp_path)
+    groups = pd.read_csv(tmp_path / "stress_significance.csv").set_index("method")
+    assert groups.loc["good", "group"] == groups.loc["twin", "group"] == "a"
+    assert groups.loc["bad", "group"] == "b" and groups.loc["bad", "pairs"] == count
+    assert (
+        "| fog | 3 | 80 | good 100.00 (a), twin 100.00 (a), bad"
+        in (tmp_path / "stress_summary.md").read_text()
+    )

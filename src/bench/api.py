@@ -1,6 +1,6 @@
 """A small library API over the registry, matching the original system's interface:
 
-    from bench.api import UnifiedFaceDetector, list_available
+    from bench.api import UnifiedFaceDetector, list_available, sweep_methods
     detector = UnifiedFaceDetector("yunet", device="cpu")
     boxes, landmarks = detector.detect_faces(rgb_image)
     face_112 = detector.align(rgb_image)
@@ -18,7 +18,7 @@ import numpy as np
 
 from bench.alignment import align_face
 from bench.assets import ASSETS, AssetError, AssetNotFoundError, resolve
-from bench.config import Selection
+from bench.config import NOT_COMPARED, Selection
 from bench.detectors import FIVE_POINTS, Detector, Requirements, create_detector, detector_entry, select_face
 from bench.detectors.registry import list_detectors
 from bench.runtime import Runtime
@@ -64,6 +64,13 @@ def list_available() -> list[Availability]:
             default = backend == entry.default_backend
             report.append(Availability(name, str(backend), not problems, "; ".join(problems), default))
     return report
+
+
+def sweep_methods() -> list[str]:
+    """The methods a sweep compares: every detector that runs here with its default options,
+    less those in ``NOT_COMPARED``."""
+    runnable = {row.name for row in list_available() if row.available and row.default}
+    return sorted(runnable - NOT_COMPARED)
 
 
 class UnifiedFaceDetector:

@@ -211,6 +211,32 @@ class RTMPoseOptions:
         )
 
 
+@dataclass
+class ReferenceOptions:
+    #: Five-point detectors whose landmarks are combined, each with its default options.
+    methods: list[str] = field(default_factory=lambda: ["retinaface", "mtcnn", "yunet", "yolov5_face"])
+    #: Fewest of them that must find the face for the image to get a reference.
+    min_methods: int = 3
+
+    def __post_init__(self) -> None:
+        require(
+            len(set(self.methods)) == len(self.methods) and "reference" not in self.methods,
+            _option("methods"),
+            "must name distinct detectors other than reference",
+            self.methods,
+        )
+        require(
+            3 <= self.min_methods <= len(self.methods),
+            _option("min_methods"),
+            f"must lie in [3, {len(self.methods)}] (a median of at least three)",
+            self.min_methods,
+        )
+
+
+#: Registered detectors that are not methods to compare: ``none`` passes aligned faces through,
+#: ``reference`` is the median of other methods (the reference of landmark error).
+NOT_COMPARED = frozenset({"none", "reference"})
+
 #: Detector name -> its options schema: the ``detector`` config group's options, one each.
 DETECTOR_OPTIONS: dict[str, type] = {
     "none": PassthroughOptions,
@@ -223,4 +249,5 @@ DETECTOR_OPTIONS: dict[str, type] = {
     "mediapipe_detection": MediaPipeDetectionOptions,
     "mediapipe_mesh": MediaPipeMeshOptions,
     "rtmpose": RTMPoseOptions,
+    "reference": ReferenceOptions,
 }

@@ -129,3 +129,17 @@ class StressSides(StrEnum):
 
     both = "both"
     one = "one"
+
+
+class Perturbation(StrEnum):
+    """A controlled error added to the chosen face's landmarks before alignment."""
+
+    none = "none"
+    #: Gaussian noise on every coordinate, sigma = magnitude x inter-ocular distance.
+    noise = "noise"
+    #: Every point moved magnitude x inter-ocular distance in one random direction.
+    shift = "shift"
+    #: The points scaled about their centroid by 1 + magnitude or 1 - magnitude.
+    scale = "scale"
+    #: The points turned about their centroid by magnitude degrees, either way.
+    rotation = "rotation"

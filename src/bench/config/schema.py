@@ -8,7 +8,7 @@ before any data or model is loaded. Components receive these objects, never stri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import MISSING
@@ -18,6 +18,7 @@ from bench.config.enums import (
     EmbedBackend,
     FailurePolicy,
     OnMissing,
+    Perturbation,
     Precision,
     Selection,
     StressCondition,
@@ -271,6 +272,28 @@ class StressConfig:
 
 
 @dataclass
+class PerturbationConfig:
+    """A controlled landmark error before alignment, for the alignment-tolerance curve
+    (``make tolerance``): the kinds are ``Perturbation``'s. Each image draws its own from ``seed``
+    and its path. A face without landmarks (a fallback crop) is aligned as it is."""
+
+    kind: Perturbation = Perturbation.none
+    #: x inter-ocular distance (noise, shift), a fraction (scale), degrees (rotation).
+    magnitude: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.magnitude >= 0, "perturbation.magnitude", "must be >= 0", self.magnitude)
+        require(self.seed >= 0, "perturbation.seed", "must be >= 0", self.seed)
+        if self.kind is Perturbation.scale:
+            require(self.magnitude < 1, "perturbation.magnitude", "must be < 1 for scale", self.magnitude)
+
+    @property
+    def active(self) -> bool:
+        return self.kind is not Perturbation.none and self.magnitude > 0
+
+
+@dataclass
 class BenchConfig:
     """One run: a detector/aligner and a recognition model on a verification protocol."""
 
@@ -282,6 +305,7 @@ class BenchConfig:
     pipeline: PipelineConfig = MISSING
     tracking: TrackingConfig = MISSING
     stress: StressConfig = MISSING
+    perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
     selection: Selection = Selection.center_weighted
     failure_policy: FailurePolicy = FailurePolicy.center_crop
     #: Side of the centre crop (fallback and ``detector=center_crop``) / the shorter image side.

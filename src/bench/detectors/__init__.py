@@ -8,6 +8,7 @@ from bench.detectors import (  # noqa: F401  (registration)
     mediapipe_detection,
     mediapipe_mesh,
     mtcnn,
+    reference,
     retinaface,
     rtmpose,
     yolov5_face,

@@ -62,15 +62,12 @@ class DetectorEntry:
         return self.requirements[str(getattr(options, self.variant_option, DEFAULT_BACKEND))]
 
     def requirements_for(self, options: Any) -> Requirements:
-        """What ``options`` need: their backend's own, and those of the box detector they nest."""
+        """What ``options`` need: their backend's own, and those of every detector they nest."""
         own = self._own_requirements(options)
-        box = _box_detector(options)
-        if box is None:
-            return own
-        nested = detector_entry(box[0]).requirements_for(box[1])
+        nested = [detector_entry(name).requirements_for(bound) for name, bound in _nested_detectors(options)]
         return Requirements(
-            tuple(dict.fromkeys((*own.assets, *nested.assets))),
-            tuple(dict.fromkeys((*own.packages, *nested.packages))),
+            tuple(dict.fromkeys(asset for part in (own, *nested) for asset in part.assets)),
+            tuple(dict.fromkeys(package for part in (own, *nested) for package in part.packages)),
         )
 
     def backend_requirements(self) -> dict[str, Requirements]:
@@ -88,8 +85,8 @@ class DetectorEntry:
     def weights(self, options: Any) -> list[Path]:
         """The weight files the factory loads for ``options``, found as it finds them but without
         loading anything: what a cached result depends on. ``path`` stands for the detector's own
-        asset, or, when it has several (MTCNN's nets), for the folder holding their files; a box
-        detector in the options adds its own weights."""
+        asset, or, when it has several (MTCNN's nets), for the folder holding their files; a nested
+        detector adds its own weights."""
         own = self._own_requirements(options).assets
         explicit = getattr(options, "path", None)
         if explicit is None:
@@ -99,8 +96,9 @@ class DetectorEntry:
         else:
             folder = Path(explicit).expanduser()
             found = [resolve(asset, folder / Path(ASSETS[asset].relpath).name) for asset in own]
-        box = _box_detector(options)
-        return found if box is None else [*found, *detector_entry(box[0]).weights(box[1])]
+        for name, bound in _nested_detectors(options):
+            found += detector_entry(name).weights(bound)
+        return found
 
 
 _REGISTRY: dict[str, DetectorEntry] = {}
@@ -139,14 +137,14 @@ def list_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _box_detector(options: Any) -> tuple[str, Any] | None:
-    """The detector nested in ``options`` (RTMPose's ``box_detector``, the mesh's BlazeFace, named
-    by its options' type) and its bound options; ``None`` for a detector that nests none."""
-    if not hasattr(options, "box_detector_options"):
-        return None
-    nested = options.box_detector_options
-    name = getattr(options, "box_detector", None) or _name_of(type(nested))
-    return name, bind_options(name, nested)
+def _nested_detectors(options: Any) -> list[tuple[str, Any]]:
+    """The detectors nested in ``options`` with their bound options: RTMPose's ``box_detector``,
+    the mesh's BlazeFace (named by its options' type), the reference's ``methods`` (defaults)."""
+    if hasattr(options, "box_detector_options"):
+        nested = options.box_detector_options
+        name = getattr(options, "box_detector", None) or _name_of(type(nested))
+        return [(name, bind_options(name, nested))]
+    return [(name, bind_options(name)) for name in getattr(options, "methods", ())]
 
 
 def _name_of(schema: type) -> str:

@@ -28,6 +28,8 @@ ACCURACY_DETECTED = "accuracy_detected"
 ACCURACY_DETECTED_STD = "accuracy_detected_std"
 SUCCESS_RATE = "success_rate"
 PAIR_SUCCESS_RATE = "pair_success_rate"
+#: The mean landmark error (NME) that ``perturbation`` added, in a run that had one.
+PERTURBATION_NME = "perturbation_nme"
 NUM_IMAGES = "num_images"
 NUM_FAILED_IMAGES = "num_failed_images"
 NUM_FALLBACK_IMAGES = "num_fallback_images"

@@ -42,6 +42,7 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
             "selection": config.selection,
             "failure_policy": config.failure_policy,
             "fallback_crop_fraction": config.fallback_crop_fraction,
+            "perturbation": dataclasses.asdict(config.perturbation) if config.perturbation.active else None,
             "model": _without_paths(dataclasses.asdict(config.model)),
             "model_weights": sha256_of(weights_path(config.model.name, config.model.path)),
             "precision": embedding_precision(config.model, config.hardware, runtime).precision,

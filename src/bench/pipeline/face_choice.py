@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bench.config import FailurePolicy, Selection
+from bench.alignment.perturbation import perturb_face
+from bench.config import FailurePolicy, PerturbationConfig, Selection
 from bench.detectors import Face, select_face
 from bench.detectors.center_crop import center_box
 from bench.pipeline.records import ImageRecord, ImageStatus
@@ -15,21 +16,31 @@ class NoFaceError(RuntimeError):
 class FaceChooser:
     """Picks the face to align by ``selection`` and applies ``policy`` when there is none:
     ``center_crop`` aligns the centre crop (side ``fallback_fraction`` of the shorter side),
-    ``exclude`` leaves the image out, ``error`` stops the run."""
+    ``exclude`` leaves the image out, ``error`` stops the run. A detected face's landmarks get
+    the controlled error ``perturbation`` asks for, if any, and the record its NME."""
 
     def __init__(
-        self, detector: str, selection: Selection, policy: FailurePolicy, fallback_fraction: float
+        self,
+        detector: str,
+        selection: Selection,
+        policy: FailurePolicy,
+        fallback_fraction: float,
+        perturbation: PerturbationConfig | None = None,
     ) -> None:
         self.detector = detector
         self.selection = selection
         self.policy = policy
         self.fallback_fraction = fallback_fraction
+        self.perturbation = perturbation if perturbation is not None and perturbation.active else None
 
     def choose(self, record: ImageRecord, shape: tuple[int, int], faces: list[Face]) -> Face | None:
         """The face to align, recorded in ``record``; ``None`` when the image is left out."""
         record.num_faces = len(faces)
         face = select_face(faces, shape, self.selection)
         if face is not None:
+            if self.perturbation is not None:
+                key = f"{record.path}:{int(record.stressed)}"
+                face, record.perturbation_nme = perturb_face(face, self.perturbation, key)
             record.status, record.face = ImageStatus.DETECTED, face
             return face
         record.status = ImageStatus.NO_FACE

@@ -32,6 +32,8 @@ class ImageRecord:
     face: Face | None = None
     fallback: bool = False
     reason: str = ""
+    #: The landmark error a ``perturbation`` added to the face (NME), when one did.
+    perturbation_nme: float | None = None
 
     @property
     def embedded(self) -> bool:

@@ -113,7 +113,11 @@ class BenchmarkRunner:
         self.entries: ImageEntries = image_entries(self.dataset, config.stress)
         self.passthrough = detector_entry(config.detector.name).passthrough
         self.chooser = FaceChooser(
-            config.detector.name, config.selection, config.failure_policy, config.fallback_crop_fraction
+            config.detector.name,
+            config.selection,
+            config.failure_policy,
+            config.fallback_crop_fraction,
+            config.perturbation,
         )
         self.detection_key = detection_key(config, self.runtime)
         self.embedding_key = embedding_key(config, self.runtime)
@@ -444,6 +448,10 @@ class BenchmarkRunner:
             detected=np.array([record.status is ImageStatus.DETECTED for record in records]),
             fallback=np.array([record.fallback for record in records]),
         )
+        metrics = dict(evaluation.metrics)
+        moved = [record.perturbation_nme for record in records if record.perturbation_nme is not None]
+        if moved:
+            metrics[keys.PERTURBATION_NME] = float(np.nanmean(moved))
         return BenchmarkResult(
             dataset,
             records,
@@ -451,7 +459,7 @@ class BenchmarkRunner:
             index_a,
             index_b,
             evaluation.verification,
-            dict(evaluation.metrics),
+            metrics,
             self._describe(),
         )
 

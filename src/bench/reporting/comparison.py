@@ -251,7 +251,7 @@ def _common_subset(
     cannot be scored."""
     if not scored:
         return 0, {}, {}, "no finished method has pair scores: no common subset"
-    keyed = {label: _keyed(frame) for label, frame in scored.items()}
+    keyed = {label: keyed_pairs(frame) for label, frame in scored.items()}
     detected = [
         frame.index[(frame["both_detected"].astype(int) == 1) & np.isfinite(frame["score"])]
         for frame in keyed.values()
@@ -326,7 +326,8 @@ def _face_grid(
     return [plot_faces_by_method(rows, columns, out_dir / "aligned_faces_by_method.png")]
 
 
-def _keyed(pair_scores: pd.DataFrame) -> pd.DataFrame:
+def keyed_pairs(pair_scores: pd.DataFrame) -> pd.DataFrame:
+    """``pair_scores.csv`` indexed by pair (fold, images, occurrence), to match runs' pairs."""
     frame = pair_scores.copy()
     frame["occurrence"] = frame.groupby(list(PAIR_KEY), sort=False).cumcount()
     return frame.set_index([*PAIR_KEY, "occurrence"])

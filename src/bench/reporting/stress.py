@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.metrics import keys
+from bench.metrics import cross_validated_decisions, keys, pairwise_significance
+from bench.reporting.comparison import keyed_pairs
 from bench.reporting.dashboard import plot_faces_by_method
 from bench.reporting.plots import save_figure
 
@@ -39,6 +40,8 @@ class StressRun:
     metrics: Mapping[str, float]
     #: Image path -> the aligned face the job made of it (its sample grid).
     samples: Mapping[str, np.ndarray]
+    #: Its ``pair_scores.csv``, for the tests between methods within a condition and severity.
+    pair_scores: pd.DataFrame | None = None
 
 
 def stress_condition(params: Mapping[str, str]) -> tuple[str, int]:
@@ -59,10 +62,17 @@ def stress_report(runs: Sequence[StressRun], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     results = _results(runs)
     summary = _summary(results)
-    files = [out_dir / "stress_results.csv", out_dir / "stress_summary.csv", out_dir / "stress_summary.md"]
+    groups = _groups_per_cell(runs)
+    files = [
+        out_dir / "stress_results.csv",
+        out_dir / "stress_summary.csv",
+        out_dir / "stress_summary.md",
+        out_dir / "stress_significance.csv",
+    ]
     results.to_csv(files[0], index=False)
     summary.to_csv(files[1], index=False)
-    files[2].write_text(_markdown(summary))
+    files[2].write_text(_markdown(summary) + _groups_markdown(groups))
+    groups.to_csv(files[3], index=False)
     degraded = results[results["condition"] != CLEAN]
     if not degraded.empty:
         files.append(_curves(results, keys.ACCURACY, "accuracy (%)", out_dir / "stress_accuracy.png"))
@@ -150,6 +160,69 @@ def _summary(results: pd.DataFrame) -> pd.DataFrame:
             "mean_success_rate",
         ],
     )
+
+
+def _groups_per_cell(runs: Sequence[StressRun]) -> pd.DataFrame:
+    """Per condition and severity, the methods' accuracies on the pairs every one of them scored
+    and their significance groups (``bench.metrics.significance``: exact McNemar, Holm)."""
+    cells: dict[tuple[str, int], dict[str, pd.DataFrame]] = {}
+    for run in runs:
+        if run.pair_scores is not None:
+            cells.setdefault((run.condition, run.severity), {})[run.method] = keyed_pairs(run.pair_scores)
+    rows = []
+    for (condition, severity), frames in sorted(cells.items()):
+        if len(frames) < 2:
+            continue
+        scored = [
+            frame.index[np.isfinite(frame["score"].to_numpy(dtype=np.float64))] for frame in frames.values()
+        ]
+        common = scored[0]
+        for index in scored[1:]:
+            common = common.intersection(index)
+        common = common.sort_values()
+        decisions = {
+            method: cross_validated_decisions(
+                frame.loc[common, "score"].to_numpy(dtype=np.float64),
+                frame.loc[common, "same"].to_numpy(dtype=np.int64),
+                common.get_level_values("fold").to_numpy(),
+            )
+            for method, frame in frames.items()
+        }
+        significance = pairwise_significance(decisions)
+        for method, letters in significance.letters.items():
+            rows.append(
+                {
+                    "condition": condition,
+                    "severity": severity,
+                    "method": method,
+                    "pairs": len(common),
+                    "accuracy": decisions[method].accuracy,
+                    "group": letters,
+                }
+            )
+    return pd.DataFrame(rows, columns=["condition", "severity", "method", "pairs", "accuracy", "group"])
+
+
+def _groups_markdown(groups: pd.DataFrame) -> str:
+    """Per condition and severity, the methods by accuracy with their group letters: methods
+    sharing a letter are not told apart on those pairs."""
+    if groups.empty:
+        return ""
+    lines = [
+        "## Which methods differ, per condition and severity",
+        "",
+        "Methods sharing a letter do not differ significantly on the pairs all of them scored "
+        "(exact McNemar on the pair decisions, Holm-adjusted within the cell; stress_significance.csv).",
+        "",
+        "| condition | severity | pairs | methods, best first (group) |",
+        "|---|--:|--:|---|",
+    ]
+    for (condition, severity), cell in groups.groupby(["condition", "severity"], sort=True):
+        ranked = ", ".join(
+            f"{row.method} {100 * row.accuracy:.2f} ({row.group})" for row in cell.itertuples()
+        )
+        lines.append(f"| {condition} | {severity} | {cell['pairs'].iloc[0]} | {ranked} |")
+    return "\n".join(lines) + "\n"
 
 
 def _pp(value: float) -> str:

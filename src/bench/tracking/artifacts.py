@@ -13,6 +13,7 @@ import numpy as np
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from bench.detectors import FIVE_POINTS
 from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
@@ -92,6 +93,27 @@ def write_aligned_samples(result: BenchmarkResult, path: Path) -> Path:
     return path
 
 
+def write_landmarks(result: BenchmarkResult, path: Path) -> Path:
+    """Each image's aligned face's five points (``FIVE_POINTS`` order; NaN for a point the method
+    does not give, and for every point of a face it did not detect), so a report can measure
+    one method's landmark error against another's."""
+    points = np.full((len(result.records), len(FIVE_POINTS), 2), np.nan, dtype=np.float32)
+    for row, record in enumerate(result.records):
+        face = record.face
+        if record.status is ImageStatus.DETECTED and face is not None and face.landmarks is not None:
+            for name, point in zip(face.landmark_names, face.landmarks, strict=True):
+                if name in FIVE_POINTS:  # BlazeFace's mouth centre is none of them
+                    points[row, FIVE_POINTS.index(name)] = point
+    np.savez_compressed(
+        path,
+        paths=np.array([record.path for record in result.records]),
+        stressed=np.array([record.stressed for record in result.records]),
+        names=np.array(FIVE_POINTS),
+        landmarks=points,
+    )
+    return path
+
+
 def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     """Log metrics, the runtime description, the memory trace and every artifact of a run."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +130,7 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
         write_pair_scores(result, out_dir / "pair_scores.csv"),
         write_failures(result, out_dir / "failures.csv"),
         write_memory_trace(result, out_dir / "memory_trace.csv"),
+        write_landmarks(result, out_dir / "landmarks.npz"),
         plot_roc(verification.fpr, verification.tpr, out_dir / "roc.png", label=label, auc=verification.auc),
     ]
     if result.samples:

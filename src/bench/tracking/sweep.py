@@ -33,8 +33,11 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
+from bench.config import NOT_COMPARED
+from bench.metrics import keys
 from bench.reporting.comparison import DEFAULT_IGNORED_PARAMS, MethodRun, compare_runs, varying_labels
 from bench.reporting.stress import STRESS_PARAMS, StressRun, is_stress_sweep, stress_condition, stress_report
+from bench.reporting.tolerance import LandmarkRun, read_landmarks, tolerance_report
 from bench.signals import Handler, raise_on_sigterm, restore_sigterm
 from bench.tracking.mlflow_store import (
     TrackingServerUnreachableError,
@@ -249,10 +252,69 @@ def _stress_runs(runs: list[MethodRun], params: list[dict[str, str]]) -> list[St
     distinct = list(dict.fromkeys(methods))
     label = dict(zip(distinct, varying_labels([dict(method) for method in distinct], ignored), strict=True))
     return [
-        StressRun(label[method], *stress_condition(own), run.metrics, run.samples)
+        StressRun(label[method], *stress_condition(own), run.metrics, run.samples, run.pair_scores)
         for run, own, method in zip(runs, params, methods, strict=True)
         if run.finished
     ]
+
+
+#: What a method's run must share with the reference runs for its landmarks to be compared.
+_SAME_PAIRS = ("dataset.name", "dataset.folds", "dataset.pairs_per_fold", "model.name")
+
+
+def _tolerance_report(
+    client: MlflowClient, children: list[Run], runs: list[MethodRun], out_dir: Path
+) -> list[Path]:
+    """The alignment-tolerance curve when the sweep ran ``detector=reference`` (at several
+    ``perturbation`` sizes), with each method's latest clean run on the same pairs as a point."""
+    references = [
+        (child, run)
+        for child, run in zip(children, runs, strict=True)
+        if child.data.params.get("detector.name") == "reference" and run.finished
+    ]
+    if not references:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        curve = [
+            LandmarkRun(
+                run.label,
+                run.metrics[keys.ACCURACY],
+                *read_landmarks(Path(client.download_artifacts(child.info.run_id, "landmarks.npz", tmp))),
+                child.data.params.get("perturbation.kind", "none"),
+                float(child.data.params.get("perturbation.magnitude", 0.0)),
+            )
+            for child, run in references
+        ]
+        points = [
+            LandmarkRun(
+                method.data.params["detector.name"],
+                method.data.metrics[keys.ACCURACY],
+                *read_landmarks(Path(client.download_artifacts(method.info.run_id, "landmarks.npz", tmp))),
+            )
+            for method in _methods_on_the_same_pairs(client, references[0][0])
+        ]
+    return tolerance_report(curve, points, out_dir)
+
+
+def _methods_on_the_same_pairs(client: MlflowClient, reference: Run) -> list[Run]:
+    """Per method, the latest finished clean run of the experiment on the reference's pairs and
+    model that logged its landmarks."""
+    same = {key: reference.data.params.get(key, "None") for key in _SAME_PAIRS}
+    clean = {"stress.name": "none", "perturbation.kind": "none"}
+    query = " and ".join(f"params.`{key}` = '{value}'" for key, value in (same | clean).items())
+    candidates = client.search_runs(
+        [reference.info.experiment_id],
+        f"{query} and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+    )
+    latest: dict[str, Run] = {}
+    for run in candidates:
+        name = run.data.params.get("detector.name", "")
+        if name in NOT_COMPARED or name in latest:
+            continue
+        if "landmarks.npz" in {info.path for info in client.list_artifacts(run.info.run_id)}:
+            latest[name] = run
+    return [latest[name] for name in sorted(latest)]
 
 
 def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: Path) -> bool:
@@ -268,6 +330,7 @@ def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: P
         files = list(comparison.files)
         if is_stress_sweep(params):
             files += stress_report(_stress_runs(runs, params), out_dir)
+        files += _tolerance_report(client, children, runs, out_dir)
         for path in files:
             client.log_artifact(parent_id, str(path))
         # The headline in the runs list: the winner, and how many pairs every method was scored on.
