@@ -24,7 +24,8 @@ from bench.detectors import create_detector, select_face
 from bench.pipeline.entries import ImageEntry, image_entries
 from bench.reporting.stress import StressRun, stress_report
 from bench.runtime import Runtime
-from bench.stress import Stress, StressError
+from bench.stress import Stress, StressError, geometric
+from bench.stress.faces import REFERENCE_FACES
 
 from .cli import run_bench
 from .cli import store as store
@@ -36,6 +37,9 @@ LEVELS = {
     StressCondition.small_face: [0.8, 0.6, 0.45, 0.3, 0.2],
     StressCondition.downscale: [0.6, 0.4, 0.25, 0.16, 0.1],
     StressCondition.occlusion: [0.2, 0.3, 0.4, 0.5, 0.6],
+    StressCondition.resolution: [40.0, 24.0, 16.0, 12.0, 8.0],
+    StressCondition.eye_band: [0.25, 0.4, 0.55, 0.7, 0.85],
+    StressCondition.lower_face: [0.2, 0.4, 0.6, 0.8, 1.0],
 }
 
 
@@ -70,6 +74,9 @@ DRAW_NOTHING = {
     StressCondition.pixelate,
     StressCondition.jpeg_compression,
     StressCondition.downscale,
+    StressCondition.resolution,
+    StressCondition.eye_band,
+    StressCondition.lower_face,
 }
 
 
@@ -213,6 +220,43 @@ def test_an_image_degraded_again_in_this_process_is_the_same_read_only_array(
     assert again.image is first.image and not first.image.flags.writeable
     other = stress(StressCondition.zoom_blur, severity=4).apply(lfw_images[1], digest)
     assert other.image is not first.image
+
+
+#: Five points of an upright face: eyes 40 px apart at y = 100, nose, mouth corners at y = 150.
+FACE_POINTS = np.array([[100.0, 100.0], [140.0, 100.0], [120.0, 125.0], [104.0, 150.0], [136.0, 150.0]])
+
+
+def test_the_eye_band_covers_the_eyes_and_the_lower_face_the_mouth() -> None:
+    grey = np.full((250, 240, 3), 128, np.uint8)
+    banded, transform = geometric.eye_band(grey, FACE_POINTS, 0.5)
+    np.testing.assert_array_equal(transform, np.eye(2, 3))
+    dark = np.all(banded == 0, axis=2)
+    # 0.5 x 40 px high about y = 100, from x = 80 to 160 (half an IOD beyond each eye).
+    assert dark[100, 100] and dark[100, 140] and dark[91, 81] and dark[109, 159]
+    assert not dark[88, 120] and not dark[112, 120] and not dark[100, 77] and not dark[100, 163]
+    assert not dark[150, 104]
+    masked, _ = geometric.lower_face(grey, FACE_POINTS, 0.6)
+    dark = np.all(masked == 0, axis=2)
+    # From 0.6 of the way up from the mouth (y = 150 - 0.6 x 50 = 120) down past the chin.
+    assert dark[150, 104] and dark[150, 136] and dark[122, 120] and dark[200, 120]
+    assert not dark[117, 120] and not dark[100, 100] and not dark[150, 68]
+
+
+def test_resolution_brings_the_eyes_to_the_given_distance(lfw_images: list[np.ndarray]) -> None:
+    image = lfw_images[0]
+    condition = stress(StressCondition.resolution, 3)  # 16 px between the eyes
+    stressed = condition.apply(image, content(image))
+    points = REFERENCE_FACES.landmarks(image, content(image))
+    assert points is not None
+    carried = points @ stressed.transform[:, :2].T + stressed.transform[:, 2]
+    assert np.linalg.norm(carried[1] - carried[0]) == pytest.approx(16, abs=0.3)
+    assert stressed.image.shape[0] == round(image.shape[0] * 16 / np.linalg.norm(points[1] - points[0]))
+
+
+def test_a_condition_placed_by_the_face_names_an_image_without_one() -> None:
+    blank = np.full((120, 120, 3), 90, np.uint8)
+    with pytest.raises(StressError, match=r"stress=eye_band is placed by the face's reference landmarks"):
+        stress(StressCondition.eye_band).apply(blank, content(blank))
 
 
 def test_a_photometric_condition_names_what_it_cannot_degrade() -> None:

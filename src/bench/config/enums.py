@@ -95,7 +95,9 @@ class StressCondition(StrEnum):
     ``imagecorruptions`` fork implements them. Geometric: ``rotation`` (in-plane, about the image
     centre), ``small_face`` (the image shrunk and placed off-centre on a black canvas twice its
     size), ``downscale`` (the whole image made smaller, detected at that size) and ``occlusion``
-    (a black square over a random part of the image).
+    (a black square over a random part of the image). Placed by the face's reference landmarks:
+    ``resolution`` (the image shrunk until the eyes are so many pixels apart), ``eye_band`` (a
+    black band over both eyes) and ``lower_face`` (the face black from the mouth up).
     """
 
     none = "none"
@@ -122,6 +124,9 @@ class StressCondition(StrEnum):
     small_face = "small_face"
     downscale = "downscale"
     occlusion = "occlusion"
+    resolution = "resolution"
+    eye_band = "eye_band"
+    lower_face = "lower_face"
 
 
 class StressSides(StrEnum):

@@ -215,6 +215,9 @@ GEOMETRIC_CONDITIONS = frozenset(
         StressCondition.small_face,
         StressCondition.downscale,
         StressCondition.occlusion,
+        StressCondition.resolution,
+        StressCondition.eye_band,
+        StressCondition.lower_face,
     }
 )
 
@@ -225,7 +228,9 @@ class StressConfig:
 
     ``levels`` are a geometric condition's strength at severities 1..5 (degrees for ``rotation``,
     the image's scale for ``small_face`` and ``downscale``, the square's side over the image's
-    shorter side for ``occlusion``); the photometric conditions take the library's own, and
+    shorter side for ``occlusion``, the inter-ocular distance in pixels for ``resolution``, the
+    band's height over the inter-ocular distance for ``eye_band``, the share of the eyes-to-mouth
+    distance covered for ``lower_face``); the photometric conditions take the library's own, and
     ``levels`` must then be null.
     """
 

@@ -69,3 +69,63 @@ def occlude(image: np.ndarray, fraction: float, rng: np.random.Generator) -> Tra
     occluded = image.copy()
     occluded[top : top + side, left : left + side] = 0
     return occluded, np.eye(2, 3)
+
+
+def _eye_frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """From five points (``FIVE_POINTS`` order): the eyes' midpoint, the unit vector along the
+    eye line, the unit normal pointing down the face, and the inter-ocular distance."""
+    left, right = landmarks[0].astype(np.float64), landmarks[1].astype(np.float64)
+    along = right - left
+    iod = float(np.linalg.norm(along))
+    along = along / iod
+    down = np.array([-along[1], along[0]])
+    return (left + right) / 2, along, down, iod
+
+
+def _blacken(image: np.ndarray, corners: np.ndarray) -> Transformed:
+    blackened = image.copy()
+    cv2.fillConvexPoly(blackened, np.round(corners).astype(np.int32), (0, 0, 0), lineType=cv2.LINE_8)
+    return blackened, np.eye(2, 3)
+
+
+def to_inter_ocular(image: np.ndarray, landmarks: np.ndarray, pixels: float) -> Transformed:
+    """The image shrunk so that the eyes are ``pixels`` apart (never enlarged)."""
+    _, _, _, iod = _eye_frame(landmarks)
+    return resize(image, min(1.0, pixels / iod))
+
+
+def eye_band(image: np.ndarray, landmarks: np.ndarray, height: float) -> Transformed:
+    """A black band along the eye line, half an inter-ocular distance beyond each eye and
+    ``height`` inter-ocular distances high, centred on the eyes."""
+    middle, along, down, iod = _eye_frame(landmarks)
+    half_length, half_height = iod, height * iod / 2
+    corners = np.array(
+        [
+            middle - half_length * along - half_height * down,
+            middle + half_length * along - half_height * down,
+            middle + half_length * along + half_height * down,
+            middle - half_length * along + half_height * down,
+        ]
+    )
+    return _blacken(image, corners)
+
+
+def lower_face(image: np.ndarray, landmarks: np.ndarray, share: float) -> Transformed:
+    """The face black below a line parallel to the eyes, ``share`` of the way up from the mouth
+    to the eyes (1: from the eye line), 1.25 inter-ocular distances either side of the face's
+    axis and down past the chin."""
+    middle, along, down, iod = _eye_frame(landmarks)
+    mouth = landmarks[3:5].astype(np.float64).mean(axis=0)
+    depth = float(np.dot(mouth - middle, down))
+    top = middle + (1 - share) * depth * down
+    bottom = top + (share * depth + 1.5 * iod) * down
+    half_width = 1.25 * iod
+    corners = np.array(
+        [
+            top - half_width * along,
+            top + half_width * along,
+            bottom + half_width * along,
+            bottom - half_width * along,
+        ]
+    )
+    return _blacken(image, corners)

@@ -18,9 +18,17 @@ import numpy as np
 from bench.cache import config_key
 from bench.config import GEOMETRIC_CONDITIONS, StressCondition, StressConfig
 from bench.stress import geometric, photometric
+from bench.stress.faces import REFERENCE_FACES
 
 #: Bumped when a geometric condition changes what it draws, so no cached result is reused.
 FORMAT = 1
+
+
+_PLACED_BY_THE_FACE = {
+    StressCondition.resolution: geometric.to_inter_ocular,
+    StressCondition.eye_band: geometric.eye_band,
+    StressCondition.lower_face: geometric.lower_face,
+}
 
 
 class _RecentImages:
@@ -130,6 +138,14 @@ class Stress:
             return Stressed(photometric.corrupt(image, name.value, severity, seed), np.eye(2, 3))
         assert self.config.levels is not None  # StressConfig requires levels for these
         level = self.config.levels[severity - 1]
+        if name in _PLACED_BY_THE_FACE:
+            landmarks = REFERENCE_FACES.landmarks(image, content_digest)
+            if landmarks is None:
+                raise StressError(
+                    f"stress={name.value} is placed by the face's reference landmarks, and fewer than "
+                    "3 of the reference detectors found a face in this image"
+                )
+            return Stressed(*_PLACED_BY_THE_FACE[name](image, landmarks, level))
         rng = np.random.default_rng(seeds)
         if name is StressCondition.rotation:
             degrees = level if rng.integers(0, 2) == 0 else -level
