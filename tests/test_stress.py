@@ -24,7 +24,7 @@ from bench.detectors import create_detector, select_face
 from bench.pipeline.entries import ImageEntry, image_entries
 from bench.reporting.stress import StressRun, stress_report
 from bench.runtime import Runtime
-from bench.stress import Stress, StressError, geometric
+from bench.stress import FaceDonors, Stress, StressError, geometric
 from bench.stress.faces import REFERENCE_FACES
 
 from .cli import run_bench
@@ -40,11 +40,17 @@ LEVELS = {
     StressCondition.resolution: [40.0, 24.0, 16.0, 12.0, 8.0],
     StressCondition.eye_band: [0.25, 0.4, 0.55, 0.7, 0.85],
     StressCondition.lower_face: [0.2, 0.4, 0.6, 0.8, 1.0],
+    StressCondition.distractor: [0.6, 0.8, 1.0, 1.2, 1.5],
 }
 
 
+#: The test images' own folders: the donors of distractor faces.
+DONORS = FaceDonors(resolve("lfw_deepfunneled"), tuple(LFW_SAMPLES), 50_000_000)
+
+
 def stress(name: StressCondition, severity: int = 3, **options: object) -> Stress:
-    return Stress(StressConfig(name=name, severity=severity, levels=LEVELS.get(name), **options))  # type: ignore[arg-type]
+    config = StressConfig(name=name, severity=severity, levels=LEVELS.get(name), **options)  # type: ignore[arg-type]
+    return Stress(config, DONORS)
 
 
 def content(image: np.ndarray) -> str:
@@ -85,11 +91,14 @@ def test_the_same_image_is_degraded_the_same_way_and_another_seed_differently(
     condition: StressCondition, lfw_images: list[np.ndarray]
 ) -> None:
     image = lfw_images[0]
-    first = stress(condition).degrade(image, content(image)).image
-    again = stress(condition).degrade(image.copy(), content(image)).image
+    first = stress(condition).degrade(image, content(image), LFW_SAMPLES[0]).image
+    again = stress(condition).degrade(image.copy(), content(image), LFW_SAMPLES[0]).image
     assert np.array_equal(first, again)
     assert first.shape != image.shape or not np.array_equal(first, image)
-    others = [stress(condition, seed=seed).degrade(image, content(image)).image for seed in range(1, 9)]
+    others = [
+        stress(condition, seed=seed).degrade(image, content(image), LFW_SAMPLES[0]).image
+        for seed in range(1, 9)
+    ]
     differs = any(other.shape != first.shape or not np.array_equal(first, other) for other in others)
     assert differs == (condition not in DRAW_NOTHING)
 
@@ -251,6 +260,28 @@ def test_resolution_brings_the_eyes_to_the_given_distance(lfw_images: list[np.nd
     carried = points @ stressed.transform[:, :2].T + stressed.transform[:, 2]
     assert np.linalg.norm(carried[1] - carried[0]) == pytest.approx(16, abs=0.3)
     assert stressed.image.shape[0] == round(image.shape[0] * 16 / np.linalg.norm(points[1] - points[0]))
+
+
+def test_a_distractor_is_another_persons_face_and_the_selection_keeps_this_one(
+    lfw_images: list[np.ndarray],
+) -> None:
+    detector = create_detector("yunet", Runtime.local("cpu", threads=1))
+    for index in range(3):
+        image, path = lfw_images[index], LFW_SAMPLES[index]
+        stressed = stress(StressCondition.distractor, 3).apply(image, content(image), path)
+        assert not np.array_equal(stressed.image, image)
+        (faces,) = detector.detect([stressed.image])
+        assert len(faces) >= 2  # this face and the pasted one, as large
+        chosen = select_face(faces, stressed.image.shape[:2])
+        reference = REFERENCE_FACES.landmarks(image, content(image))
+        assert chosen is not None and chosen.landmarks is not None and reference is not None
+        inter_ocular = np.linalg.norm(reference[1] - reference[0])
+        # This face (a detector is a few pixels off the median), not the other, 100 px away.
+        assert np.linalg.norm(chosen.landmarks - reference, axis=1).mean() < 0.25 * inter_ocular
+    lonely = FaceDonors(resolve("lfw_deepfunneled"), (LFW_SAMPLES[0],), 50_000_000)
+    config = StressConfig(name=StressCondition.distractor, levels=LEVELS[StressCondition.distractor])
+    with pytest.raises(StressError, match="every image of the data set shows the person of"):
+        Stress(config, lonely).degrade(lfw_images[0], content(lfw_images[0]), LFW_SAMPLES[0])
 
 
 def test_a_condition_placed_by_the_face_names_an_image_without_one() -> None:

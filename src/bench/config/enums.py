@@ -97,7 +97,8 @@ class StressCondition(StrEnum):
     size), ``downscale`` (the whole image made smaller, detected at that size) and ``occlusion``
     (a black square over a random part of the image). Placed by the face's reference landmarks:
     ``resolution`` (the image shrunk until the eyes are so many pixels apart), ``eye_band`` (a
-    black band over both eyes) and ``lower_face`` (the face black from the mouth up).
+    black band over both eyes), ``lower_face`` (the face black from the mouth up) and
+    ``distractor`` (another person's face from the run's images pasted beside this one).
     """
 
     none = "none"
@@ -127,6 +128,7 @@ class StressCondition(StrEnum):
     resolution = "resolution"
     eye_band = "eye_band"
     lower_face = "lower_face"
+    distractor = "distractor"
 
 
 class StressSides(StrEnum):

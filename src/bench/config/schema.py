@@ -218,6 +218,7 @@ GEOMETRIC_CONDITIONS = frozenset(
         StressCondition.resolution,
         StressCondition.eye_band,
         StressCondition.lower_face,
+        StressCondition.distractor,
     }
 )
 
@@ -230,7 +231,8 @@ class StressConfig:
     the image's scale for ``small_face`` and ``downscale``, the square's side over the image's
     shorter side for ``occlusion``, the inter-ocular distance in pixels for ``resolution``, the
     band's height over the inter-ocular distance for ``eye_band``, the share of the eyes-to-mouth
-    distance covered for ``lower_face``); the photometric conditions take the library's own, and
+    distance covered for ``lower_face``, the pasted face's inter-ocular distance over this one's for
+    ``distractor``); the photometric conditions take the library's own, and
     ``levels`` must then be null.
     """
 

@@ -54,7 +54,7 @@ from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.samples import sample_faces
 from bench.pipeline.timing import StageTimer
 from bench.runtime import Runtime
-from bench.stress import Stress, StressError
+from bench.stress import FaceDonors, Stress, StressError
 
 #: What the models are warmed up on before timing starts (first calls allocate and tune).
 _WARMUP_IMAGE = np.full((256, 256, 3), 127, dtype=np.uint8)
@@ -90,7 +90,7 @@ def _decode_timed(
         content = bytes_digest(data) if digest or entry.stressed else None
         if entry.stressed:
             assert content is not None
-            image = stress.apply(image, content).image
+            image = stress.apply(image, content, entry.path).image
             content = stress.digest(content)
         decoded = _Decoded(index, image, "", content if digest else None)
     except (ImageDecodeError, StressError) as error:
@@ -109,7 +109,10 @@ class BenchmarkRunner:
         self.timer = StageTimer()
         with self.timer("load"):
             self.dataset: PairDataset = load_dataset(config.dataset)
-        self.stress = Stress(config.stress)
+        self.stress = Stress(
+            config.stress,
+            FaceDonors(self.dataset.image_root, tuple(self.dataset.images), config.dataset.max_image_pixels),
+        )
         self.entries: ImageEntries = image_entries(self.dataset, config.stress)
         self.passthrough = detector_entry(config.detector.name).passthrough
         self.chooser = FaceChooser(

@@ -36,7 +36,7 @@ def sample_faces(
             data = read_image_bytes(image_root / record.path, image_root)
             image = decode_image_bytes(data, image_root / record.path, max_pixels)
             if record.stressed:
-                image = stress.apply(image, bytes_digest(data)).image
+                image = stress.apply(image, bytes_digest(data), record.path).image
         except (ImageDecodeError, StressError) as error:
             log.warning("sample face not shown: %s", error)
             continue

@@ -129,3 +129,37 @@ def lower_face(image: np.ndarray, landmarks: np.ndarray, share: float) -> Transf
         ]
     )
     return _blacken(image, corners)
+
+
+def paste_face(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    donor: np.ndarray,
+    donor_landmarks: np.ndarray,
+    size: float,
+    side: int,
+) -> Transformed:
+    """``donor``'s face pasted beside this one (``side`` -1: on the image's left, 1: its right),
+    level with it, scaled so that its eyes are ``size`` times this face's inter-ocular distance
+    apart, through a feathered elliptical mask; where the donor image ends, nothing is pasted."""
+    middle, along, _, iod = _eye_frame(landmarks)
+    donor_middle, _, _, donor_iod = _eye_frame(donor_landmarks)
+    centre = (middle + landmarks[3:5].mean(axis=0)) / 2
+    donor_centre = (donor_middle + donor_landmarks[3:5].mean(axis=0)) / 2
+    scale = size * iod / donor_iod
+    target = centre + side * 1.2 * (1 + size) * iod * along
+    matrix = np.array(
+        [[scale, 0.0, target[0] - scale * donor_centre[0]], [0.0, scale, target[1] - scale * donor_centre[1]]]
+    )
+    height, width = image.shape[:2]
+    warped = cv2.warpAffine(
+        donor, matrix, (width, height), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
+    covered = cv2.warpAffine(np.full(donor.shape[:2], 255, np.uint8), matrix, (width, height))
+    mask = np.zeros((height, width), np.uint8)
+    axes = (round(1.1 * size * iod), round(1.5 * size * iod))
+    cv2.ellipse(mask, (round(target[0]), round(target[1])), axes, 0, 0, 360, 255, thickness=-1)
+    alpha = cv2.GaussianBlur(np.minimum(mask, covered).astype(np.float32) / 255, (0, 0), 0.12 * size * iod)
+    alpha = alpha[..., None]
+    pasted = image.astype(np.float32) * (1 - alpha) + warped.astype(np.float32) * alpha
+    return np.clip(np.round(pasted), 0, 255).astype(np.uint8), np.eye(2, 3)

@@ -18,6 +18,7 @@ import numpy as np
 from bench.cache import config_key
 from bench.config import GEOMETRIC_CONDITIONS, StressCondition, StressConfig
 from bench.stress import geometric, photometric
+from bench.stress.distractor import FaceDonors
 from bench.stress.faces import REFERENCE_FACES
 
 #: Bumped when a geometric condition changes what it draws, so no cached result is reused.
@@ -81,11 +82,14 @@ class Stressed:
 
 
 class Stress:
-    """``stress.name`` at ``stress.severity``; ``apply`` degrades one decoded RGB image."""
+    """``stress.name`` at ``stress.severity``; ``apply`` degrades one decoded RGB image.
+    ``donors`` are the run's images, where ``distractor`` takes its faces from."""
 
-    def __init__(self, config: StressConfig) -> None:
+    def __init__(self, config: StressConfig, donors: FaceDonors | None = None) -> None:
         self.config = config
         self.active = config.active
+        self.donors = donors
+        distractor = config.name is StressCondition.distractor
         self.key = config_key(
             {
                 "format": FORMAT,
@@ -94,6 +98,7 @@ class Stress:
                 "seed": config.seed,
                 "levels": config.levels,
                 "library": self.library,
+                "donors": donors.fingerprint if distractor and donors is not None else None,
             }
         )
 
@@ -111,18 +116,19 @@ class Stress:
         """The cache identity of the degraded image whose clean bytes have ``content_digest``."""
         return hashlib.blake2b(f"{content_digest}:{self.key}".encode(), digest_size=16).hexdigest()
 
-    def apply(self, image: np.ndarray, content_digest: str) -> Stressed:
-        """``image`` degraded; the same image (by content) gives the same bytes every time."""
+    def apply(self, image: np.ndarray, content_digest: str, path: str | None = None) -> Stressed:
+        """``image`` degraded; the same image (by content) gives the same bytes every time.
+        ``path`` (the image's name in the data set) tells ``distractor`` whose face it is."""
         if not self.active:
             return Stressed(image, np.eye(2, 3))
         digest = self.digest(content_digest)
         stressed = _RECENT.get(digest)
         if stressed is None:
-            stressed = self.degrade(image, content_digest)
+            stressed = self.degrade(image, content_digest, path)
             _RECENT.put(digest, stressed)
         return stressed
 
-    def degrade(self, image: np.ndarray, content_digest: str) -> Stressed:
+    def degrade(self, image: np.ndarray, content_digest: str, path: str | None = None) -> Stressed:
         """``apply`` without the process's recent images: computed here and now."""
         if not self.active:
             return Stressed(image, np.eye(2, 3))
@@ -138,13 +144,15 @@ class Stress:
             return Stressed(photometric.corrupt(image, name.value, severity, seed), np.eye(2, 3))
         assert self.config.levels is not None  # StressConfig requires levels for these
         level = self.config.levels[severity - 1]
-        if name in _PLACED_BY_THE_FACE:
+        if name in _PLACED_BY_THE_FACE or name is StressCondition.distractor:
             landmarks = REFERENCE_FACES.landmarks(image, content_digest)
             if landmarks is None:
                 raise StressError(
                     f"stress={name.value} is placed by the face's reference landmarks, and fewer than "
                     "3 of the reference detectors found a face in this image"
                 )
+            if name is StressCondition.distractor:
+                return self._distractor(image, landmarks, level, path, np.random.default_rng(seeds))
             return Stressed(*_PLACED_BY_THE_FACE[name](image, landmarks, level))
         rng = np.random.default_rng(seeds)
         if name is StressCondition.rotation:
@@ -155,3 +163,23 @@ class Stress:
         if name is StressCondition.downscale:
             return Stressed(*geometric.resize(image, level))
         return Stressed(*geometric.occlude(image, level, rng))
+
+    def _distractor(
+        self,
+        image: np.ndarray,
+        landmarks: np.ndarray,
+        size: float,
+        path: str | None,
+        rng: np.random.Generator,
+    ) -> Stressed:
+        if self.donors is None or path is None:
+            raise StressError("stress=distractor needs the run's images to take another person's face from")
+        drawn = self.donors.draw(path, rng)
+        if drawn is None:
+            raise StressError(f"stress=distractor: every image of the data set shows the person of {path}")
+        donor_path, donor, donor_digest = drawn
+        donor_landmarks = REFERENCE_FACES.landmarks(donor, donor_digest)
+        if donor_landmarks is None:
+            raise StressError(f"stress=distractor: the reference detectors find no face in {donor_path}")
+        side = -1 if rng.integers(0, 2) == 0 else 1
+        return Stressed(*geometric.paste_face(image, landmarks, donor, donor_landmarks, size, side))
