@@ -32,6 +32,14 @@ class ReferenceFaces:
                 self._landmarks[content_digest] = faces[0].landmarks if faces else None
             return self._landmarks[content_digest]
 
+    def weights(self) -> list[str]:
+        """The SHA-256 of every weights file the reference detectors load: what the faces depend on."""
+        from bench.assets.resolver import sha256_of
+        from bench.config import ReferenceOptions
+        from bench.detectors import detector_entry
+
+        return [sha256_of(path) for path in detector_entry("reference").weights(ReferenceOptions())]
+
     def _reference(self) -> Detector:
         if self._detector is None:
             from bench.detectors import create_detector  # every detector: only once needed

@@ -99,8 +99,13 @@ class Stress:
                 "levels": config.levels,
                 "library": self.library,
                 "donors": donors.fingerprint if distractor and donors is not None else None,
+                "reference_weights": REFERENCE_FACES.weights() if self._placed_by_the_face else None,
             }
         )
+
+    @property
+    def _placed_by_the_face(self) -> bool:
+        return self.config.name in _PLACED_BY_THE_FACE or self.config.name is StressCondition.distractor
 
     @property
     def library(self) -> str | None:
@@ -144,7 +149,7 @@ class Stress:
             return Stressed(photometric.corrupt(image, name.value, severity, seed), np.eye(2, 3))
         assert self.config.levels is not None  # StressConfig requires levels for these
         level = self.config.levels[severity - 1]
-        if name in _PLACED_BY_THE_FACE or name is StressCondition.distractor:
+        if self._placed_by_the_face:
             landmarks = REFERENCE_FACES.landmarks(image, content_digest)
             if landmarks is None:
                 raise StressError(
