@@ -214,15 +214,35 @@ def _groups_markdown(groups: pd.DataFrame) -> str:
         "Methods sharing a letter do not differ significantly on the pairs all of them scored "
         "(exact McNemar on the pair decisions, Holm-adjusted within the cell; stress_significance.csv).",
         "",
-        "| condition | severity | pairs | methods, best first (group) |",
-        "|---|--:|--:|---|",
+        "| condition | severity | pairs | methods, best first (group) | landmark methods told apart |",
+        "|---|--:|--:|---|---|",
     ]
+    separating = []
     for (condition, severity), cell in groups.groupby(["condition", "severity"], sort=True):
         ranked = ", ".join(
             f"{row.method} {100 * row.accuracy:.2f} ({row.group})" for row in cell.itertuples()
         )
-        lines.append(f"| {condition} | {severity} | {cell['pairs'].iloc[0]} | {ranked} |")
+        apart = _landmark_methods_apart(cell)
+        if apart:
+            separating.append(f"{condition} {severity}")
+        pairs = cell["pairs"].iloc[0]
+        lines.append(f"| {condition} | {severity} | {pairs} | {ranked} | {'yes' if apart else 'no'} |")
+    lines += [
+        "",
+        "Cells where two landmark methods (all but `center_crop` and the model-only `none`) share no "
+        f"group: {', '.join(separating) if separating else 'none'}.",
+    ]
     return "\n".join(lines) + "\n"
+
+
+#: Rows of a stress sweep that have no landmarks of their own.
+_WITHOUT_LANDMARKS = frozenset({"center_crop", "none"})
+
+
+def _landmark_methods_apart(cell: pd.DataFrame) -> bool:
+    """Whether two methods with landmarks are in groups that share no letter."""
+    letters = [set(row.group) for row in cell.itertuples() if row.method not in _WITHOUT_LANDMARKS]
+    return any(not a & b for index, a in enumerate(letters) for b in letters[index + 1 :])
 
 
 def _pp(value: float) -> str:
