@@ -16,6 +16,7 @@ import string
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+import networkx as nx
 import numpy as np
 from scipy.stats import binomtest
 
@@ -125,24 +126,27 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def letter_groups(ranked: Sequence[str], differ: Collection[frozenset[str]]) -> dict[str, list[str]]:
-    """The groups of methods that do not differ significantly, by letter. ``ranked`` lists the
-    methods best first; ``differ`` holds the pairs that differ significantly. A group is a maximal
-    run of consecutive methods in which no two differ, so methods sharing a letter are not told
-    apart by the test, and a method between two that differ can be in both groups. Every method
-    is in at least one. Letters run a, b, ... from the best group (then A-Z, then numbers in
-    parentheses: there are never more groups than methods)."""
-    runs: list[tuple[int, int]] = []
-    end = 0
-    for start in range(len(ranked)):
-        # The run from ``start`` reaches at least as far as the one before it did.
-        end = max(end, start)
-        while end + 1 < len(ranked) and not any(
-            frozenset((ranked[member], ranked[end + 1])) in differ for member in range(start, end + 1)
-        ):
-            end += 1
-        if not runs or end > runs[-1][1]:
-            runs.append((start, end))
-    return {_group_name(number): list(ranked[start : end + 1]) for number, (start, end) in enumerate(runs)}
+    """The groups of methods that do not differ significantly, by letter (a compact letter
+    display). ``ranked`` lists the methods best first; ``differ`` holds the pairs that differ
+    significantly. A group is a largest set of methods no two of which differ: a maximal clique
+    of the graph joining every two methods the test does not tell apart (``networkx``), so two
+    methods share a letter exactly when the test does not tell them apart, and a method can be
+    in several groups. Groups are lettered a, b, ... in the order of their members' ranks (then
+    A-Z, then numbers in parentheses)."""
+    position = {method: index for index, method in enumerate(ranked)}
+    graph = nx.Graph()
+    graph.add_nodes_from(ranked)
+    graph.add_edges_from(
+        (a, b)
+        for index, a in enumerate(ranked)
+        for b in ranked[index + 1 :]
+        if frozenset((a, b)) not in differ
+    )
+    cliques = sorted(
+        (sorted(clique, key=position.__getitem__) for clique in nx.find_cliques(graph)),
+        key=lambda clique: [position[method] for method in clique],
+    )
+    return {_group_name(number): clique for number, clique in enumerate(cliques)}
 
 
 def _group_name(number: int) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from bench.metrics import cross_validated_decisions, keys, pairwise_significance
@@ -289,6 +290,7 @@ def _curves(results: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path
     rows = math.ceil(len(conditions) / columns)
     fig = Figure(figsize=(4.2 * columns, 3.2 * rows + 0.6), dpi=110, layout="constrained")
     methods = sorted(results["method"].unique())
+    colours = dict(zip(methods, _colours(len(methods)), strict=True))
     for index, condition in enumerate(conditions):
         ax = fig.add_subplot(rows, columns, index + 1)
         jobs = results[results["condition"] == condition]
@@ -299,16 +301,36 @@ def _curves(results: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path
             severity, value = own["severity"].tolist(), own[metric].tolist()
             if method in clean.index:
                 severity, value = [0, *severity], [clean[method], *value]
-            ax.plot(severity, 100 * np.asarray(value), marker="o", linewidth=1.4, markersize=3, label=method)
+            ax.plot(
+                severity,
+                100 * np.asarray(value),
+                marker="o",
+                linewidth=1.4,
+                markersize=3,
+                label=method,
+                color=colours[method],
+            )
         ax.set_title(condition, fontsize=9)
         ax.set_xlabel("severity (0: clean)", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_xticks(range(0, 6))
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8)
+    # A method can be missing from a panel (the model-only row has no geometric conditions).
+    legend = {
+        label: handle
+        for ax in fig.axes
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
+    }
+    fig.legend(
+        list(legend.values()), list(legend), loc="outside lower center", ncols=min(5, len(legend)), fontsize=8
+    )
     return save_figure(fig, path)
+
+
+def _colours(count: int) -> list[tuple[float, ...]]:
+    """One colour per method, the same in every panel (tab10, then tab20 past ten methods)."""
+    return [tuple(colormaps["tab10" if count <= 10 else "tab20"](index)) for index in range(count)]
 
 
 def _heatmap(summary: pd.DataFrame, path: Path) -> Path:
