@@ -117,37 +117,25 @@ def _summary(results: pd.DataFrame) -> pd.DataFrame:
     method (condition ``all``): the mean over every degraded job and the relative degradation."""
     clean = results[results["condition"] == CLEAN].groupby("method")["accuracy"].mean()
     degraded = results[results["condition"] != CLEAN]
-    rows = []
-    for (method, condition), jobs in degraded.groupby(["method", "condition"], sort=True):
-        mean = jobs["accuracy"].mean()
-        base = clean.get(method, math.nan)
-        rows.append(
-            {
-                "method": method,
-                "condition": condition,
-                "severities": len(jobs),
-                "clean_accuracy": base,
-                "mean_accuracy": mean,
-                "drop": base - mean,
-                "relative_degradation": (base - mean) / base if base else math.nan,
-                "mean_success_rate": jobs["success_rate"].mean(),
-            }
-        )
-    for method, jobs in degraded.groupby("method", sort=True):
-        mean = jobs["accuracy"].mean()
-        base = clean.get(method, math.nan)
-        rows.append(
-            {
-                "method": method,
-                "condition": "all",
-                "severities": len(jobs),
-                "clean_accuracy": base,
-                "mean_accuracy": mean,
-                "drop": base - mean,
-                "relative_degradation": (base - mean) / base if base else math.nan,
-                "mean_success_rate": jobs["success_rate"].mean(),
-            }
-        )
+
+    def row(method: str, condition: str, jobs: pd.DataFrame) -> dict[str, object]:
+        mean, base = jobs["accuracy"].mean(), clean.get(method, math.nan)
+        return {
+            "method": method,
+            "condition": condition,
+            "severities": len(jobs),
+            "clean_accuracy": base,
+            "mean_accuracy": mean,
+            "drop": base - mean,
+            "relative_degradation": (base - mean) / base if base else math.nan,
+            "mean_success_rate": jobs["success_rate"].mean(),
+        }
+
+    rows = [
+        row(method, condition, jobs)
+        for (method, condition), jobs in degraded.groupby(["method", "condition"])
+    ]
+    rows += [row(method, "all", jobs) for method, jobs in degraded.groupby("method")]
     return pd.DataFrame(
         rows,
         columns=[
