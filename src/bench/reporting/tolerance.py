@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from bench.reporting.plots import save_figure
@@ -116,20 +117,25 @@ def _plot(table: pd.DataFrame, path: Path) -> Path:
             linewidth=1.5,
             label=f"reference + {kind}",
         )
+    # Methods crowd where the detectors agree: each its own marker and colour, named in the legend.
     points = table[(table["role"] == "method") & table["nme"].notna()]
-    ax.scatter(100 * points["nme"], 100 * points["accuracy"], color="black", zorder=3, s=18)
-    for row in points.itertuples():
-        ax.annotate(
-            row.label,
-            (100 * row.nme, 100 * row.accuracy),
-            fontsize=7,
-            xytext=(4, 3),
-            textcoords="offset points",
+    markers = "sD^vP*Xph<>"
+    for index, row in enumerate(points.itertuples()):
+        ax.scatter(
+            100 * row.nme,
+            100 * row.accuracy,
+            marker=markers[index % len(markers)],
+            color=colormaps["tab10"]((index + 1) % 10),
+            edgecolors="black",
+            linewidths=0.5,
+            s=42,
+            zorder=3,
+            label=f"{row.label} (NME {100 * row.nme:.1f} %)",
         )
     ax.set_xlabel("landmark error against the reference, NME (% of inter-ocular distance)")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Alignment tolerance: accuracy against landmark error", fontsize=10)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="lower left")
     return save_figure(fig, path)
