@@ -24,9 +24,19 @@ def app(cfg: DictConfig) -> float:
     return run_experiment(cfg)
 
 
+#: ``bench <tool> ...``: commands beside the benchmark, each a module with ``main(argv)``.
+TOOLS = {"flops": "bench.flops"}
+
+
 def main() -> None:
-    """Run the application; SIGTERM or Ctrl-C (the run already ended KILLED) end an open
-    sweep's parent run KILLED too, with its report, and exit 128 + the signal's number."""
+    """Run the application (or ``bench <tool>``, see ``TOOLS``); SIGTERM or Ctrl-C (the run
+    already ended KILLED) end an open sweep's parent run KILLED too, with its report, and exit
+    128 + the signal's number."""
+    if len(sys.argv) > 1 and sys.argv[1] in TOOLS:
+        import importlib
+
+        importlib.import_module(TOOLS[sys.argv[1]]).main(sys.argv[2:])
+        return
     try:
         app()
     except (KeyboardInterrupt, Terminated) as stop:

@@ -27,6 +27,7 @@ from torch import nn
 
 from bench.backends.onnx import OnnxSession
 from bench.config import EmbedBackend, HardwareConfig, ModelConfig, Precision
+from bench.models.complexity import complexity
 from bench.models.edgeface import (
     EMBEDDING_DIM,
     INPUT_SIZE,
@@ -253,6 +254,7 @@ class Embedder:
             "model_arch": self.arch,
             "model_rank_ratio": "none" if self.rank_ratio is None else str(self.rank_ratio),
             "model_params": str(self.num_parameters),
+            "model_mflops": f"{complexity(self.arch, self.rank_ratio).flops / 1e6:.2f}",
             "model_quantized": str(self.quantized).lower(),
             "model_flip": str(self.flip).lower(),
             "model_device": self.device,
