@@ -92,12 +92,12 @@ test-e2e: install ## The MLflow UI in headless Chromium (installs Debian's chrom
 	$(PY) -m pytest -m e2e
 
 lint: install ## ruff check and format check
-	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m ruff format --check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks hubconf.py
+	$(PY) -m ruff format --check src tests benchmarks hubconf.py
 
 format: install ## Apply ruff's formatting and safe fixes
-	$(PY) -m ruff check --fix src tests benchmarks
-	$(PY) -m ruff format src tests benchmarks
+	$(PY) -m ruff check --fix src tests benchmarks hubconf.py
+	$(PY) -m ruff format src tests benchmarks hubconf.py
 
 ui: install ## Open the MLflow UI on the default SQLite store
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(MLFLOW_DB) --host 127.0.0.1 --port $(UI_PORT)

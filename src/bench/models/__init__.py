@@ -1,6 +1,6 @@
 """Face recognition models: EdgeFace variants behind one ``Embedder`` interface."""
 
-from bench.models.edgeface import EMBEDDING_DIM
+from bench.models.edgeface import EMBEDDING_DIM, VARIANTS, create_model
 from bench.models.embedder import (
     Embedder,
     Forward,
@@ -13,11 +13,13 @@ from bench.models.embedder import (
 
 __all__ = [
     "EMBEDDING_DIM",
+    "VARIANTS",
     "Embedder",
     "Forward",
     "OnnxForward",
     "TorchForward",
     "create_embedder",
+    "create_model",
     "list_models",
     "model_config",
 ]

@@ -151,3 +151,17 @@ def count_parameters(model: nn.Module) -> int:
             weight, bias = module._weight_bias()
             total += weight.numel() + (bias.numel() if bias is not None else 0)
     return total
+
+
+def create_model(name: str, pretrained: bool = True, path: str | os.PathLike[str] | None = None) -> nn.Module:
+    """A published EdgeFace variant (``VARIANTS``) in eval mode, with its weights from the asset
+    resolver (or ``path``) when ``pretrained``; untrained otherwise. The library entry point and
+    the one ``hubconf.py`` serves to ``torch.hub.load``. It takes ``(N, 3, 112, 112)`` RGB scaled
+    to [-1, 1] (``(x / 255 - 0.5) / 0.5``) and returns ``(N, 512)`` unnormalised embeddings."""
+    variant = VARIANTS.get(name)
+    if variant is None:
+        raise ValueError(f"unknown EdgeFace model {name!r}; published: {', '.join(VARIANTS)}")
+    if not pretrained:
+        return build_edgeface(variant.arch, variant.rank_ratio, variant.quantized)
+    weights = weights_path(name, path)
+    return load_edgeface(variant.arch, weights, variant.rank_ratio, variant.quantized)
