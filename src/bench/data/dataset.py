@@ -24,16 +24,9 @@ class PairDataset:
 
     @property
     def images(self) -> list[str]:
-        """Every image the pairs use, once, in first-use order: each is processed once."""
+        """Every image the pairs use, once, in first-use order (the runner processes each once, or
+        twice when one side of each pair is degraded: ``bench.pipeline.entries``)."""
         return list(dict.fromkeys(path for pair in self.pairs for path in (pair.image_a, pair.image_b)))
-
-    def pair_indices(self) -> tuple[np.ndarray, np.ndarray]:
-        """Indices into ``images`` of each pair's two images."""
-        index = {path: i for i, path in enumerate(self.images)}
-        return (
-            np.array([index[pair.image_a] for pair in self.pairs], dtype=np.int64),
-            np.array([index[pair.image_b] for pair in self.pairs], dtype=np.int64),
-        )
 
     @property
     def labels(self) -> np.ndarray:
