@@ -274,6 +274,16 @@ def _tolerance_report(
     ]
     if not references:
         return []
+    unperturbed = [
+        child.data.params.get("perturbation.kind", "none") == "none"
+        or float(child.data.params.get("perturbation.magnitude", 0.0)) == 0
+        for child, _ in references
+    ]
+    if not any(unperturbed):
+        log.warning(
+            "Sweep: no reference run without perturbation (magnitude 0): no alignment-tolerance curve"
+        )
+        return []
     with tempfile.TemporaryDirectory() as tmp:
         curve = [
             LandmarkRun(
