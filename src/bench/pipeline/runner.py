@@ -26,7 +26,7 @@ import torch
 
 from bench.alignment import ALIGNED_SIZE, BatchAligner
 from bench.cache import CachedDetection, FeatureCache, bytes_digest, file_digest
-from bench.config import BenchConfig
+from bench.config import BenchConfig, StressCondition
 from bench.cpu import cpu_info
 from bench.data import (
     ImageDecodeError,
@@ -109,10 +109,12 @@ class BenchmarkRunner:
         self.timer = StageTimer()
         with self.timer("load"):
             self.dataset: PairDataset = load_dataset(config.dataset)
-        self.stress = Stress(
-            config.stress,
-            FaceDonors(self.dataset.image_root, tuple(self.dataset.images), config.dataset.max_image_pixels),
+        donors = (
+            FaceDonors(self.dataset.image_root, tuple(self.dataset.images), config.dataset.max_image_pixels)
+            if config.stress.name is StressCondition.distractor
+            else None
         )
+        self.stress = Stress(config.stress, donors)
         self.entries: ImageEntries = image_entries(self.dataset, config.stress)
         self.passthrough = detector_entry(config.detector.name).passthrough
         self.chooser = FaceChooser(

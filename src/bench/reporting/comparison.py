@@ -196,7 +196,7 @@ def varying_labels(
     "run #2")."""
     patterns = tuple(ignore)
     runs = [
-        {str(key): str(value) for key, value in params.items() if not _matches(str(key), patterns)}
+        {str(key): str(value) for key, value in params.items() if not matches_any(str(key), patterns)}
         for params in params_per_run
     ]
     param_keys = sorted({key for params in runs for key in params}, key=_key_priority)
@@ -232,7 +232,8 @@ def varying_labels(
     return numbered
 
 
-def _matches(key: str, patterns: tuple[str, ...]) -> bool:
+def matches_any(key: str, patterns: Iterable[str]) -> bool:
+    """Whether ``key`` matches one of the ``fnmatch`` ``patterns``."""
     return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
 
 
@@ -252,11 +253,7 @@ def _common_subset(
     if not scored:
         return 0, {}, {}, "no finished method has pair scores: no common subset"
     keyed = {label: keyed_pairs(frame) for label, frame in scored.items()}
-    detected = [
-        frame.index[(frame["both_detected"].astype(int) == 1) & np.isfinite(frame["score"])]
-        for frame in keyed.values()
-    ]
-    common = reduce(lambda left, right: left.intersection(right), detected).sort_values()
+    common = common_pairs(keyed.values(), detected_only=True)
     if common.empty:
         return 0, {}, {}, "no pair was detected by every finished method: common-subset accuracy is NaN"
     results, decisions = {}, {}
@@ -272,12 +269,31 @@ def _common_subset(
             )
             return len(common), {}, {}, note
         results[label] = result
-        decisions[label] = cross_validated_decisions(
-            pairs["score"].to_numpy(dtype=np.float64),
-            pairs["same"].to_numpy(dtype=np.int64),
-            pairs["fold"].to_numpy(),
-        )
+        decisions[label] = pair_decisions(frame, common)
     return len(common), results, decisions, None
+
+
+def common_pairs(keyed: Iterable[pd.DataFrame], detected_only: bool) -> pd.Index:
+    """The pairs (``keyed_pairs``' index), in order, that every run scored (a finite score) and,
+    with ``detected_only``, whose two faces every run detected."""
+    kept = []
+    for frame in keyed:
+        scored = np.isfinite(frame["score"].to_numpy(dtype=np.float64))
+        if detected_only:
+            scored &= frame["both_detected"].astype(int).to_numpy() == 1
+        kept.append(frame.index[scored])
+    return reduce(lambda left, right: left.intersection(right), kept).sort_values()
+
+
+def pair_decisions(keyed: pd.DataFrame, pairs: pd.Index) -> CrossValidatedDecisions:
+    """A run's decision on each of ``pairs`` (``common_pairs``) under the cross-validation
+    protocol of its accuracy, for the paired tests."""
+    chosen = keyed.loc[pairs]
+    return cross_validated_decisions(
+        chosen["score"].to_numpy(dtype=np.float64),
+        chosen["same"].to_numpy(dtype=np.int64),
+        pairs.get_level_values("fold").to_numpy(),
+    )
 
 
 def _significance(decisions: Mapping[str, CrossValidatedDecisions], notes: list[str]) -> Significance | None:

@@ -19,8 +19,8 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from bench.metrics import cross_validated_decisions, keys, pairwise_significance
-from bench.reporting.comparison import keyed_pairs
+from bench.metrics import keys, pairwise_significance
+from bench.reporting.comparison import common_pairs, keyed_pairs, pair_decisions
 from bench.reporting.dashboard import plot_faces_by_method
 from bench.reporting.plots import save_figure
 
@@ -162,21 +162,8 @@ def _groups_per_cell(runs: Sequence[StressRun]) -> pd.DataFrame:
     for (condition, severity), frames in sorted(cells.items()):
         if len(frames) < 2:
             continue
-        scored = [
-            frame.index[np.isfinite(frame["score"].to_numpy(dtype=np.float64))] for frame in frames.values()
-        ]
-        common = scored[0]
-        for index in scored[1:]:
-            common = common.intersection(index)
-        common = common.sort_values()
-        decisions = {
-            method: cross_validated_decisions(
-                frame.loc[common, "score"].to_numpy(dtype=np.float64),
-                frame.loc[common, "same"].to_numpy(dtype=np.int64),
-                common.get_level_values("fold").to_numpy(),
-            )
-            for method, frame in frames.items()
-        }
+        common = common_pairs(frames.values(), detected_only=False)
+        decisions = {method: pair_decisions(frame, common) for method, frame in frames.items()}
         significance = pairwise_significance(decisions)
         for method, letters in significance.letters.items():
             rows.append(

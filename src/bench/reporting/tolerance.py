@@ -39,6 +39,11 @@ class LandmarkRun:
     magnitude: float = 0.0
 
 
+def is_unperturbed(kind: str, magnitude: float) -> bool:
+    """A reference run without an added error: the one every NME is measured against."""
+    return kind == "none" or magnitude == 0
+
+
 def read_landmarks(path: Path) -> tuple[dict[tuple[str, bool], np.ndarray], tuple[str, ...]]:
     """A run's ``landmarks.npz`` (``bench.tracking.artifacts.write_landmarks``): the points per
     image and their names."""
@@ -73,7 +78,7 @@ def tolerance_report(
 ) -> list[Path]:
     """``alignment_tolerance.csv`` and ``.png`` from the reference runs (one unperturbed among
     them: the reference every NME is measured against) and the methods' own runs."""
-    base = [run for run in references if run.kind == "none" or run.magnitude == 0]
+    base = [run for run in references if is_unperturbed(run.kind, run.magnitude)]
     if not base:
         raise ValueError(
             "the alignment-tolerance curve needs the unperturbed reference run (perturbation.magnitude=0)"
@@ -107,7 +112,9 @@ def _plot(table: pd.DataFrame, path: Path) -> Path:
     fig = Figure(figsize=(7, 5), dpi=120, layout="constrained")
     ax = fig.add_subplot()
     curve = table[table["role"] == "reference"]
-    base = curve[(curve["kind"] == "none") | (curve["magnitude"] == 0)]
+    base = curve[
+        [is_unperturbed(kind, size) for kind, size in zip(curve["kind"], curve["magnitude"], strict=True)]
+    ]
     for kind, levels in curve[curve["kind"] != "none"].groupby("kind"):
         levels = pd.concat([base, levels]).sort_values("nme")
         ax.plot(

@@ -19,7 +19,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import ClassVar
 
@@ -35,9 +34,15 @@ from omegaconf import DictConfig
 
 from bench.config import NOT_COMPARED
 from bench.metrics import keys
-from bench.reporting.comparison import DEFAULT_IGNORED_PARAMS, MethodRun, compare_runs, varying_labels
+from bench.reporting.comparison import (
+    DEFAULT_IGNORED_PARAMS,
+    MethodRun,
+    compare_runs,
+    matches_any,
+    varying_labels,
+)
 from bench.reporting.stress import STRESS_PARAMS, StressRun, is_stress_sweep, stress_condition, stress_report
-from bench.reporting.tolerance import LandmarkRun, read_landmarks, tolerance_report
+from bench.reporting.tolerance import LandmarkRun, is_unperturbed, read_landmarks, tolerance_report
 from bench.signals import Handler, raise_on_sigterm, restore_sigterm
 from bench.tracking.mlflow_store import (
     TrackingServerUnreachableError,
@@ -242,11 +247,7 @@ def _stress_runs(runs: list[MethodRun], params: list[dict[str, str]]) -> list[St
     """The finished jobs of a stress sweep, labelled by method: what varies besides ``stress.*``."""
     ignored = (*DEFAULT_IGNORED_PARAMS, STRESS_PARAMS)
     methods = [
-        tuple(
-            sorted(
-                (key, value) for key, value in own.items() if not any(fnmatchcase(key, p) for p in ignored)
-            )
-        )
+        tuple(sorted((key, value) for key, value in own.items() if not matches_any(key, ignored)))
         for own in params
     ]
     distinct = list(dict.fromkeys(methods))
@@ -268,18 +269,18 @@ def _tolerance_report(
     """The alignment-tolerance curve when the sweep ran ``detector=reference`` (at several
     ``perturbation`` sizes), with each method's latest clean run on the same pairs as a point."""
     references = [
-        (child, run)
+        (
+            child,
+            run,
+            child.data.params.get("perturbation.kind", "none"),
+            float(child.data.params.get("perturbation.magnitude", 0.0)),
+        )
         for child, run in zip(children, runs, strict=True)
         if child.data.params.get("detector.name") == "reference" and run.finished
     ]
     if not references:
         return []
-    unperturbed = [
-        child.data.params.get("perturbation.kind", "none") == "none"
-        or float(child.data.params.get("perturbation.magnitude", 0.0)) == 0
-        for child, _ in references
-    ]
-    if not any(unperturbed):
+    if not any(is_unperturbed(kind, magnitude) for _, _, kind, magnitude in references):
         log.warning(
             "Sweep: no reference run without perturbation (magnitude 0): no alignment-tolerance curve"
         )
@@ -290,10 +291,10 @@ def _tolerance_report(
                 run.label,
                 run.metrics[keys.ACCURACY],
                 *read_landmarks(Path(client.download_artifacts(child.info.run_id, "landmarks.npz", tmp))),
-                child.data.params.get("perturbation.kind", "none"),
-                float(child.data.params.get("perturbation.magnitude", 0.0)),
+                kind,
+                magnitude,
             )
-            for child, run in references
+            for child, run, kind, magnitude in references
         ]
         points = [
             LandmarkRun(
