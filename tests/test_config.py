@@ -29,8 +29,11 @@ from bench.paths import project_root
 from .conftest import CONF_DIR, bench_config, compose_config
 
 GROUPS = ("detector", "dataset", "model", "hardware", "cache", "pipeline", "tracking", "stress")
-#: Options that cannot compose alone: the pairs data set needs its folder and CSV.
-REQUIRED = {("dataset", "pairs"): ["dataset.root=/data", "dataset.pairs_csv=/data/pairs.csv"]}
+#: Options that cannot compose alone: the pairs data set needs its folder and CSV, a .bin its file.
+REQUIRED = {
+    ("dataset", "pairs"): ["dataset.root=/data", "dataset.pairs_csv=/data/pairs.csv"],
+    ("dataset", "bin"): ["dataset.path=/data/cfp_fp.bin"],
+}
 
 
 def options(group: str) -> list[str]:

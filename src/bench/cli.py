@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -12,8 +13,10 @@ from bench.config import register_configs
 from bench.paths import project_root
 from bench.signals import Terminated
 
-# Interpolations that the YAML configs use: paths that do not move with Hydra's run dirs.
+# Interpolations that the YAML configs use: paths that do not move with Hydra's run dirs, and a
+# data set named after its file.
 OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
+OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem, replace=True)
 register_configs()
 
 

@@ -102,6 +102,15 @@ class CsvPairsDatasetConfig(DatasetConfig):
 
 
 @dataclass
+class BinDatasetConfig(DatasetConfig):
+    """insightface's ``.bin`` validation format (``bench.data.bin_set``): aligned faces and
+    same/different flags in one file, scored in insightface's 10 folds."""
+
+    path: str = MISSING
+    aligned: bool = True
+
+
+@dataclass
 class ModelConfig:
     """An EdgeFace model. The layout (``arch``, ``rank_ratio``, ``quantized``) is the published
     variant's that ``name`` names (``bench.models.VARIANTS``) while ``arch`` is ``None``; setting

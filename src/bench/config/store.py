@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from bench.config.detectors import DETECTOR_OPTIONS
 from bench.config.schema import (
     BenchConfig,
+    BinDatasetConfig,
     CacheConfig,
     CsvPairsDatasetConfig,
     DetectorConfig,
@@ -31,6 +32,7 @@ from bench.config.schema import (
 GROUP_SCHEMAS: dict[str, type] = {
     "dataset_lfw_schema": LfwDatasetConfig,
     "dataset_pairs_schema": CsvPairsDatasetConfig,
+    "dataset_bin_schema": BinDatasetConfig,
     "model_schema": ModelConfig,
     "hardware_schema": HardwareConfig,
     "cache_schema": CacheConfig,

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.assets import resolve
-from bench.config import CsvPairsDatasetConfig, DatasetConfig, LfwDatasetConfig
+from bench.config import BinDatasetConfig, CsvPairsDatasetConfig, DatasetConfig, LfwDatasetConfig
+from bench.data.bin_set import unpack_bin
 from bench.data.csv_pairs import dealt_fold_advice, parse_csv_pairs
 from bench.data.files import check_images_exist
 from bench.data.pairs import Pair, check_scorable, parse_lfw_pairs, select_pairs
@@ -39,7 +40,8 @@ class PairDataset:
 
 def load_dataset(cfg: DatasetConfig) -> PairDataset:
     """Build the data set a ``dataset`` config describes: a CSV protocol over any image folder
-    (``CsvPairsDatasetConfig``), or an LFW ``pairs.txt`` over an asset folder. Every protocol
+    (``CsvPairsDatasetConfig``), an LFW ``pairs.txt`` over an asset folder, or an insightface
+    ``.bin`` (``BinDatasetConfig``, unpacked once into the asset cache). Every protocol
     error, selected pairs that cannot be scored, and every missing image of the pairs selected to
     run unless ``on_missing=count``, are raised here, before any image is read or model loads."""
     if isinstance(cfg, CsvPairsDatasetConfig):
@@ -55,6 +57,12 @@ def load_dataset(cfg: DatasetConfig) -> PairDataset:
         image_root = resolve(cfg.images, cfg.images_path)
         protocol = resolve(cfg.pairs, cfg.pairs_path)
         pairs = parse_lfw_pairs(protocol)
+        fold_advice = ""
+    elif isinstance(cfg, BinDatasetConfig):
+        protocol = Path(cfg.path).expanduser()
+        if not protocol.is_file():
+            raise FileNotFoundError(f"dataset.path: {protocol} is not a file (an insightface .bin)")
+        image_root, pairs = unpack_bin(protocol)
         fold_advice = ""
     else:
         raise TypeError(f"no loader for a {type(cfg).__name__}")
