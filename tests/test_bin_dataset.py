@@ -137,5 +137,5 @@ def test_the_run_is_named_after_the_file_and_a_missing_file_is_named(tmp_path: P
 
 
 def test_a_path_is_required() -> None:
-    with pytest.raises(OmegaConfBaseException, match="Missing mandatory value: dataset.path"):
+    with pytest.raises(OmegaConfBaseException, match=r"Missing mandatory value: dataset\.path"):
         bench_config("dataset=bin")

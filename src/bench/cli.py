@@ -28,7 +28,7 @@ def app(cfg: DictConfig) -> float:
 
 
 #: ``bench <tool> ...``: commands beside the benchmark, each a module with ``main(argv)``.
-TOOLS = {"flops": "bench.flops"}
+TOOLS = {"flops": "bench.flops", "export": "bench.export", "verify": "bench.verify"}
 
 
 def main() -> None:

@@ -37,7 +37,14 @@ from bench.models.edgeface import (
     weights_path,
 )
 from bench.models.kernels import KernelChoice, choose_precision
-from bench.models.onnx_export import export_onnx
+from bench.models.onnx_export import (
+    GRAPH_ARCH,
+    GRAPH_PARAMETERS,
+    GRAPH_RANK_RATIO,
+    export_onnx,
+    graph_metadata,
+    graph_parameters,
+)
 from bench.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,8 @@ PRECISIONS: dict[Precision, torch.dtype] = {
     Precision.bf16: torch.bfloat16,
 }
 FACE_SHAPE = (INPUT_SIZE, INPUT_SIZE, 3)
+#: The ``arch`` of an ONNX graph made elsewhere whose layout the config does not name.
+UNKNOWN_ARCH = "unknown"
 
 
 class Forward(Protocol):
@@ -254,7 +263,7 @@ class Embedder:
             "model_arch": self.arch,
             "model_rank_ratio": "none" if self.rank_ratio is None else str(self.rank_ratio),
             "model_params": str(self.num_parameters),
-            "model_mflops": f"{complexity(self.arch, self.rank_ratio).flops / 1e6:.2f}",
+            "model_mflops": self._mflops(),
             "model_quantized": str(self.quantized).lower(),
             "model_flip": str(self.flip).lower(),
             "model_device": self.device,
@@ -266,6 +275,11 @@ class Embedder:
             **self.forward.describe(),
             "model_pin_memory": str(self.pin_memory).lower(),
         }
+
+    def _mflops(self) -> str:
+        if self.arch == UNKNOWN_ARCH:
+            return "unknown"
+        return f"{complexity(self.arch, self.rank_ratio).flops / 1e6:.2f}"
 
     def __repr__(self) -> str:
         return f"Embedder({', '.join(f'{k}={v}' for k, v in self.describe().items())})"
@@ -331,6 +345,13 @@ def create_embedder(
     model = model_config(cfg)
     runtime = runtime or Runtime.local()
     backend = EmbedBackend(backend)
+    if is_onnx_graph(model):
+        if backend is EmbedBackend.torch or channels_last or pin_memory:
+            raise ValueError(
+                f"model.path {model.path} is an ONNX graph, which ONNX Runtime runs; backend=torch, "
+                "channels_last and pin_memory are options of PyTorch models: use backend=auto or onnxruntime"
+            )
+        return _graph_embedder(model, runtime, Precision(precision), batch_size)
     name = model.name
     arch, rank_ratio, quantized = _layout(model)
     kernels = choose_precision(
@@ -385,12 +406,57 @@ def create_embedder(
     )
 
 
+def is_onnx_graph(model: ModelConfig) -> bool:
+    """Whether ``model.path`` is an exported ONNX graph (``bench export``, or one made elsewhere
+    with EdgeFace's input and output), told by its ``.onnx`` suffix."""
+    return model.path is not None and Path(model.path).suffix.lower() == ".onnx"
+
+
 def embedding_precision(model: ModelConfig, hardware: HardwareConfig, runtime: Runtime) -> KernelChoice:
     """The precision ``create_embedder`` will run ``model`` in for this ``hardware`` group, known
     without loading it (the feature cache keys embeddings by it)."""
+    if is_onnx_graph(model):
+        return choose_precision(
+            hardware.precision, device=runtime.device, quantized=False, backend=EmbedBackend.onnxruntime
+        )
     _, _, quantized = _layout(model)
     return choose_precision(
         hardware.precision, device=runtime.device, quantized=quantized, backend=hardware.embed_backend
+    )
+
+
+def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, batch_size: int) -> Embedder:
+    """An ``Embedder`` over an ONNX graph file. Its layout (arch, low-rank factor, parameters)
+    is what ``bench export`` wrote into the graph's metadata; a graph made elsewhere reports
+    ``model.arch`` and ``model.rank_ratio`` as configured, and counts its float initialisers."""
+    kernels = choose_precision(
+        precision, device=runtime.device, quantized=False, backend=EmbedBackend.onnxruntime
+    )
+    if kernels.precision is not Precision.fp32:
+        raise ValueError(
+            f"model.path {model.path} is an fp32 ONNX graph; precision={kernels.precision} is "
+            "PyTorch autocast: use precision=fp32 (or auto) with it"
+        )
+    if model.quantized:
+        raise ValueError("model.quantized describes a PyTorch int8 layout, not an ONNX graph: leave it false")
+    path = weights_path(model.name, model.path)
+    metadata = graph_metadata(path)
+    arch = metadata.get(GRAPH_ARCH, model.arch)
+    rank = metadata.get(GRAPH_RANK_RATIO)
+    rank_ratio = model.rank_ratio if rank is None else (None if rank == "none" else float(rank))
+    parameters = metadata.get(GRAPH_PARAMETERS)
+    return Embedder(
+        OnnxForward(path, runtime),
+        name=model.name,
+        arch=arch or UNKNOWN_ARCH,
+        weights=path,
+        num_parameters=int(parameters) if parameters is not None else graph_parameters(path),
+        rank_ratio=rank_ratio,
+        flip=model.flip,
+        device=runtime.device_name,
+        precision=kernels.precision,
+        kernels=kernels.reason,
+        batch_size=batch_size,
     )
 
 

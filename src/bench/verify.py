@@ -1,0 +1,139 @@
+"""``bench verify A.jpg B.jpg``: are two photos the same person? The inference example.
+
+    bench verify A.jpg B.jpg [detector=yunet] [model=edgeface_xs_gamma_06] [threshold=0.32]
+
+Each photo is decoded, its face detected (the run's selection rule picks one) and aligned to the
+112x112 template, and embedded; the cosine of the two embeddings is compared with a threshold.
+Unless ``threshold=`` is given, it is the accuracy-maximising threshold that a benchmark run of
+the same model, detector and flip setting measured on LFW, read from the MLflow store
+(``tracking.uri``): the run with the most pairs, then the latest. ``make bench`` logs one for
+the defaults. A photo without a face is an error, not a centre crop.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from bench.alignment import ALIGNED_SIZE, align_face
+from bench.config import BenchConfig, to_bench_config
+from bench.data import ImageDecodeError, decode_image
+from bench.detectors import create_detector, detector_entry, select_face
+from bench.detectors.letterbox import faces_to_image, shrink_to
+from bench.metrics import keys
+from bench.models import create_embedder
+from bench.paths import project_root
+from bench.runtime import Runtime
+
+
+class NoThresholdError(LookupError):
+    """The store has no LFW run to take the threshold from."""
+
+
+class NoFaceError(ValueError):
+    """A photo in which the detector found no face."""
+
+
+@dataclass(frozen=True)
+class Threshold:
+    value: float
+    #: Where it comes from, for the printout.
+    source: str
+
+
+def lfw_threshold(config: BenchConfig) -> Threshold:
+    """The best threshold measured by a finished, unstressed run of this configuration's model,
+    detector, flip setting and data set (LFW; its aligned faces with ``detector=none``): the run
+    with the most pairs, then the latest."""
+    import mlflow
+
+    mlflow.set_tracking_uri(config.tracking.uri)
+    conditions = [
+        f"tags.model = '{config.model.name}'",
+        f"tags.detector = '{config.detector.name}'",
+        f"tags.dataset = '{config.dataset.name}'",
+        "attributes.status = 'FINISHED'",
+        "params.`stress.name` = 'none'",
+        "params.`perturbation.kind` = 'none'",
+        f"params.`model.flip` = '{config.model.flip}'",
+    ]
+    runs = mlflow.search_runs(
+        experiment_names=[config.tracking.experiment],
+        filter_string=" and ".join(conditions),
+        order_by=[f"metrics.{keys.NUM_PAIRS} DESC", "attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not runs:
+        raise NoThresholdError(
+            f"no finished {config.dataset.name} run of model={config.model.name} "
+            f"detector={config.detector.name} (model.flip={config.model.flip}) in experiment "
+            f"{config.tracking.experiment!r} of {config.tracking.uri}: run `python -m bench "
+            f"model={config.model.name} detector={config.detector.name}` first (make bench does, "
+            "for the defaults), or give threshold="
+        )
+    run = runs[0]
+    pairs = int(run.data.metrics[keys.NUM_PAIRS])
+    return Threshold(
+        run.data.metrics[keys.BEST_THRESHOLD],
+        f"LFW's best threshold in run {run.info.run_id} ({pairs} pairs of {run.data.tags['dataset']})",
+    )
+
+
+def aligned_face(path: Path, config: BenchConfig, runtime: Runtime) -> np.ndarray:
+    """The photo's selected face aligned to the template (an aligned photo as it is, with
+    ``detector=none``)."""
+    detector_name = config.detector.name
+    image = decode_image(path, path.parent, config.dataset.max_image_pixels)
+    if detector_entry(detector_name).passthrough:
+        if image.shape[:2] != (ALIGNED_SIZE, ALIGNED_SIZE):
+            raise NoFaceError(
+                f"{path}: detector={detector_name} takes aligned {ALIGNED_SIZE}x{ALIGNED_SIZE} faces"
+            )
+        return image
+    detector = create_detector(detector_name, runtime, config.detector.options)
+    try:
+        shrunk, placement = shrink_to(image, config.detect_max_side)
+        faces = faces_to_image(detector.detect([shrunk])[0], placement)
+    finally:
+        detector.close()
+    face = select_face(faces, image.shape, config.selection)
+    if face is None:
+        raise NoFaceError(f"{path}: detector={detector_name} found no face")
+    return align_face(image, face)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    photos: list[Path] = []
+    given: list[str] = []
+    overrides: list[str] = []
+    for argument in arguments:
+        key, assigned, value = argument.partition("=")
+        if not assigned:
+            photos.append(Path(argument))
+        elif key == "threshold":
+            given.append(value)
+        else:
+            overrides.append(argument)
+    if len(photos) != 2:
+        raise SystemExit("usage: bench verify A.jpg B.jpg [threshold=T] [detector=...] [model=...]")
+    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
+        config = to_bench_config(compose(config_name="config", overrides=["progress=false", *overrides]))
+    try:
+        threshold = Threshold(float(given[-1]), "given") if given else lfw_threshold(config)
+        runtime = Runtime.from_config(config.hardware, config.pipeline)
+        faces = np.stack([aligned_face(photo, config, runtime) for photo in photos])
+    except (NoThresholdError, NoFaceError, ImageDecodeError, ValueError) as error:
+        raise SystemExit(f"bench verify: {error}") from None
+    embedder = create_embedder(config.model, runtime, precision=config.hardware.precision)
+    first, second = embedder.embed(faces)
+    cosine = float(first @ second)
+    decision = "the same person" if cosine >= threshold.value else "different people"
+    print(f"{photos[0]} vs {photos[1]} ({config.detector.name}, {config.model.name})")
+    print(f"cosine {cosine:.4f}, threshold {threshold.value:.4f} ({threshold.source}): {decision}")
