@@ -108,7 +108,7 @@ def evaluate_verification(
         split=decisions.split,
         auc=float(roc_auc_score(labels, scores)),
         eer=_equal_error_rate(fpr, tpr),
-        tar_at_far={float(far): _tar_at_far(fpr, tpr, far) for far in far_targets},
+        tar_at_far={float(far): roc_tar_at_far(fpr, tpr, far) for far in far_targets},
         best_threshold=best_accuracy_threshold(scores, labels)[0],
         num_pairs=int(labels.size),
         num_positive=num_positive,
@@ -219,7 +219,7 @@ def _equal_error_rate(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(fpr[crossing - 1] + t * (fpr[crossing] - fpr[crossing - 1]))
 
 
-def _tar_at_far(fpr: np.ndarray, tpr: np.ndarray, far: float) -> float:
+def roc_tar_at_far(fpr: np.ndarray, tpr: np.ndarray, far: float) -> float:
     """TPR at the last ROC point (lowest threshold) with FPR <= ``far``: TPR only grows along
     the ROC, so that is the highest TAR the FAR budget allows."""
     allowed = np.flatnonzero(fpr <= far)
