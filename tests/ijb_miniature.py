@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 
 from bench.data.ijb import GALLERIES, IjbFiles, IjbProtocol, write_ijb_meta
+from bench.detectors import create_detector, select_face
+from bench.runtime import Runtime
 
 #: The landmark source: an RGB loose crop in, its five points (``FIVE_POINTS`` order) and score out.
 LandmarksOf = Callable[[np.ndarray], tuple[np.ndarray, float]]
@@ -80,6 +82,22 @@ def build_ijb_miniature(
     )  # fmt: skip
     write_ijb_meta(protocol)
     return protocol
+
+
+def yunet_miniature(root: Path, lfw_images: Path, target: str = "IJBC") -> IjbProtocol:
+    """The miniature with YuNet's landmarks and scores (one thread, the benchmark's selection
+    rule), as a detector would have given the release's."""
+    detector = create_detector("yunet", Runtime.local("cpu", threads=1))
+
+    def landmarks_of(image: np.ndarray) -> tuple[np.ndarray, float]:
+        face = select_face(detector.detect([image])[0], image.shape)
+        assert face is not None and face.landmarks is not None, "YuNet found no face in an LFW image"
+        return face.landmarks, face.score
+
+    try:
+        return build_ijb_miniature(root, lfw_images, landmarks_of, target)
+    finally:
+        detector.close()
 
 
 def _pick_subjects(lfw_images: Path, mated: int, unmated: int) -> list[tuple[list[Path], bool]]:

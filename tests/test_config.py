@@ -29,10 +29,15 @@ from bench.paths import project_root
 from .conftest import CONF_DIR, bench_config, compose_config
 
 GROUPS = ("detector", "dataset", "model", "hardware", "cache", "pipeline", "tracking", "stress")
-#: Options that cannot compose alone: the pairs data set needs its folder and CSV, a .bin its file.
+#: Options that cannot compose alone: the pairs data set needs its folder and CSV, a .bin its
+#: file, IJB its root, and the given landmarks a data set that has them.
 REQUIRED = {
     ("dataset", "pairs"): ["dataset.root=/data", "dataset.pairs_csv=/data/pairs.csv"],
     ("dataset", "bin"): ["dataset.path=/data/cfp_fp.bin"],
+    ("dataset", "ijbb"): ["dataset.root=/data/IJBB"],
+    ("dataset", "ijbc"): ["dataset.root=/data/IJBC"],
+    ("detector", "given"): ["dataset=ijbc", "dataset.root=/data/IJBC"],
+    ("model", "onnx"): ["model.path=/models/edgeface.onnx"],
 }
 
 
@@ -63,7 +68,7 @@ def test_defaults() -> None:
 def test_every_detector_yaml_binds_to_its_schema_and_factory(name: str) -> None:
     """The YAML names a registered factory, its options are that factory's schema, and every
     value it spells out is the schema's default (the YAML repeats them for the reader)."""
-    config = bench_config(f"detector={name}")
+    config = bench_config(f"detector={name}", *REQUIRED.get(("detector", name), []))
     assert config.detector.name == name in list_detectors()
     entry = detector_entry(name)
     assert type(config.detector.options) is entry.options is DETECTOR_OPTIONS[name]
@@ -71,10 +76,18 @@ def test_every_detector_yaml_binds_to_its_schema_and_factory(name: str) -> None:
     assert _differences(written, dataclasses.asdict(entry.options())) == {}, "YAML and schema disagree"
 
 
-@pytest.mark.parametrize("name", options("model"))
+@pytest.mark.parametrize("name", [name for name in options("model") if name != "onnx"])
 def test_every_model_yaml_names_a_published_variant_and_leaves_it_its_layout(name: str) -> None:
     model = bench_config(f"model={name}").model
     assert model == ModelConfig(name=name) and name in VARIANTS
+
+
+def test_the_onnx_model_is_named_after_its_file_which_it_needs() -> None:
+    model = bench_config("model=onnx", "model.path=exports/edgeface_xs_gamma_06.onnx").model
+    assert (model.name, model.path) == ("edgeface_xs_gamma_06", "exports/edgeface_xs_gamma_06.onnx")
+    for missing in ([], ["model.path=weights.pt"]):
+        with pytest.raises(ConfigValueError, match=r"model\.path must name the \.onnx file"):
+            bench_config("model=onnx", *missing)
 
 
 def test_hardware_yaml_agrees_with_its_schema_defaults() -> None:

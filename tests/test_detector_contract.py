@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from bench.api import list_available
-from bench.config import DETECTOR_OPTIONS, CenterCropOptions
+from bench.config import DETECTOR_OPTIONS, GIVEN_LANDMARKS, CenterCropOptions
 from bench.detectors import (
     FIVE_POINTS,
     Detector,
@@ -78,8 +78,11 @@ def _case_id(name: str, backend: str) -> str:
 
 
 def _cases() -> Iterator[object]:
-    """One ``(name, backend)`` per method and backend; skipped only when weights are missing."""
+    """One ``(name, backend)`` per method and backend that looks at pixels (``given`` reads the
+    data set's landmarks: tests/test_ijb_runs.py); skipped only when weights are missing."""
     for row in list_available():
+        if row.name == GIVEN_LANDMARKS:
+            continue
         marks = []
         if not row.available:
             packages = detector_entry(row.name).backend_requirements()[row.backend].packages
@@ -145,7 +148,10 @@ def test_a_misspelt_option_names_itself_and_the_allowed_ones(name: str) -> None:
 
 def test_every_backend_is_a_case() -> None:
     registered = {
-        (name, backend) for name in list_detectors() for backend in detector_entry(name).requirements
+        (name, backend)
+        for name in list_detectors()
+        if name != GIVEN_LANDMARKS
+        for backend in detector_entry(name).requirements
     }
     assert {param.values[0] for param in CASES} == registered
 

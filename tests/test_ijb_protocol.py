@@ -11,11 +11,9 @@ import pytest
 
 from bench.data.ijb import IjbFiles, IjbProtocol, check_images_exist, load_ijb, write_ijb_meta
 from bench.data.pairs import ProtocolError
-from bench.detectors import create_detector, select_face
 from bench.metrics.ijb import template_features, verification_scores
-from bench.runtime import Runtime
 
-from .ijb_miniature import FIRST_MEDIA, build_ijb_miniature
+from .ijb_miniature import FIRST_MEDIA, yunet_miniature
 
 
 def small_protocol(root: Path, target: str = "IJBC", identification: bool = True) -> IjbProtocol:
@@ -257,17 +255,7 @@ def test_the_protocol_checks_its_parts(tmp_path: Path) -> None:
 
 
 def test_miniature_from_lfw_with_yunet_landmarks(tmp_path: Path, lfw_root: Path) -> None:
-    detector = create_detector("yunet", Runtime.local("cpu", threads=1))
-
-    def landmarks_of(image: np.ndarray) -> tuple[np.ndarray, float]:
-        face = select_face(detector.detect([image])[0], image.shape)
-        assert face is not None and face.landmarks is not None
-        return face.landmarks, face.score
-
-    try:
-        built = build_ijb_miniature(tmp_path, lfw_root, landmarks_of)
-    finally:
-        detector.close()
+    built = yunet_miniature(tmp_path, lfw_root)
     protocol = load_ijb(tmp_path)  # and every loose crop is there
     assert protocol.image_path(41) == tmp_path / "loose_crop" / "42.jpg"
     assert_same(protocol, built)

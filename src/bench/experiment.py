@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def run_experiment(cfg: DictConfig) -> float:
-    """Run, log and summarise one configuration; returns the accuracy (for sweepers).
+    """Run, log and summarise one configuration; returns the accuracy (for sweepers; on IJB the
+    TAR at FAR 1e-4).
 
     The config becomes typed objects first, so a value out of range stops the job before any
     run is opened or any model loads. In a sweep, a job that fails once its run is open returns
@@ -69,7 +70,10 @@ def run_experiment(cfg: DictConfig) -> float:
         log.exception("Job #%d (%s) failed; its MLflow run %s is FAILED", hydra_cfg.job.num, name, run_id)
     else:
         print_summary(name, metrics)
-        accuracy = float(metrics[keys.ACCURACY])
+        # An IJB run has no 10-fold accuracy: a sweeper gets its headline TAR instead.
+        accuracy = float(
+            metrics.get(keys.ACCURACY, metrics.get(keys.tar_at_far(keys.IJB_HEADLINE_FAR), math.nan))
+        )
     # Matplotlib's savefig leaves a reference cycle through its frames, and through them this
     # job's frames, so the models, images and embeddings of a job would stay alive until the
     # cyclic collector happened to run: each job of a multirun would start hundreds of MiB

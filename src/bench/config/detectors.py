@@ -37,6 +37,11 @@ class PassthroughOptions:
 
 
 @dataclass
+class GivenLandmarksOptions:
+    """``given``: no options; each face's five points come from the data set (IJB's release)."""
+
+
+@dataclass
 class CenterCropOptions:
     #: Side of the centred square as a fraction of the image's shorter side.
     fraction: float = 0.5
@@ -233,13 +238,17 @@ class ReferenceOptions:
         )
 
 
+#: The detector whose landmarks are the data set's own (IJB's ``name_5pts_score`` file).
+GIVEN_LANDMARKS = "given"
 #: Registered detectors that are not methods to compare: ``none`` passes aligned faces through,
-#: ``reference`` is the median of other methods (the reference of landmark error).
-NOT_COMPARED = frozenset({"none", "reference"})
+#: ``reference`` is the median of other methods (the reference of landmark error), ``given``
+#: runs only on a data set that carries landmarks.
+NOT_COMPARED = frozenset({"none", "reference", GIVEN_LANDMARKS})
 
 #: Detector name -> its options schema: the ``detector`` config group's options, one each.
 DETECTOR_OPTIONS: dict[str, type] = {
     "none": PassthroughOptions,
+    GIVEN_LANDMARKS: GivenLandmarksOptions,
     "center_crop": CenterCropOptions,
     "yunet": YuNetOptions,
     "mtcnn": MTCNNOptions,

@@ -131,6 +131,13 @@ class StressCondition(StrEnum):
     distractor = "distractor"
 
 
+class IjbTarget(StrEnum):
+    """Which of insightface's IJB releases a ``dataset=ijbc``/``ijbb`` root holds."""
+
+    IJBC = "IJBC"
+    IJBB = "IJBB"
+
+
 class StressSides(StrEnum):
     """Which images of a pair are degraded: both, or only the first (cross-quality, as XQLFW)."""
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from bench.config.detectors import GIVEN_LANDMARKS
 from bench.config.enums import (
     Device,
     EmbedBackend,
     FailurePolicy,
+    IjbTarget,
     OnMissing,
     Perturbation,
     Precision,
@@ -111,6 +113,29 @@ class BinDatasetConfig(DatasetConfig):
 
 
 @dataclass
+class IjbDatasetConfig(DatasetConfig):
+    """IJB-B or IJB-C as insightface's release lays it out (``bench.data.ijb``): template pairs
+    (1:1), and probe and gallery templates (1:N) when their files are there. The protocol has
+    no folds: every template pair is scored."""
+
+    root: str = MISSING
+    target: IjbTarget = IjbTarget.IJBC
+    #: Weigh each image's embedding by its detector score in its template (insightface's
+    #: default): the release's scores with ``detector=given``, the detector's own otherwise.
+    detector_score_weighting: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key in ("folds", "pairs_per_fold"):
+            require(
+                getattr(self, key) is None,
+                f"dataset.{key}",
+                "must be null: IJB's protocol scores every template pair, without folds",
+                getattr(self, key),
+            )
+
+
+@dataclass
 class ModelConfig:
     """An EdgeFace model. The layout (``arch``, ``rank_ratio``, ``quantized``) is the published
     variant's that ``name`` names (``bench.models.VARIANTS``) while ``arch`` is ``None``; setting
@@ -134,6 +159,22 @@ class ModelConfig:
                 "must lie in (0, 1] or null",
                 self.rank_ratio,
             )
+
+
+@dataclass
+class OnnxModelConfig(ModelConfig):
+    """``model=onnx``: an exported graph file, run by ONNX Runtime (``bench export``). Its
+    ``path`` is required; the base's ``None`` default survives a ``???`` in the YAML (OmegaConf
+    never merges a missing value over a set one), hence the check here."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.path is not None and self.path.lower().endswith(".onnx"),
+            "model.path",
+            "must name the .onnx file (model=onnx model.path=FILE)",
+            self.path,
+        )
 
 
 @dataclass
@@ -343,6 +384,20 @@ class BenchConfig:
             self.detect_max_side >= 32, "detect_max_side", "must be at least 32 pixels", self.detect_max_side
         )
         require(self.sample_faces >= 0, "sample_faces", "must be >= 0", self.sample_faces)
+        templates = isinstance(self.dataset, IjbDatasetConfig)
+        require(
+            self.detector.name != GIVEN_LANDMARKS or templates,
+            "detector",
+            "is given, which takes each face's landmarks from the data set; only IJB's (dataset=ijbc "
+            "or ijbb) carry them: choose a detector for this data set",
+            self.detector.name,
+        )
+        require(
+            not (templates and self.stress.active and self.stress.sides is StressSides.one),
+            "stress.sides",
+            "must be both on IJB: one degrades the first image of each pair, and IJB compares templates",
+            self.stress.sides,
+        )
 
     @property
     def not_applicable(self) -> str | None:
@@ -352,6 +407,11 @@ class BenchConfig:
             return (
                 f"stress={self.stress.name.value} is geometric: on already aligned faces "
                 f"(dataset={self.dataset.name}) there is no detection or alignment for it to test"
+            )
+        if self.detector.name == GIVEN_LANDMARKS and self.stress.name in GEOMETRIC_CONDITIONS:
+            return (
+                f"stress={self.stress.name.value} is geometric: it moves the face away from the "
+                "landmarks the data set gives (detector=given)"
             )
         return None
 

@@ -1,7 +1,7 @@
 """Data sets: pair protocols (LFW's pairs.txt, a generic CSV) and image folders."""
 
 from bench.data.csv_pairs import parse_csv_pairs
-from bench.data.dataset import PairDataset, load_dataset
+from bench.data.dataset import Dataset, PairDataset, TemplateDataset, load_dataset
 from bench.data.files import missing_files
 from bench.data.images import (
     ImageDecodeError,
@@ -14,10 +14,12 @@ from bench.data.images import (
 from bench.data.pairs import Pair, ProtocolError, parse_lfw_pairs, select_pairs
 
 __all__ = [
+    "Dataset",
     "ImageDecodeError",
     "Pair",
     "PairDataset",
     "ProtocolError",
+    "TemplateDataset",
     "decode_image",
     "decode_image_bytes",
     "image_file",

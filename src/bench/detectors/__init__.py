@@ -5,6 +5,7 @@ Importing this package registers every built-in method.
 
 from bench.detectors import (  # noqa: F401  (registration)
     center_crop,
+    given,
     mediapipe_detection,
     mediapipe_mesh,
     mtcnn,

@@ -23,10 +23,11 @@ from scipy.sparse import csr_matrix
 from sklearn.metrics import auc, roc_curve
 from sklearn.preprocessing import normalize
 
+from bench.metrics.keys import IJB_FAR_TARGETS
 from bench.metrics.verification import roc_tar_at_far
 
 #: insightface's 1:1 table columns.
-IJB_FARS: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+IJB_FARS = IJB_FAR_TARGETS
 #: insightface's 1:N report: CMC ranks and TPIR operating points.
 IJB_RANKS: tuple[int, ...] = (1, 5, 10)
 IJB_FPIRS: tuple[float, ...] = (0.01, 0.1)

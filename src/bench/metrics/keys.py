@@ -14,6 +14,10 @@ STAGES = ("decode", "detect", "align", "embed")
 OVERHEADS = ("load", "warmup", "cache_read", "cache_write", "evaluate")
 #: The false accept rates whose true accept rate every run logs.
 DEFAULT_FAR_TARGETS: tuple[float, ...] = (1e-3, 1e-2)
+#: The false accept rates of IJB-B/C's 1:1 table (insightface's columns).
+IJB_FAR_TARGETS: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+#: IJB's headline figure: what a template run returns to a sweeper.
+IJB_HEADLINE_FAR = 1e-4
 
 # -- verification, on every scored pair ----------------------------------------------------------
 ACCURACY = "accuracy"
@@ -35,6 +39,9 @@ NUM_FAILED_IMAGES = "num_failed_images"
 NUM_FALLBACK_IMAGES = "num_fallback_images"
 NUM_PAIRS_TOTAL = "num_pairs_total"
 NUM_PAIRS_SCORED = "num_pairs_scored"
+#: IJB: templates, and those whose every image failed (their pairs are not scored).
+NUM_TEMPLATES = "num_templates"
+NUM_TEMPLATES_WITHOUT_FEATURE = "num_templates_without_feature"
 
 # -- speed and the cache ---------------------------------------------------------------------------
 TIME_TOTAL_S = "time_total_s"
@@ -81,6 +88,22 @@ def format_far(far: float) -> str:
 def tar_at_far(far: float) -> str:
     """The true accept rate at a false accept rate: ``1e-3`` -> ``tar_at_far_1e-3``."""
     return f"tar_at_far_{format_far(far)}"
+
+
+def tar_insightface_at_far(far: float) -> str:
+    """insightface's IJB figure (the ROC point nearest the FAR): ``tar_insightface_at_far_1e-4``."""
+    return f"tar_insightface_at_far_{format_far(far)}"
+
+
+def cmc_at_rank(rank: int) -> str:
+    """The share of mated 1:N probes found within ``rank``: ``cmc_rank_1``."""
+    return f"cmc_rank_{rank}"
+
+
+def tpir_at_fpir(fpir: float, insightface: bool = False) -> str:
+    """The 1:N true positive identification rate at a false positive one: ``tpir_at_fpir_1e-2``
+    (``tpir_insightface_at_fpir_1e-2``: insightface's threshold rule)."""
+    return f"tpir{'_insightface' if insightface else ''}_at_fpir_{format_far(fpir)}"
 
 
 def peak(series: str, phase: str | None = None) -> str:

@@ -107,7 +107,7 @@ def evaluate_verification(
         fold_thresholds=decisions.thresholds,
         split=decisions.split,
         auc=float(roc_auc_score(labels, scores)),
-        eer=_equal_error_rate(fpr, tpr),
+        eer=equal_error_rate(fpr, tpr),
         tar_at_far={float(far): roc_tar_at_far(fpr, tpr, far) for far in far_targets},
         best_threshold=best_accuracy_threshold(scores, labels)[0],
         num_pairs=int(labels.size),
@@ -208,7 +208,7 @@ def _finite_thresholds(thresholds: np.ndarray, scores: np.ndarray) -> np.ndarray
     return thresholds
 
 
-def _equal_error_rate(fpr: np.ndarray, tpr: np.ndarray) -> float:
+def equal_error_rate(fpr: np.ndarray, tpr: np.ndarray) -> float:
     """FAR where FAR = FRR (= 1 - TPR), linearly interpolated between ROC points; the same as
     the usual ``brentq(lambda x: 1 - x - interp1d(fpr, tpr)(x), 0, 1)``."""
     gap = (1 - tpr) - fpr  # non-increasing along the ROC, from 1 to -1

@@ -7,9 +7,10 @@ from enum import StrEnum
 
 import numpy as np
 
-from bench.data import PairDataset
+from bench.data import Dataset
 from bench.detectors import Face
 from bench.metrics import VerificationResult
+from bench.metrics.templates import TemplateEvaluation
 from bench.pipeline.memory import MemorySample
 
 
@@ -55,14 +56,15 @@ class AlignedSample:
 
 @dataclass
 class BenchmarkResult:
-    dataset: PairDataset
+    dataset: Dataset
     records: list[ImageRecord]
-    #: Cosine similarity per pair; NaN where a pair could not be scored.
+    #: Cosine similarity per pair (per template pair on IJB); NaN where a pair could not be scored.
     scores: np.ndarray
-    #: Each pair's two images, as indices into ``records``.
+    #: Each pair's two images, as indices into ``records`` (empty on IJB: its pairs are templates).
     index_a: np.ndarray
     index_b: np.ndarray
-    verification: VerificationResult
+    #: The pairs' verification; ``None`` on IJB, whose evaluation is ``templates``.
+    verification: VerificationResult | None
     metrics: dict[str, float]
     #: What actually ran (backends, devices, weight files), logged as run parameters.
     runtime: dict[str, str]
@@ -70,3 +72,5 @@ class BenchmarkResult:
     #: run on it, so a sweep can show one image aligned by each method), then fallbacks.
     samples: list[AlignedSample] = field(default_factory=list)
     memory_trace: list[MemorySample] = field(default_factory=list)
+    #: IJB's template evaluation (1:1 table, 1:N); ``None`` for pairs of images.
+    templates: TemplateEvaluation | None = None

@@ -26,11 +26,12 @@ import torch
 
 from bench.alignment import ALIGNED_SIZE, BatchAligner
 from bench.cache import CachedDetection, FeatureCache, bytes_digest, file_digest
-from bench.config import BenchConfig, StressCondition
+from bench.config import GIVEN_LANDMARKS, BenchConfig, StressCondition
 from bench.cpu import cpu_info
 from bench.data import (
+    Dataset,
     ImageDecodeError,
-    PairDataset,
+    TemplateDataset,
     decode_image_bytes,
     image_file,
     load_dataset,
@@ -40,6 +41,7 @@ from bench.data import (
 from bench.detectors import Detector, Face, create_detector, detector_entry
 from bench.detectors.letterbox import faces_to_image, shrink_to
 from bench.metrics import evaluate_pairs, keys, pair_scores
+from bench.metrics.templates import evaluate_templates
 from bench.models import EMBEDDING_DIM, Embedder, create_embedder
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
 from bench.pipeline.cache_keys import detection_key, embedding_key
@@ -108,7 +110,7 @@ class BenchmarkRunner:
         self.runtime = Runtime.from_config(config.hardware, config.pipeline)
         self.timer = StageTimer()
         with self.timer("load"):
-            self.dataset: PairDataset = load_dataset(config.dataset)
+            self.dataset: Dataset = load_dataset(config.dataset)
         donors = (
             FaceDonors(self.dataset.image_root, tuple(self.dataset.images), config.dataset.max_image_pixels)
             if config.stress.name is StressCondition.distractor
@@ -117,6 +119,8 @@ class BenchmarkRunner:
         self.stress = Stress(config.stress, donors)
         self.entries: ImageEntries = image_entries(self.dataset, config.stress)
         self.passthrough = detector_entry(config.detector.name).passthrough
+        #: ``detector=given``: each face's landmarks are the data set's (IJB), nothing is detected.
+        self.given = self.dataset if config.detector.name == GIVEN_LANDMARKS else None
         self.chooser = FaceChooser(
             config.detector.name,
             config.selection,
@@ -208,7 +212,7 @@ class BenchmarkRunner:
             if work.indices:
                 with memory.phase("load"):
                     setup_started = time.perf_counter()
-                    if len(work.detections) < len(work.indices):
+                    if len(work.detections) < len(work.indices) and self.given is None:
                         _ = self.detector
                     _ = self.embedder
                     setup = time.perf_counter() - setup_started
@@ -272,7 +276,9 @@ class BenchmarkRunner:
         def digest(record: ImageRecord) -> str | None:
             try:
                 content = file_digest(image_file(root / record.path, root))
-                return self.stress.digest(content) if record.stressed else content
+                return self._image_key(
+                    record.path, self.stress.digest(content) if record.stressed else content
+                )
             except ImageDecodeError as error:
                 reason = str(error)
             except OSError as error:
@@ -371,8 +377,19 @@ class BenchmarkRunner:
         if decoded.digest is not None:
             # The bytes decoded are what results are stored under, even if the file changed
             # since the lookup hashed it.
-            self._digests[decoded.index] = decoded.digest
+            self._digests[decoded.index] = self._image_key(
+                self.entries.entries[decoded.index].path, decoded.digest
+            )
         return decoded
+
+    def _image_key(self, path: str, digest: str) -> str:
+        """What an image's cached results are stored under: its content's digest, and with
+        ``detector=given`` also its given landmarks (two identical crops may be given different
+        points, and an edited landmarks file must miss the cache)."""
+        if self.given is None:
+            return digest
+        landmarks, score = self.given.given_landmarks(path)
+        return bytes_digest(f"{digest}\n{landmarks.tobytes().hex()}\n{score!r}".encode())
 
     def _detect_and_align(
         self,
@@ -396,7 +413,11 @@ class BenchmarkRunner:
         to_detect = [index for index in images if index not in cached]
         if to_detect:
             with self.timer("detect"):
-                faces = self._detect([images[index] for index in to_detect])
+                faces = (
+                    self._detect([images[index] for index in to_detect])
+                    if self.given is None
+                    else [self._given_faces(records[index].path, images[index]) for index in to_detect]
+                )
             for index, image_faces in zip(to_detect, faces, strict=True):
                 found[index] = image_faces
                 shape = images[index].shape[:2]
@@ -424,6 +445,12 @@ class BenchmarkRunner:
             found = detector.detect([image for image, _ in shrunk])
         return [faces_to_image(faces, placement) for faces, (_, placement) in zip(found, shrunk, strict=True)]
 
+    def _given_faces(self, path: str, image: np.ndarray) -> list[Face]:
+        """The data set's face for ``path``: its five points and score, the whole crop as box."""
+        assert self.given is not None
+        landmarks, score = self.given.given_landmarks(path)
+        return [Face(box=[0, 0, image.shape[1], image.shape[0]], score=score, landmarks=landmarks)]
+
     def _entry(self, index: int, entry: CachedDetection) -> dict[str, CachedDetection]:
         digest = self._digests[index] if self._digests else None
         return {digest: entry} if digest is not None else {}
@@ -442,6 +469,20 @@ class BenchmarkRunner:
 
     def _evaluate(self, records: list[ImageRecord], embeddings: np.ndarray) -> BenchmarkResult:
         dataset = self.dataset
+        detected = np.array([record.status is ImageStatus.DETECTED for record in records])
+        fallback = np.array([record.fallback for record in records])
+        if isinstance(dataset, TemplateDataset):
+            weights = None
+            if dataset.detector_score_weighting:
+                weights = np.array([record.face.score if record.face else np.nan for record in records])
+            evaluation = evaluate_templates(
+                dataset.protocol, embeddings, detected=detected, fallback=fallback, weights=weights
+            )
+            none = np.empty(0, dtype=np.int64)
+            return BenchmarkResult(
+                dataset, records, evaluation.scores, none, none, None, evaluation.metrics, self._describe(),
+                templates=evaluation,
+            )  # fmt: skip
         index_a, index_b = self.entries.index_a, self.entries.index_b
         scores = pair_scores(embeddings, index_a, index_b)
         evaluation = evaluate_pairs(
@@ -450,8 +491,8 @@ class BenchmarkRunner:
             dataset.folds,
             index_a=index_a,
             index_b=index_b,
-            detected=np.array([record.status is ImageStatus.DETECTED for record in records]),
-            fallback=np.array([record.fallback for record in records]),
+            detected=detected,
+            fallback=fallback,
         )
         metrics = dict(evaluation.metrics)
         moved = [record.perturbation_nme for record in records if record.perturbation_nme is not None]

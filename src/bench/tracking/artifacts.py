@@ -17,6 +17,7 @@ from bench.detectors import FIVE_POINTS
 from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
+from bench.reporting.templates import write_template_results
 
 
 def write_pair_scores(result: BenchmarkResult, path: Path) -> Path:
@@ -124,15 +125,24 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
 
     log_memory_trace(run.info.run_id, result.memory_trace, run.info.start_time)
 
-    verification = result.verification
     label = f"{result.runtime.get('detector', '')} + {result.runtime.get('model', '')}"
     files = [
-        write_pair_scores(result, out_dir / "pair_scores.csv"),
         write_failures(result, out_dir / "failures.csv"),
         write_memory_trace(result, out_dir / "memory_trace.csv"),
         write_landmarks(result, out_dir / "landmarks.npz"),
-        plot_roc(verification.fpr, verification.tpr, out_dir / "roc.png", label=label, auc=verification.auc),
     ]
+    if result.templates is not None:
+        table = result.templates.table
+        files += write_template_results(result.templates, out_dir)
+        files.append(plot_roc(table.fpr, table.tpr, out_dir / "roc.png", label=label, auc=table.auc))
+    else:
+        verification = result.verification
+        assert verification is not None  # pairs of images always have one
+        files.append(write_pair_scores(result, out_dir / "pair_scores.csv"))
+        roc = plot_roc(
+            verification.fpr, verification.tpr, out_dir / "roc.png", label=label, auc=verification.auc
+        )
+        files.append(roc)
     if result.samples:
         faces = [sample.face for sample in result.samples]
         captions = [sample.caption for sample in result.samples]
