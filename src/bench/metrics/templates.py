@@ -31,6 +31,8 @@ class TemplateEvaluation:
     results (``None`` without 1:N files) and the run's flat metrics."""
 
     scores: np.ndarray
+    #: Each template pair's label (1: same subject), in the protocol's order.
+    labels: np.ndarray
     table: TarAtFar
     identification: IjbIdentification | None
     metrics: dict[str, float]
@@ -76,4 +78,4 @@ def evaluate_templates(
             keys.tpir_at_fpir(fpir, insightface=True): value
             for fpir, value in identification.tpir_insightface.items()
         }
-    return TemplateEvaluation(scores, table, identification, metrics)
+    return TemplateEvaluation(scores, protocol.labels, table, identification, metrics)

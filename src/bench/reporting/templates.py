@@ -60,7 +60,7 @@ def identification_markdown(evaluation: TemplateEvaluation) -> list[str]:
 
 def write_template_results(evaluation: TemplateEvaluation, out_dir: Path) -> list[Path]:
     """``ijb_report.md``, ``ijb_tar_at_far.csv`` and ``template_scores.npz`` (each template
-    pair's score and label, in the protocol's pair order; NaN: not scored)."""
+    pair's ``score`` and label ``same``, in the protocol's pair order; NaN: not scored)."""
     report = out_dir / "ijb_report.md"
     sections = ["## 1:1 verification", "", *verification_markdown(evaluation)]
     if evaluation.identification is not None:
@@ -73,5 +73,7 @@ def write_template_results(evaluation: TemplateEvaluation, out_dir: Path) -> lis
         for far, tar in evaluation.table.tar.items():
             writer.writerow([far, tar, evaluation.table.tar_insightface[far]])
     scores = out_dir / "template_scores.npz"
-    np.savez_compressed(scores, score=evaluation.scores.astype(np.float32))
+    np.savez_compressed(
+        scores, score=evaluation.scores.astype(np.float32), same=evaluation.labels.astype(np.int8)
+    )
     return [report, table, scores]

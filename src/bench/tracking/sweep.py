@@ -42,6 +42,7 @@ from bench.reporting.comparison import (
     varying_labels,
 )
 from bench.reporting.stress import STRESS_PARAMS, StressRun, is_stress_sweep, stress_condition, stress_report
+from bench.reporting.template_comparison import compare_template_runs, is_template_run
 from bench.reporting.tolerance import LandmarkRun, is_unperturbed, read_landmarks, tolerance_report
 from bench.signals import Handler, raise_on_sigterm, restore_sigterm
 from bench.tracking.mlflow_store import (
@@ -110,6 +111,9 @@ def method_run(client: MlflowClient, run: Run, label: str) -> MethodRun:
         pair_scores = None
         if "pair_scores.csv" in names:
             pair_scores = pd.read_csv(client.download_artifacts(run.info.run_id, "pair_scores.csv", tmp))
+        elif "template_scores.npz" in names:  # IJB: the template pairs
+            with np.load(client.download_artifacts(run.info.run_id, "template_scores.npz", tmp)) as arrays:
+                pair_scores = pd.DataFrame({"score": arrays["score"], "same": arrays["same"]})
         samples: dict[str, np.ndarray] = {}
         if "aligned_faces.npz" in names:
             with np.load(client.download_artifacts(run.info.run_id, "aligned_faces.npz", tmp)) as arrays:
@@ -337,11 +341,16 @@ def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: P
         params = [run.data.params for run in children]
         labels = varying_labels(params)
         runs = [method_run(client, run, label) for run, label in zip(children, labels, strict=True)]
-        comparison = compare_runs(runs, out_dir=out_dir)
-        files = list(comparison.files)
-        if is_stress_sweep(params):
-            files += stress_report(_stress_runs(runs, params), out_dir)
-        files += _tolerance_report(client, children, runs, out_dir)
+        finished = [run for run in runs if run.finished]
+        if finished and all(is_template_run(run) for run in finished):
+            comparison = compare_template_runs(runs, out_dir)
+            files = list(comparison.files)
+        else:
+            comparison = compare_runs(runs, out_dir=out_dir)
+            files = list(comparison.files)
+            if is_stress_sweep(params):
+                files += stress_report(_stress_runs(runs, params), out_dir)
+            files += _tolerance_report(client, children, runs, out_dir)
         for path in files:
             client.log_artifact(parent_id, str(path))
         # The headline in the runs list: the winner, and how many pairs every method was scored on.
