@@ -20,6 +20,15 @@ OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem, 
 register_configs()
 
 
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The benchmark's config for ``overrides`` as ``python -m bench`` composes it, for the
+    tools (``bench export``, ``bench verify``) that take the same overrides."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="config")
 def app(cfg: DictConfig) -> float:
     from bench.experiment import run_experiment  # heavy imports after Hydra parsed the command line

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
 from bench.assets import resolve
+from bench.cli import compose_config
 from bench.config import ModelConfig
 from bench.data import decode_image, parse_lfw_pairs
 from bench.models import create_embedder, model_config
@@ -36,7 +36,6 @@ from bench.models.onnx_export import (
     OPSET,
     write_onnx,
 )
-from bench.paths import project_root
 
 FORMATS = ("onnx",)
 #: The least per-face cosine between PyTorch's and the exported graph's embedding accepted.
@@ -120,9 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(
             f"bench export: format={options['format']} is not supported; formats: {', '.join(FORMATS)}"
         )
-    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    model = model_config(dict(cfg.model))
+    model = model_config(dict(compose_config(overrides).model))
     output = Path(options["output"] or f"exports/{model.name}.onnx")
     export_model(model, output, int(options["opset"]))
     parity = check_parity(model, output, reference_faces(int(options["faces"])))

@@ -18,16 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
 from bench.alignment import ALIGNED_SIZE, align_face
+from bench.cli import compose_config
 from bench.config import BenchConfig, to_bench_config
 from bench.data import ImageDecodeError, decode_image
 from bench.detectors import create_detector, detector_entry, select_face
 from bench.detectors.letterbox import faces_to_image, shrink_to
 from bench.metrics import keys
 from bench.models import create_embedder
-from bench.paths import project_root
 from bench.runtime import Runtime
 
 
@@ -123,8 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             overrides.append(argument)
     if len(photos) != 2:
         raise SystemExit("usage: bench verify A.jpg B.jpg [threshold=T] [detector=...] [model=...]")
-    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        config = to_bench_config(compose(config_name="config", overrides=["progress=false", *overrides]))
+    config = to_bench_config(compose_config(["progress=false", *overrides]))
     try:
         threshold = Threshold(float(given[-1]), "given") if given else lfw_threshold(config)
         runtime = Runtime.from_config(config.hardware, config.pipeline)
