@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from bench import config
 from bench.api import list_available
 from bench.assets import resolve
 from bench.data import parse_lfw_pairs
@@ -17,8 +18,9 @@ from bench.runtime import Runtime
 from .conftest import read_rgb
 
 #: Methods that locate faces (the baselines `center_crop` and `none` do not).
-#: Not compared: the baselines, and the reference (the median of the methods compared here).
-NOT_COMPARED = {"center_crop", "none", "reference"}
+#: Not compared: the baselines, the reference (the median of the methods compared here) and the
+#: data set's given landmarks (bench.config.NOT_COMPARED).
+NOT_COMPARED = {"center_crop", *config.NOT_COMPARED}
 
 
 def _backends() -> dict[str, str]:
