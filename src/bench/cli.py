@@ -37,7 +37,7 @@ def app(cfg: DictConfig) -> float:
 
 
 #: ``bench <tool> ...``: commands beside the benchmark, each a module with ``main(argv)``.
-TOOLS = {"flops": "bench.flops", "export": "bench.export", "verify": "bench.verify"}
+TOOLS = {"flops": "bench.flops", "export": "bench.export", "verify": "bench.verify", "train": "bench.train"}
 
 
 def main() -> None:

@@ -34,6 +34,18 @@ ASSETS: dict[str, Asset] = {
             url="http://vis-www.cs.umass.edu/lfw/pairs.txt",
         ),
         Asset(
+            "lfw_people_dev_train",
+            "lfw/peopleDevTrain.txt",
+            sha256="2e58df13ba4cc143189336e001cc2c195f1dfa5b29a6475c02857be353c2a2fa",
+            url="http://vis-www.cs.umass.edu/lfw/peopleDevTrain.txt",
+        ),
+        Asset(
+            "lfw_pairs_dev_test",
+            "lfw/pairsDevTest.txt",
+            sha256="7cb06600ea8b2814ac26e946201cdb304296262aad67d046a16a7ec85d0ff87c",
+            url="http://vis-www.cs.umass.edu/lfw/pairsDevTest.txt",
+        ),
+        Asset(
             "lfw_deepfunneled",
             "lfw/lfw-deepfunneled",
             is_dir=True,

@@ -157,3 +157,23 @@ class Perturbation(StrEnum):
     scale = "scale"
     #: The points turned about their centroid by magnitude degrees, either way.
     rotation = "rotation"
+
+
+class MarginLoss(StrEnum):
+    """Training losses: insightface's margins (``bench.training.losses``)."""
+
+    arcface = "arcface"
+    cosface = "cosface"
+    combined = "combined"
+
+
+class OptimizerName(StrEnum):
+    sgd = "sgd"
+    adamw = "adamw"
+
+
+class TrainDataKind(StrEnum):
+    """An image folder (a folder per identity) or insightface's MXNet RecordIO."""
+
+    folder = "folder"
+    recordio = "recordio"

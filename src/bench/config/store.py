@@ -29,6 +29,7 @@ from bench.config.schema import (
     StressConfig,
     TrackingConfig,
 )
+from bench.config.training import BackboneConfig, LossConfig, OptimizerConfig, TrainConfig, TrainDataConfig
 
 #: Root-level ConfigStore names of the group schemas that the YAML files start from.
 GROUP_SCHEMAS: dict[str, type] = {
@@ -43,6 +44,10 @@ GROUP_SCHEMAS: dict[str, type] = {
     "pipeline_schema": PipelineConfig,
     "tracking_schema": TrackingConfig,
     "stress_schema": StressConfig,
+    "backbone_schema": BackboneConfig,
+    "loss_schema": LossConfig,
+    "optimizer_schema": OptimizerConfig,
+    "data_schema": TrainDataConfig,
 }
 
 
@@ -60,6 +65,7 @@ def register_configs() -> None:
     """Store every schema (idempotent: Hydra replaces an entry stored twice)."""
     store = ConfigStore.instance()
     store.store(name="bench_schema", node=BenchConfig)
+    store.store(name="train_schema", node=TrainConfig)
     for name, schema in GROUP_SCHEMAS.items():
         store.store(name=name, node=schema)
     for name in DETECTOR_OPTIONS:

@@ -1,0 +1,1 @@
+"""Training a recognition backbone: data, optimisation, checkpoints, validation."""

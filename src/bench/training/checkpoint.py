@@ -1,0 +1,74 @@
+"""Checkpoints that a run continues from exactly: every process's model, head shard, optimiser,
+schedule, data position and random states, written atomically.
+
+``<output>/checkpoints/step_<N>/rank<r>.pt``, one file per process (the head's class centres and
+their optimiser state are sharded); a resumed run needs the same number of processes. The
+backbone alone, loadable as the benchmark's ``model.path``, is ``<output>/backbone.pt``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def checkpoint_dir(output_dir: Path, step: int) -> Path:
+    return output_dir / "checkpoints" / f"step_{step:06d}"
+
+
+def random_states() -> dict[str, Any]:
+    """Python's, NumPy's and PyTorch's generators (CUDA's too when there is a GPU)."""
+    states: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(directory: Path, rank: int, state: dict[str, Any]) -> Path:
+    """Write this process's ``state`` under a temporary name and move it into place, so that a
+    run killed while saving leaves the previous checkpoint and no partial file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"rank{rank}.pt"
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".rank{rank}-", suffix=".pt")
+    os.close(handle)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target
+
+
+def load_checkpoint(directory: Path, rank: int, world_size: int) -> dict[str, Any]:
+    """This process's state from ``directory`` (a ``step_<N>`` folder), checked to come from a
+    run with as many processes."""
+    path = directory / f"rank{rank}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"resume: {path} does not exist (resume=<output>/checkpoints/step_<N>)")
+    # Our own files: optimiser and generator states need more than weights_only allows.
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["world_size"] != world_size:
+        raise ValueError(
+            f"resume: {directory} was written by {state['world_size']} process(es), this run has "
+            f"{world_size}: the head is sharded per process, so resume with as many"
+        )
+    return state
