@@ -25,8 +25,8 @@ from bench.assets import resolve
 from bench.cli import compose_config
 from bench.config import ModelConfig
 from bench.data import decode_image, parse_lfw_pairs
-from bench.models import create_embedder, model_config
-from bench.models.edgeface import VARIANTS, count_parameters, load_edgeface, weights_path
+from bench.models import create_embedder, model_config, model_layout
+from bench.models.edgeface import count_parameters, load_edgeface, weights_path
 from bench.models.embedder import is_onnx_graph
 from bench.models.onnx_export import (
     GRAPH_ARCH,
@@ -64,12 +64,8 @@ def export_model(model: ModelConfig, output: Path, opset: int = OPSET) -> Path:
     """Write ``model`` (a float EdgeFace) to ``output`` as ONNX, its layout in the metadata."""
     if is_onnx_graph(model):
         raise ValueError(f"model.path {model.path} is already an ONNX graph")
-    variant = VARIANTS.get(model.name)
-    arch = model.arch or (variant.arch if variant else None)
-    if arch is None:
-        raise ValueError(f"model {model.name!r} is not a published variant; set model.arch")
-    rank_ratio = model.rank_ratio if model.arch is not None else (variant.rank_ratio if variant else None)
-    if model.quantized or (model.arch is None and variant is not None and variant.quantized):
+    arch, rank_ratio, quantized = model_layout(model)
+    if quantized:
         raise ValueError(
             f"{model.name} is a PyTorch dynamic-int8 model, which ONNX export does not cover; export a "
             "float model (edgeface_xs_gamma_06, edgeface_s_gamma_05, edgeface_base, edgeface_xxs)"

@@ -9,6 +9,7 @@ from bench.models.embedder import (
     create_embedder,
     list_models,
     model_config,
+    model_layout,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "create_model",
     "list_models",
     "model_config",
+    "model_layout",
 ]

@@ -353,7 +353,7 @@ def create_embedder(
             )
         return _graph_embedder(model, runtime, Precision(precision), batch_size)
     name = model.name
-    arch, rank_ratio, quantized = _layout(model)
+    arch, rank_ratio, quantized = model_layout(model)
     kernels = choose_precision(
         Precision(precision), device=runtime.device, quantized=quantized, backend=backend
     )
@@ -419,7 +419,7 @@ def embedding_precision(model: ModelConfig, hardware: HardwareConfig, runtime: R
         return choose_precision(
             hardware.precision, device=runtime.device, quantized=False, backend=EmbedBackend.onnxruntime
         )
-    _, _, quantized = _layout(model)
+    _, _, quantized = model_layout(model)
     return choose_precision(
         hardware.precision, device=runtime.device, quantized=quantized, backend=hardware.embed_backend
     )
@@ -460,7 +460,7 @@ def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, 
     )
 
 
-def _layout(model: ModelConfig) -> tuple[str, float | None, bool]:
+def model_layout(model: ModelConfig) -> tuple[str, float | None, bool]:
     """``arch``, ``rank_ratio`` and ``quantized``: the config's when it sets ``arch`` (weights of
     another layout), else the published variant's, all three together."""
     if model.arch is not None:

@@ -5,7 +5,8 @@
 Every image of ``peopleDevTrain.txt`` (4,038 people, 9,525 images) is detected, aligned to the
 112x112 template by the benchmark's aligner and written losslessly to ``OUT/train/<name>/``
 (an image folder for ``data=folder``); the 1,000 pairs of ``pairsDevTest.txt`` (other people)
-become ``OUT/pairsDevTest.bin`` in insightface's format (for ``validation=[...]``). An image
+become ``OUT/pairsDevTest.bin`` in insightface's format (for ``validation=[...]``), same-person
+and different-people pairs alternating. An image
 without a face is aligned from its centre crop, as the benchmark's default failure policy
 does, and counted.
 """
@@ -68,7 +69,11 @@ def prepare(out: Path, detector: str = "yunet") -> tuple[int, int, int]:
             face = aligner(lfw_image_path(name, number))
             cv2.imwrite(str(folder / f"{name}_{number:04d}.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
             count += 1
-    pairs = parse_lfw_pairs(resolve("lfw_pairs_dev_test"))
+    # pairsDevTest lists its 500 same-person pairs, then its 500 others; a .bin is scored in
+    # unshuffled folds, so the pairs alternate to give every fold both labels.
+    listed = parse_lfw_pairs(resolve("lfw_pairs_dev_test"))
+    same, different = [p for p in listed if p.same], [p for p in listed if not p.same]
+    pairs = [pair for couple in zip(same, different, strict=True) for pair in couple]
     encoded = {}
     for pair in pairs:
         for path in (pair.image_a, pair.image_b):

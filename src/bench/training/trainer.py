@@ -25,8 +25,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from bench.config import ModelConfig
 from bench.config.training import BackboneConfig, TrainConfig
-from bench.models.edgeface import EMBEDDING_DIM, VARIANTS, build_edgeface, load_state_dict_file, weights_path
+from bench.models import model_layout
+from bench.models.edgeface import EMBEDDING_DIM, build_edgeface, load_state_dict_file, weights_path
 from bench.training.checkpoint import (
     checkpoint_dir,
     load_checkpoint,
@@ -73,12 +75,10 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 def build_backbone(config: BackboneConfig) -> nn.Module:
     """The EdgeFace layout, untrained or with its starting weights."""
-    variant = VARIANTS.get(config.name)
-    arch = config.arch or (variant.arch if variant else None)
-    if arch is None:
-        raise ValueError(f"backbone {config.name!r} is not a published variant; set backbone.arch")
-    rank_ratio = config.rank_ratio if config.arch is not None else (variant.rank_ratio if variant else None)
-    if variant is not None and variant.quantized and config.arch is None:
+    arch, rank_ratio, quantized = model_layout(
+        ModelConfig(name=config.name, arch=config.arch, rank_ratio=config.rank_ratio)
+    )
+    if quantized:
         raise ValueError(
             f"{config.name} is an int8 model; train its float layout (edgeface_xs_gamma_06, ...)"
         )
