@@ -29,6 +29,14 @@ class Processes:
         if self.world_size > 1:
             dist.barrier()
 
+    def from_main(self, value: str) -> str:
+        """The first process's ``value`` on every process."""
+        if self.world_size == 1:
+            return value
+        shared = [value]
+        dist.broadcast_object_list(shared, src=0)
+        return shared[0]
+
 
 def start_processes(device: str) -> Processes:
     """Join ``torchrun``'s process group when launched by it; ``device`` is ``cpu``, ``cuda`` or

@@ -192,7 +192,9 @@ def run_training(config: TrainConfig, processes: Processes, log: MetricsSink) ->
     logging through ``log`` and validating on the main process; returns what it measured."""
     started = time.perf_counter()
     trainer = Trainer(config, processes)
-    output_dir = Path(config.output_dir)
+    # Every process writes its checkpoint shard into the first one's run dir: a Hydra run dir
+    # named by the clock could differ by a second between processes.
+    output_dir = Path(processes.from_main(config.output_dir))
     if config.resume:
         trainer.resume(Path(config.resume))
     sets: list[ValidationSet] = []
