@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep stress tolerance acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e lint format ui server clean
+.PHONY: help install bench sweep stress tolerance acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,7 +94,7 @@ train-lfw-view1: install ## Train from scratch on LFW View 1's training people, 
 	  optimizer=adamw optimizer.lr=0.002 optimizer.warmup_steps=50 hydra.run.dir=outputs/train-lfw-view1 $(ARGS)
 
 test: install ## Run the test suite (CPU, real weights, LFW subsets)
-	$(PY) -m pytest -m "not slow and not e2e"
+	$(PY) -m pytest -m "not slow and not e2e and not cluster"
 
 test-slow: install ## Run the slow checks too (full-LFW accuracy targets)
 	$(PY) -m pytest
@@ -107,6 +107,11 @@ test-e2e: install ## The MLflow UI in headless Chromium (installs Debian's chrom
 	  else echo "chromium/chromedriver missing and apt-get not usable as $$(id -un): the e2e tests will skip"; fi; \
 	fi
 	$(PY) -m pytest -m e2e
+
+test-cluster: install ## Tests on a real single-node Slurm cluster (munge, slurmctld, slurmd, slurmdbd + MariaDB; installed as root if missing)
+	@if [ "$$(id -u)" = 0 ]; then tests/cluster/cluster.sh install; \
+	else echo "not root: Slurm's packages are not installed here; the cluster tests skip if they are missing"; fi
+	$(PY) -m pytest -m cluster
 
 lint: install ## ruff check and format check
 	$(PY) -m ruff check src tests benchmarks hubconf.py

@@ -1,0 +1,133 @@
+"""A real single-node Slurm cluster (``tests/cluster/cluster.sh``): jobs run and ``sacct`` sees them.
+
+Marked ``cluster``: the session fixture starts munged, MariaDB, slurmdbd, slurmctld and slurmd
+from Debian's packages in a tmp dir (on 127.0.0.1, ports in ``tests/cluster/README.md``) and
+stops them after the session. Skipped when the packages are missing
+(``tests/cluster/cluster.sh install`` installs them as root).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CLUSTER_SH = Path(__file__).parent / "cluster" / "cluster.sh"
+#: One command of each package cluster.sh needs (the daemons are in /usr/sbin).
+_COMMANDS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct")
+_SBIN_PATH = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
+MISSING = [name for name in _COMMANDS if shutil.which(name, path=_SBIN_PATH) is None]
+#: Unix sockets (munged's, MariaDB's) live in the run dir; their paths must stay under 108 bytes.
+_MAX_RUN_DIR = 60
+JOB_TIMEOUT_S = 120
+SACCT_TIMEOUT_S = 30  # slurmctld hands a finished job to slurmdbd asynchronously
+_FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED"}
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(
+        bool(MISSING),
+        reason=f"{', '.join(MISSING)} not found: run `tests/cluster/cluster.sh install` as root "
+        "(Debian's munge, slurmctld, slurmd, slurmdbd, slurm-client, mariadb-server)",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class SlurmCluster:
+    """A running test cluster: its run dir and the environment its commands need."""
+
+    run_dir: Path
+    env: dict[str, str]
+
+    def run(
+        self, *args: str, timeout: float = JOB_TIMEOUT_S, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args, env=self.env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def sacct(self, job_id: str) -> list[tuple[str, str, str]]:
+        """``(JobID, State, ExitCode)`` of the job and its steps once the job's state is final."""
+        deadline = time.monotonic() + SACCT_TIMEOUT_S
+        while True:
+            result = self.run("sacct", "-j", job_id, "--format=JobID,State,ExitCode", "-n", "-P")
+            assert result.returncode == 0, result.stderr
+            rows = [tuple(line.split("|")) for line in result.stdout.splitlines() if line]
+            states = {row[0]: row[1] for row in rows}
+            if states.get(job_id, "").split(" ")[0] in _FINAL_STATES:
+                return rows  # type: ignore[return-value]
+            if time.monotonic() > deadline:
+                pytest.fail(f"sacct shows no final state for job {job_id} after {SACCT_TIMEOUT_S}s: {rows}")
+            time.sleep(0.5)
+
+
+def _cluster_sh(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(CLUSTER_SH), *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """The cluster, started once for the session in a tmp dir and stopped after it."""
+    run_dir = tmp_path_factory.mktemp("slurm")
+    if len(str(run_dir)) > _MAX_RUN_DIR:  # a long --basetemp: keep the socket paths short
+        run_dir = Path(tempfile.mkdtemp(prefix="bench-slurm-"))
+    started = _cluster_sh("start", str(run_dir))
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"cluster.sh start failed ({started.returncode}):\n{started.stderr}{started.stdout}")
+        exports = _cluster_sh("env", str(run_dir))
+        assert exports.returncode == 0, exports.stderr
+        # Nothing of an enclosing Slurm job (or another cluster) leaks into the test jobs.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SLURM_")}
+        for line in exports.stdout.splitlines():
+            word, assignment = shlex.split(line)
+            assert word == "export", line
+            key, _, value = assignment.partition("=")
+            env[key] = value
+        yield SlurmCluster(run_dir=run_dir, env=env)
+    finally:
+        stopped = _cluster_sh("stop", str(run_dir))
+        assert stopped.returncode == 0, f"cluster.sh stop failed:\n{stopped.stderr}"
+
+
+def _submit(
+    cluster: SlurmCluster, tmp_path: Path, command: str
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """``sbatch --wait --wrap COMMAND``: the job id and sbatch's result (the job's exit code)."""
+    submitted = cluster.run(
+        "sbatch", "--wait", "--parsable", f"--chdir={tmp_path}", f"--output={tmp_path}/job-%j.out",
+        "--wrap", command,
+        cwd=tmp_path,
+    )  # fmt: skip
+    job_id = submitted.stdout.strip().split(";")[0]
+    assert job_id.isdigit(), f"no job id from sbatch: {submitted.stdout!r} {submitted.stderr!r}"
+    return job_id, submitted
+
+
+def test_job_completes_and_sacct_shows_it(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
+    job_id, submitted = _submit(slurm_cluster, tmp_path, "hostname")
+    assert submitted.returncode == 0, submitted.stderr
+    assert (tmp_path / f"job-{job_id}.out").read_text().strip() == subprocess.check_output(
+        ["hostname"], text=True
+    ).strip()
+    rows = slurm_cluster.sacct(job_id)
+    assert (job_id, "COMPLETED", "0:0") in rows, rows
+    assert all(state == "COMPLETED" for _, state, _ in rows), rows  # the batch step too
+
+
+def test_failing_job_shows_failed_with_its_exit_code(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
+    job_id, submitted = _submit(slurm_cluster, tmp_path, "exit 3")
+    assert submitted.returncode == 3, (submitted.stdout, submitted.stderr)  # sbatch --wait passes it on
+    rows = slurm_cluster.sacct(job_id)
+    assert (job_id, "FAILED", "3:0") in rows, rows
