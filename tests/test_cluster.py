@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Run
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from bench.paths import project_root
+
+from .mlflow_server import serve_mlflow
 
 CLUSTER_SH = Path(__file__).parent / "cluster" / "cluster.sh"
 #: One command of each package cluster.sh needs (the daemons are in /usr/sbin).
@@ -131,3 +139,103 @@ def test_failing_job_shows_failed_with_its_exit_code(slurm_cluster: SlurmCluster
     assert submitted.returncode == 3, (submitted.stdout, submitted.stderr)  # sbatch --wait passes it on
     rows = slurm_cluster.sacct(job_id)
     assert (job_id, "FAILED", "3:0") in rows, rows
+
+
+# --- a sweep through hydra/launcher=slurm (submitit), logging to a real tracking server ---------
+
+#: The smallest useful jobs: one fold of 20 pairs, one CPU each (the node has 2).
+SWEEP = (
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=2",
+    "hydra.launcher.timeout_min=10",
+    "dataset.folds=[0]",
+    "dataset.pairs_per_fold=20",
+    "progress=false",
+)
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_mlflow(tmp_path_factory.mktemp("tracking")) as uri:
+        yield uri
+
+
+def _slurm_sweep(
+    cluster: SlurmCluster, uri: str, workdir: Path, *overrides: str
+) -> tuple[subprocess.CompletedProcess[str], Run, list[Run]]:
+    """``python -m bench ... -m`` through the cluster, as the README tells users to run it: the
+    result, and the sweep's parent run and children as the tracking server holds them."""
+    env = {
+        **cluster.env,
+        "MLFLOW_TRACKING_URI": uri,
+        "BENCH_OFFLINE": "1",
+        "BENCH_CACHE_DIR": str(workdir / "cache"),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", *SWEEP, *overrides, f"hydra.sweep.dir={workdir / 'multirun'}", "-m"],
+        capture_output=True,
+        text=True,
+        cwd=project_root(),
+        env=env,
+        timeout=900,
+    )
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("face-alignment")
+    assert experiment is not None, completed.stderr[-3000:]
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    (parent,) = [run for run in runs if MLFLOW_PARENT_RUN_ID not in run.data.tags][:1]
+    children = sorted(
+        (run for run in runs if run.data.tags.get(MLFLOW_PARENT_RUN_ID) == parent.info.run_id),
+        key=lambda run: int(run.data.tags["job_number"]),
+    )
+    return completed, parent, children
+
+
+def _array_tasks(cluster: SlurmCluster, workdir: Path) -> dict[str, str]:
+    """The sweep's Slurm array tasks (submitit's folder names them) and their final states."""
+    folders = (workdir / "multirun" / ".submitit").iterdir()
+    (array,) = {path.name.split("_")[0] for path in folders if path.is_dir() and path.name[0].isdigit()}
+    for task in ("0", "1"):
+        cluster.sacct(f"{array}_{task}")  # waits until the task's state is final
+    result = cluster.run("sacct", "-j", array, "--format=JobID,State,ExitCode", "-n", "-P", "-X")
+    assert result.returncode == 0, result.stderr
+    return {job: state for job, state, _ in (line.split("|") for line in result.stdout.splitlines())}
+
+
+def test_a_sweep_through_slurm_logs_every_job_and_the_report(
+    slurm_cluster: SlurmCluster, tracking_server: str, tmp_path: Path
+) -> None:
+    completed, parent, children = _slurm_sweep(
+        slurm_cluster, tracking_server, tmp_path, "detector=yunet,center_crop"
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert parent.info.status == "FINISHED"
+    assert [run.data.tags["detector"] for run in children] == ["yunet", "center_crop"]
+    assert all(run.info.status == "FINISHED" for run in children)
+    logged = {item.path for item in MlflowClient(tracking_server).list_artifacts(parent.info.run_id)}
+    assert {"comparison.md", "comparison.csv"} <= logged
+    tasks = _array_tasks(slurm_cluster, tmp_path)
+    assert sorted(tasks.values()) == ["COMPLETED", "COMPLETED"], tasks
+
+
+def test_a_job_that_fails_on_the_cluster_is_counted_and_the_sweep_goes_on(
+    slurm_cluster: SlurmCluster, tracking_server: str, tmp_path: Path
+) -> None:
+    # edgeface_base's weights are not here and BENCH_OFFLINE forbids the download: that job fails.
+    completed, parent, children = _slurm_sweep(
+        slurm_cluster,
+        tracking_server,
+        tmp_path,
+        "detector=center_crop",
+        "model=edgeface_base,edgeface_xs_gamma_06",
+    )
+    assert completed.returncode != 0
+    assert "1 of 2 jobs failed" in completed.stderr
+    assert [(run.data.tags["model"], run.info.status) for run in children] == [
+        ("edgeface_base", "FAILED"),
+        ("edgeface_xs_gamma_06", "FINISHED"),
+    ]
+    assert parent.info.status == "FINISHED" and parent.data.metrics["jobs_failed"] == 1
+    # The job caught its failure and ended its run FAILED: Slurm saw it complete.
+    assert sorted(_array_tasks(slurm_cluster, tmp_path).values()) == ["COMPLETED", "COMPLETED"]
