@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -239,3 +240,48 @@ def test_a_job_that_fails_on_the_cluster_is_counted_and_the_sweep_goes_on(
     assert parent.info.status == "FINISHED" and parent.data.metrics["jobs_failed"] == 1
     # The job caught its failure and ended its run FAILED: Slurm saw it complete.
     assert sorted(_array_tasks(slurm_cluster, tmp_path).values()) == ["COMPLETED", "COMPLETED"]
+
+
+# --- training: one Slurm job of two tasks (srun torchrun), gloo on the CPU ----------------------
+
+#: XXS from scratch on 23 identities, 3 steps of 8 faces per process, no validation.
+TRAINING = (
+    "backbone=edgeface_xxs",
+    "data.min_images=10",
+    "data.workers=0",
+    "batch_size=8",
+    "steps=3",
+    "log_every=1",
+    "validation=[]",
+)
+
+
+def test_training_as_a_job_of_two_tasks_reaches_the_local_two_process_weights(
+    slurm_cluster: SlurmCluster, tracking_server: str, tmp_path: Path
+) -> None:
+    env = {**slurm_cluster.env, "MLFLOW_TRACKING_URI": tracking_server, "OMP_NUM_THREADS": "1"}
+    local = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "bench.train", *TRAINING, f"hydra.run.dir={tmp_path / 'local'}"],
+        capture_output=True, text=True, cwd=project_root(), env=env, timeout=600,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr[-3000:]
+    script = project_root() / "scripts" / "slurm" / "train.sbatch"
+    run_dir = tmp_path / "slurm"
+    submitted = subprocess.run(
+        ["sbatch", "--wait", "--parsable", "--ntasks=2", "--cpus-per-task=1", f"--output={tmp_path}/job.out",
+         str(script), *TRAINING],
+        capture_output=True, text=True, cwd=project_root(), timeout=600,
+        env={**env, "RUN_DIR": str(run_dir), "PYTHON": sys.executable},
+    )  # fmt: skip
+    job = submitted.stdout.strip().split(";")[0]
+    assert submitted.returncode == 0, (tmp_path / "job.out").read_text()[-3000:]
+    rows = slurm_cluster.sacct(job)
+    assert (job, "COMPLETED", "0:0") in rows, rows
+    slurm, local = (
+        torch.load(path / "backbone.pt", weights_only=True) for path in (run_dir, tmp_path / "local")
+    )
+    for name, value in local.items():
+        torch.testing.assert_close(slurm[name], value, rtol=1e-5, atol=1e-7, msg=name)
+    shards = {path.name for path in (run_dir / "checkpoints" / "step_000003").iterdir()}
+    assert shards == {"rank0.pt", "rank1.pt"}
