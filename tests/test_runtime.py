@@ -8,11 +8,14 @@ The thread budgets are in ``test_threads.py``.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from bench.assets import resolve
 from bench.backends import OnnxSession, ProviderError
+from bench.cpu import usable_cores
 from bench.runtime import CPU_PROVIDER, CUDA_PROVIDER, Runtime
 
 
@@ -65,3 +68,14 @@ def test_an_onnx_session_does_not_fall_back_to_the_cpu_silently() -> None:
     runtime = Runtime(torch.device("cpu"), (CUDA_PROVIDER, CPU_PROVIDER), detect_threads=1, embed_threads=1)
     with pytest.raises(ProviderError, match=CUDA_PROVIDER):
         OnnxSession(resolve("retinaface"), runtime, 1)
+
+
+def test_a_slurm_job_step_uses_the_cores_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slurm without task affinity pins nothing: SLURM_CPUS_PER_TASK bounds the thread budget."""
+    pinned = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    assert usable_cores() == pinned
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert usable_cores() == 1
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", str(pinned + 8))
+    assert usable_cores() == pinned

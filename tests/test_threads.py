@@ -18,7 +18,7 @@ def budget(hardware: HardwareConfig, pipeline: PipelineConfig) -> tuple[int, int
 
 @pytest.fixture(autouse=True)
 def eight_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bench.runtime.os.cpu_count", lambda: 8)
+    monkeypatch.setattr("bench.runtime.usable_cores", lambda: 8)
 
 
 def test_overlapping_stages_split_the_cores() -> None:

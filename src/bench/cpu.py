@@ -45,10 +45,19 @@ class CpuInfo:
         return f"{self.name} ({self.cores} cores; {self.instruction_sets})"
 
 
+def usable_cores() -> int:
+    """The cores this process may use: those it is pinned to (a cgroup cpuset or Slurm's task
+    affinity), and no more than a Slurm job step was given (``SLURM_CPUS_PER_TASK``), which a
+    cluster without task affinity does not enforce; ``os.cpu_count()`` would count the whole node."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    allotted = os.environ.get("SLURM_CPUS_PER_TASK", "")
+    return min(cores, int(allotted)) if allotted.isdigit() and int(allotted) > 0 else cores
+
+
 @lru_cache(maxsize=1)
 def cpu_info() -> CpuInfo:
     """This machine's CPU, read once (``/proc/cpuinfo`` on Linux; elsewhere the name only)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     fields: dict[str, str] = {}
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():

@@ -10,13 +10,13 @@ instead of resolving the device again.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
 import cv2
 import torch
 
 from bench.config import Device, HardwareConfig, PipelineConfig
+from bench.cpu import usable_cores
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def _thread_budget(
     """``null`` thread counts: when the stages overlap, the detection workers split half the
     cores and the recognition workers the other half; when they run one after the other
     (one worker each), each stage in turn gets every core, as the libraries would by default."""
-    cores = os.cpu_count() or 2
+    cores = usable_cores()
     share = max(1, cores // 2) if overlap else cores
     detect = max(1, share // detect_workers) if hardware.detect_threads is None else hardware.detect_threads
     embed = max(1, share // embed_workers) if hardware.embed_threads is None else hardware.embed_threads
