@@ -8,11 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-import bench.cli  # noqa: F401  (registers the ${project_root:} resolver and the config schemas)
 from bench.assets import resolve
+from bench.cli import compose_config  # also registers the config resolvers and schemas
 from bench.config import BenchConfig, to_bench_config
 from bench.paths import project_root
 from bench.pipeline import BenchmarkResult, BenchmarkRunner
@@ -37,12 +35,6 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
-
-
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """The application's config exactly as ``python -m bench OVERRIDES`` would build it."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides or [], return_hydra_config=False)
 
 
 def bench_config(*overrides: str) -> BenchConfig:

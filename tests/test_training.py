@@ -13,7 +13,6 @@ import mlflow
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
 from bench.config import ConfigValueError
 from bench.config.training import TrainConfig
@@ -22,7 +21,7 @@ from bench.paths import project_root
 from bench.train import to_train_config
 from bench.training.distributed import Processes
 from bench.training.trainer import run_training
-from tests.conftest import CONF_DIR
+from tests.conftest import CONF_DIR, compose_config
 
 #: A small, fast run: XXS from scratch on the 23 identities of the reference-aligned LFW with at
 #: least 10 faces (259 images), deterministic, without validation.
@@ -42,9 +41,7 @@ REQUIRED = {("data", "folder"): ["data.path=/data/faces"], ("data", "recordio"):
 
 
 def train_config(*overrides: str) -> TrainConfig:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["output_dir=.", *overrides])
-    return to_train_config(cfg)
+    return to_train_config(compose_config(["output_dir=.", *overrides], config_name="train"))
 
 
 def train(output: Path, *overrides: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -20,13 +21,13 @@ OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem, 
 register_configs()
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
-    """The benchmark's config for ``overrides`` as ``python -m bench`` composes it, for the
-    tools (``bench export``, ``bench verify``) that take the same overrides."""
+def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """``conf/<config_name>.yaml`` with ``overrides`` as its Hydra app composes it: for the tools
+    that take the benchmark's overrides (``bench export``, ``bench verify``) and for the tests."""
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        return compose(config_name="config", overrides=overrides)
+        return compose(config_name=config_name, overrides=list(overrides))
 
 
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="config")

@@ -15,6 +15,7 @@ import mlflow
 from omegaconf import DictConfig, OmegaConf
 
 import bench.cli  # noqa: F401  (registers the resolvers and schemas the configs use)
+from bench.config.store import to_typed_config
 from bench.config.training import TrainConfig
 from bench.paths import project_root
 from bench.tracking import flatten, tracked_run
@@ -25,10 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def to_train_config(cfg: DictConfig) -> TrainConfig:
-    config = OmegaConf.to_object(cfg)
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"expected a config composed on train_schema, got {type(config).__name__}")
-    return config
+    """The composed ``conf/train.yaml`` as typed objects."""
+    return to_typed_config(cfg, TrainConfig)
 
 
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="train")

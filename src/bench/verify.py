@@ -23,7 +23,7 @@ from bench.alignment import ALIGNED_SIZE, align_face
 from bench.cli import compose_config
 from bench.config import BenchConfig, to_bench_config
 from bench.data import ImageDecodeError, decode_image
-from bench.detectors import create_detector, detector_entry, select_face
+from bench.detectors import Detector, create_detector, detector_entry, select_face
 from bench.detectors.letterbox import faces_to_image, shrink_to
 from bench.metrics import keys
 from bench.models import create_embedder
@@ -84,23 +84,29 @@ def lfw_threshold(config: BenchConfig) -> Threshold:
     )
 
 
-def aligned_face(path: Path, config: BenchConfig, runtime: Runtime) -> np.ndarray:
-    """The photo's selected face aligned to the template (an aligned photo as it is, with
-    ``detector=none``)."""
+def aligned_faces(paths: Sequence[Path], config: BenchConfig, runtime: Runtime) -> np.ndarray:
+    """Each photo's selected face aligned to the template (aligned photos as they are, with
+    ``detector=none``), found by one detector."""
+    if detector_entry(config.detector.name).passthrough:
+        return np.stack([_aligned_face(path, config, None) for path in paths])
+    detector = create_detector(config.detector.name, runtime, config.detector.options)
+    try:
+        return np.stack([_aligned_face(path, config, detector) for path in paths])
+    finally:
+        detector.close()
+
+
+def _aligned_face(path: Path, config: BenchConfig, detector: Detector | None) -> np.ndarray:
     detector_name = config.detector.name
     image = decode_image(path, path.parent, config.dataset.max_image_pixels)
-    if detector_entry(detector_name).passthrough:
+    if detector is None:
         if image.shape[:2] != (ALIGNED_SIZE, ALIGNED_SIZE):
             raise NoFaceError(
                 f"{path}: detector={detector_name} takes aligned {ALIGNED_SIZE}x{ALIGNED_SIZE} faces"
             )
         return image
-    detector = create_detector(detector_name, runtime, config.detector.options)
-    try:
-        shrunk, placement = shrink_to(image, config.detect_max_side)
-        faces = faces_to_image(detector.detect([shrunk])[0], placement)
-    finally:
-        detector.close()
+    shrunk, placement = shrink_to(image, config.detect_max_side)
+    faces = faces_to_image(detector.detect([shrunk])[0], placement)
     face = select_face(faces, image.shape, config.selection)
     if face is None:
         raise NoFaceError(f"{path}: detector={detector_name} found no face")
@@ -126,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         threshold = Threshold(float(given[-1]), "given") if given else lfw_threshold(config)
         runtime = Runtime.from_config(config.hardware, config.pipeline)
-        faces = np.stack([aligned_face(photo, config, runtime) for photo in photos])
+        faces = aligned_faces(photos, config, runtime)
     except (NoThresholdError, NoFaceError, ImageDecodeError, ValueError) as error:
         raise SystemExit(f"bench verify: {error}") from None
     embedder = create_embedder(config.model, runtime, precision=config.hardware.precision)

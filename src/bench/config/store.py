@@ -9,6 +9,7 @@ not show up as choices in ``--help`` or in Hydra's "available options".
 from __future__ import annotations
 
 from dataclasses import field, make_dataclass
+from typing import TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -30,6 +31,8 @@ from bench.config.schema import (
     TrackingConfig,
 )
 from bench.config.training import BackboneConfig, LossConfig, OptimizerConfig, TrainConfig, TrainDataConfig
+
+Typed = TypeVar("Typed")
 
 #: Root-level ConfigStore names of the group schemas that the YAML files start from.
 GROUP_SCHEMAS: dict[str, type] = {
@@ -72,9 +75,15 @@ def register_configs() -> None:
         store.store(name=f"detector_{name}_schema", node=detector_schema(name))
 
 
-def to_bench_config(cfg: DictConfig) -> BenchConfig:
-    """The composed config as typed objects; range errors (``ConfigValueError``) raise here."""
+def to_typed_config(cfg: DictConfig, schema: type[Typed]) -> Typed:
+    """A config composed on ``schema`` as typed objects; range errors (``ConfigValueError``)
+    raise here."""
     config = OmegaConf.to_object(cfg)
-    if not isinstance(config, BenchConfig):
-        raise TypeError(f"expected a config composed on bench_schema, got {type(config).__name__}")
+    if not isinstance(config, schema):
+        raise TypeError(f"expected a config composed on {schema.__name__}, got {type(config).__name__}")
     return config
+
+
+def to_bench_config(cfg: DictConfig) -> BenchConfig:
+    """The benchmark's composed config (``conf/config.yaml``) as typed objects."""
+    return to_typed_config(cfg, BenchConfig)

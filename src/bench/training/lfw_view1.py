@@ -21,13 +21,14 @@ import cv2
 import numpy as np
 
 from bench.alignment import align_face
-from bench.api import UnifiedFaceDetector
 from bench.assets import resolve
+from bench.config import FailurePolicy, Selection
 from bench.data import decode_image, parse_lfw_pairs
 from bench.data.bin_set import write_bin
 from bench.data.pairs import lfw_image_path
-from bench.detectors import Face
-from bench.detectors.center_crop import center_box
+from bench.detectors import create_detector
+from bench.pipeline.face_choice import FaceChooser
+from bench.pipeline.records import ImageRecord
 
 #: The benchmark's default fallback crop (``fallback_crop_fraction``).
 FALLBACK_FRACTION = 0.5
@@ -40,21 +41,24 @@ def dev_train_people() -> list[tuple[str, int]]:
 
 
 class Aligner:
-    """Detect, select and align one LFW image; counts the images aligned from a centre crop."""
+    """Detect, select and align one LFW image as a benchmark run with its default selection and
+    failure policy does (``FaceChooser``); counts the images aligned from a centre crop."""
 
     def __init__(self, detector: str) -> None:
-        self.method = UnifiedFaceDetector(detector)
+        self.detector = create_detector(detector)
+        self.chooser = FaceChooser(
+            detector, Selection.center_weighted, FailurePolicy.center_crop, FALLBACK_FRACTION
+        )
         self.root = resolve("lfw_deepfunneled")
         self.fallbacks = 0
 
     def __call__(self, relative: str) -> np.ndarray:
         image = decode_image(self.root / relative, self.root, 50_000_000)
-        face = self.method.align(image)
-        if face is None:
-            self.fallbacks += 1
-            box = center_box(image.shape[0], image.shape[1], FALLBACK_FRACTION)
-            face = align_face(image, Face(box=box, score=1.0))
-        return face
+        record = ImageRecord(relative)
+        face = self.chooser.choose(record, image.shape[:2], self.detector.detect([image])[0])
+        assert face is not None  # the centre-crop policy always gives one
+        self.fallbacks += record.fallback
+        return align_face(image, face)
 
 
 def prepare(out: Path, detector: str = "yunet") -> tuple[int, int, int]:
@@ -82,7 +86,7 @@ def prepare(out: Path, detector: str = "yunet") -> tuple[int, int, int]:
                 encoded[path] = cv2.imencode(".png", bgr)[1].tobytes()
     faces = [encoded[path] for pair in pairs for path in (pair.image_a, pair.image_b)]
     write_bin(out / "pairsDevTest.bin", faces, [pair.same for pair in pairs])
-    aligner.method.close()
+    aligner.detector.close()
     return count, len(pairs), aligner.fallbacks
 
 

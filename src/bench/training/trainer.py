@@ -108,8 +108,9 @@ class Trainer:
         self.head = PartialFC(margin, EMBEDDING_DIM, self.num_classes, loss.sample_rate, seed=config.seed).to(
             device
         )
-        self.parameters = [*self.backbone.parameters(), *self.head.parameters()]
-        self.optimizer = build_optimizer(self.parameters, config.optimizer)
+        self.optimizer = build_optimizer(
+            [*self.backbone.parameters(), *self.head.parameters()], config.optimizer
+        )
         self.scheduler = poly_warmup(self.optimizer, config.optimizer, config.steps)
         self.amp = config.amp and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
