@@ -26,9 +26,8 @@ import numpy as np
 import torch
 
 from bench.assets import resolve
-from bench.config import MTCNNOptions
 from bench.cpu import cpu_info
-from bench.detectors.mtcnn import MTCNNDetector
+from bench.detectors.mtcnn import MTCNNDetector, MTCNNOptions
 from bench.paths import project_root
 from bench.runtime import Runtime
 

@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-import bench.cli  # noqa: F401  (registers the ${project_root:} resolver and the config schemas)
 from bench.alignment import ALIGNED_SIZE
+from bench.cli import compose_config
 from bench.config import BenchConfig, to_bench_config
 from bench.cpu import cpu_info
 from bench.data import decode_image
@@ -42,6 +41,7 @@ from bench.detectors import select_face
 from bench.metrics import keys
 from bench.paths import project_root
 from bench.pipeline import BenchmarkRunner
+from bench.pipeline.face_source import DetectedFaces
 
 FLOOR_SAMPLE = 512
 MODEL_BATCHES = (32, 64, 128, 256)
@@ -59,8 +59,7 @@ def plain_kernels(overrides: list[str]) -> list[str]:
 
 
 def config(overrides: list[str]) -> BenchConfig:
-    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        return to_bench_config(compose(config_name="config", overrides=["progress=false", *overrides]))
+    return to_bench_config(compose_config(["progress=false", *overrides]))
 
 
 def run(name: str, overrides: list[str]) -> dict[str, Any]:
@@ -89,7 +88,8 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     with ThreadPoolExecutor(workers) as pool:
         decode_ms = per_image_ms(lambda: list(pool.map(decode, paths)), len(paths))
     images = [decode(path) for path in paths]
-    detector, batch = runner.detector, runner.config.hardware.batch_size
+    assert isinstance(runner.faces, DetectedFaces), "the stage floors are measured for a method that detects"
+    detector, batch = runner.faces.pool.detectors[0], runner.config.hardware.batch_size
     detector.detect(images[:batch])
     found: list[Any] = []
     detect_ms = per_image_ms(
@@ -102,7 +102,9 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     chosen = [(image, select_face(faces, image.shape)) for image, faces in zip(images, found, strict=True)]
     with_face = [(image, face) for image, face in chosen if face is not None]
     align_ms = per_image_ms(
-        lambda: runner.aligner.align([image for image, _ in with_face], [face for _, face in with_face]),
+        lambda: runner.faces.aligner.align(
+            [image for image, _ in with_face], [face for _, face in with_face]
+        ),
         max(1, len(with_face)),
     )
     faces = np.random.default_rng(0).integers(0, 256, (max(MODEL_BATCHES), ALIGNED_SIZE, ALIGNED_SIZE, 3))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.assets import resolve
-from bench.cli import compose_config  # also registers the config resolvers and schemas
+from bench.cli import compose_config, prepare
 from bench.config import BenchConfig, to_bench_config
 from bench.paths import project_root
 from bench.pipeline import BenchmarkResult, BenchmarkRunner
@@ -26,6 +26,11 @@ LFW_SAMPLES = (
     "Hal_Sutton/Hal_Sutton_0002.jpg",
     "Serena_Williams/Serena_Williams_0001.jpg",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every component registered, with its config schema, before any test builds one."""
+    prepare()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The library API: UnifiedFaceDetector and list_available."""
+"""The library API: UnifiedFaceDetector, list_available and sweep_methods."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.api import Availability, UnifiedFaceDetector, list_available
+from bench.api import Availability, UnifiedFaceDetector, list_available, sweep_methods
 from bench.assets import ASSETS, resolve
 from bench.assets import resolver as resolver_module
-from bench.config import Selection
+from bench.config import FaceSource, Selection
 from bench.detectors import Requirements, detector_entry, list_detectors
 
 
@@ -40,12 +40,16 @@ def test_options_and_selection_reach_the_detector() -> None:
         UnifiedFaceDetector("yunet", selection="biggest")
 
 
+def _detector_rows() -> list[Availability]:
+    return [row for row in list_available() if row.kind == "detector"]
+
+
 def _rows() -> dict[tuple[str, str], Availability]:
-    return {(row.name, row.backend): row for row in list_available()}
+    return {(row.name, row.backend): row for row in _detector_rows()}
 
 
 def test_list_available_reports_every_method_and_backend() -> None:
-    rows = list_available()
+    rows = _detector_rows()
     report = _rows()
     assert len(report) == len(rows), "one row per method and backend"
     assert {name for name, _ in report} == set(list_detectors())
@@ -70,6 +74,18 @@ def test_list_available_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) ->
     assert not missing.available
     assert missing.reason == "Python package 'no_such_package' is not installed"
     assert report["yunet", "onnxruntime"].available
+
+
+def test_sweeps_compare_the_methods_and_leave_out_the_face_sources_and_the_reference() -> None:
+    methods = sweep_methods()
+    assert {"yunet", "mtcnn", "center_crop"} <= set(methods)
+    assert not {"none", "given", "reference"} & set(methods)
+    assert not detector_entry("reference").compared
+    assert detector_entry("reference").source is FaceSource.detected
+    assert (detector_entry("none").source, detector_entry("given").source) == (
+        FaceSource.aligned,
+        FaceSource.given,
+    )
 
 
 #: Methods whose variants need different weights: asset -> (method, the variant that needs it).

@@ -126,7 +126,7 @@ def test_each_detector_names_the_weights_it_loads_without_loading_them(tmp_path:
     mtcnn = Path(resolve("mtcnn_pnet")).parent
     stand_in = tmp_path / "stand_in.bin"  # never loaded, so any file will do
     stand_in.touch()
-    assert weights("center_crop") == weights("none") == []
+    assert weights("center_crop") == weights("none") == weights("given") == []
     assert weights("mtcnn", path=str(mtcnn)) == [mtcnn / "pnet.pt", mtcnn / "rnet.pt", mtcnn / "onet.pt"]
     assert weights("mediapipe_mesh", box_detector_options={"path": str(stand_in)}) == [
         resolve("mediapipe_face_landmark"),

@@ -20,7 +20,8 @@ from bench.reporting import Comparison, MethodRun, compare_runs, plot_dashboard,
 from bench.reporting.comparison import COLUMNS, SPEED_METRICS, MissingMetricsError
 from bench.reporting.dashboard import speed_comparable
 from bench.reporting.plots import FACE_SIZE
-from bench.tracking.sweep import nan_metrics
+from bench.tracking.run_keys import INCIDENTAL_PARAMS
+from bench.tracking.sweep_runs import nan_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FOLDS, PAIRS_PER_FOLD = 2, 20
@@ -169,6 +170,9 @@ def test_table_ranks_finished_by_accuracy_and_lists_failed_last(
         ["-", "retinaface"],
     ]
     assert "images/s" in lines[1] and "FAILED" in lines[4]
+    markdown = (comparison.files[0].parent / "comparison.md").read_text()
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| - | retinaface |")]
+    assert set(row.strip("| ").split(" | ")[3:]) == {"-"}  # a failed run's figures: missing, one text
     assert all(" group a " in line for line in lines[1:4]) and "group letter" in lines[5]
 
 
@@ -457,11 +461,16 @@ def params(detector: str, model: str = "edgeface_xs_gamma_06", **extra: str) -> 
     } | extra
 
 
+def sweep_labels(params_per_run: list[dict[str, str]]) -> list[str]:
+    """The labels a sweep gives its jobs: the parameters that do not define a method ignored."""
+    return varying_labels(params_per_run, INCIDENTAL_PARAMS)
+
+
 def test_varying_labels_one_key() -> None:
-    assert varying_labels([params("yunet"), params("mtcnn")]) == ["yunet", "mtcnn"]
-    assert varying_labels([params("yunet")]) == ["run"]  # one run: nothing varies
+    assert sweep_labels([params("yunet"), params("mtcnn")]) == ["yunet", "mtcnn"]
+    assert sweep_labels([params("yunet")]) == ["run"]  # one run: nothing varies
     batches = [params("yunet") | {"hardware.batch_size": size} for size in ("32", "64")]
-    assert varying_labels(batches) == ["hardware.batch_size=32", "hardware.batch_size=64"]
+    assert sweep_labels(batches) == ["hardware.batch_size=32", "hardware.batch_size=64"]
 
 
 def test_varying_labels_several_keys() -> None:
@@ -470,25 +479,26 @@ def test_varying_labels_several_keys() -> None:
         for detector in ("yunet", "mtcnn")
         for model in ("edgeface_xs_q", "edgeface_xxs_q")
     ]
-    assert varying_labels(sweep) == [
+    assert sweep_labels(sweep) == [
         "detector.name=yunet model.name=edgeface_xs_q",
         "detector.name=yunet model.name=edgeface_xxs_q",
         "detector.name=mtcnn model.name=edgeface_xs_q",
         "detector.name=mtcnn model.name=edgeface_xxs_q",
     ]
-    assert varying_labels(list(reversed(sweep))) == list(reversed(varying_labels(sweep)))
+    assert sweep_labels(list(reversed(sweep))) == list(reversed(sweep_labels(sweep)))
 
 
 def test_varying_labels_drop_a_key_another_implies() -> None:
     # detector=none brings the aligned data set: dataset.name follows detector.name.
     sweep = [params("yunet"), params("mtcnn"), params("none", **{"dataset.name": "lfw_aligned"})]
-    assert varying_labels(sweep) == ["yunet", "mtcnn", "none"]
+    assert sweep_labels(sweep) == ["yunet", "mtcnn", "none"]
 
 
 def test_varying_labels_ignore_identical_and_missing() -> None:
-    assert varying_labels([params("yunet"), params("yunet")]) == ["run #1", "run #2"]
-    # With nothing ignored, the volatile keys are all that tells two identical jobs apart.
+    assert sweep_labels([params("yunet"), params("yunet")]) == ["run #1", "run #2"]
+    # A sweep ignores the job's number; with nothing ignored, it is all that tells two identical jobs apart.
     twins = [params("yunet") | {"hydra.job.num": str(number)} for number in range(2)]
-    assert varying_labels(twins, ignore=()) == ["hydra.job.num=0", "hydra.job.num=1"]
+    assert sweep_labels(twins) == ["run #1", "run #2"]
+    assert varying_labels(twins) == ["hydra.job.num=0", "hydra.job.num=1"]
     # A job that failed before logging its parameters still gets a label.
-    assert varying_labels([params("yunet"), params("mtcnn"), {}]) == ["yunet", "mtcnn", "?"]
+    assert sweep_labels([params("yunet"), params("mtcnn"), {}]) == ["yunet", "mtcnn", "?"]

@@ -14,7 +14,6 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
 from bench.config import (
-    DETECTOR_OPTIONS,
     BenchConfig,
     ConfigValueError,
     HardwareConfig,
@@ -66,12 +65,14 @@ def test_defaults() -> None:
 
 @pytest.mark.parametrize("name", options("detector"))
 def test_every_detector_yaml_binds_to_its_schema_and_factory(name: str) -> None:
-    """The YAML names a registered factory, its options are that factory's schema, and every
-    value it spells out is the schema's default (the YAML repeats them for the reader)."""
+    """The YAML names a registered detector, its options are that entry's schema, its face source
+    the entry's, and every value it spells out is the schema's default (the YAML repeats them for
+    the reader)."""
     config = bench_config(f"detector={name}", *REQUIRED.get(("detector", name), []))
     assert config.detector.name == name in list_detectors()
     entry = detector_entry(name)
-    assert type(config.detector.options) is entry.options is DETECTOR_OPTIONS[name]
+    assert type(config.detector.options) is entry.options
+    assert config.detector.source is entry.source
     written = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "detector" / f"{name}.yaml")["options"])
     assert _differences(written, dataclasses.asdict(entry.options())) == {}, "YAML and schema disagree"
 

@@ -7,7 +7,6 @@ import itertools
 import numpy as np
 import pytest
 
-from bench import config
 from bench.api import list_available
 from bench.assets import resolve
 from bench.data import parse_lfw_pairs
@@ -17,10 +16,12 @@ from bench.runtime import Runtime
 
 from .conftest import read_rgb
 
-#: Methods that locate faces (the baselines `center_crop` and `none` do not).
-#: Not compared: the baselines, the reference (the median of the methods compared here) and the
-#: data set's given landmarks (bench.config.NOT_COMPARED).
-NOT_COMPARED = {"center_crop", *config.NOT_COMPARED}
+
+def _locates_faces(name: str) -> bool:
+    """Not the baseline ``center_crop``, nor an entry that is not compared
+    (``DetectorEntry.compared``): the reference (the median of the methods compared here) and
+    the face sources that look at no pixels (``none``, ``given``)."""
+    return name != "center_crop" and detector_entry(name).compared
 
 
 def _backends() -> dict[str, str]:
@@ -28,7 +29,7 @@ def _backends() -> dict[str, str]:
     else the first that does (the backends of one method are compared in its own tests)."""
     chosen: dict[str, str] = {}
     for row in sorted(list_available(), key=lambda row: not row.default):
-        if row.available and row.name not in NOT_COMPARED:
+        if row.kind == "detector" and row.available and _locates_faces(row.name):
             chosen.setdefault(row.name, row.backend)
     return chosen
 

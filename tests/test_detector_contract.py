@@ -6,8 +6,8 @@ one list of ``Face`` per image out, best score first, each face with a ``(4,)`` 
 its image, a float score and ``(K, 2)`` landmarks named from the documented points (the five
 of ``FIVE_POINTS``, BlazeFace's four with ``mouth_center``, none for the baselines); an empty
 batch gives ``[]``; a face-less image gives no face; a batch gives what its images give one by
-one; ``describe()`` says what ran. Options are the ``bench.config`` dataclass of the method and
-are bound by name. Method-specific behaviour (decoding, backend agreement, reference
+one; ``describe()`` says what ran. Options are the dataclass registered beside the method's code
+and are bound by name. Method-specific behaviour (decoding, backend agreement, reference
 comparisons, particular options) stays in each method's own test file.
 
 Every method and each of its backends runs here, except those whose weights are not on this
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import cv2
@@ -26,7 +28,7 @@ import numpy as np
 import pytest
 
 from bench.api import list_available
-from bench.config import DETECTOR_OPTIONS, GIVEN_LANDMARKS, CenterCropOptions
+from bench.config import FaceSource
 from bench.detectors import (
     FIVE_POINTS,
     Detector,
@@ -36,19 +38,19 @@ from bench.detectors import (
     list_detectors,
     select_face,
 )
-from bench.detectors.center_crop import center_box
+from bench.detectors.center_crop import CenterCropOptions, center_box
 from bench.detectors.registry import DEFAULT_BACKEND
 from bench.runtime import Runtime
 
+from .conftest import CONF_DIR
 from .landmark_checks import assert_landmark_order, assert_same_faces
 
-#: The baselines: they do not look at the pixels, they say where the face is assumed to be.
-BASELINES = {"center_crop", "none"}
+#: The baseline: it does not look at the pixels, it says where the face is assumed to be.
+BASELINE = "center_crop"
 #: The landmark names each method gives (``FIVE_POINTS`` unless listed).
 LANDMARK_NAMES: dict[str, tuple[str, ...] | None] = {
     "mediapipe_detection": ("left_eye", "right_eye", "nose", "mouth_center"),
-    "center_crop": None,
-    "none": None,
+    BASELINE: None,
 }
 #: The lowest score of the selected face on the six frontal LFW faces, per method or case (0.5
 #: unless listed). Measured minima: retinaface and mtcnn 0.99, yunet 0.92, mediapipe (BlazeFace's
@@ -77,11 +79,18 @@ def _case_id(name: str, backend: str) -> str:
     return name if backend == DEFAULT_BACKEND else f"{name}-{backend}"
 
 
+def _detects(name: str) -> bool:
+    """Whether ``name`` builds a detector: not a face source that looks at no pixels (``none``'s
+    aligned images, ``given``'s landmarks of the data set: tests/test_pipeline.py and
+    tests/test_ijb_runs.py run those)."""
+    return detector_entry(name).source is FaceSource.detected
+
+
 def _cases() -> Iterator[object]:
-    """One ``(name, backend)`` per method and backend that looks at pixels (``given`` reads the
-    data set's landmarks: tests/test_ijb_runs.py); skipped only when weights are missing."""
+    """One ``(name, backend)`` per method and backend that builds a detector; skipped only when
+    weights are missing."""
     for row in list_available():
-        if row.name == GIVEN_LANDMARKS:
+        if row.kind != "detector" or not _detects(row.name):
             continue
         marks = []
         if not row.available:
@@ -124,33 +133,57 @@ def found(detector: Detector, images: list[np.ndarray]) -> list[list[Face]]:
 # --- the registry (no model is loaded) --------------------------------------------------------
 
 
-def test_every_method_has_its_config_schema() -> None:
-    assert set(list_detectors()) == set(DETECTOR_OPTIONS)
+def test_importing_a_method_registers_nothing() -> None:
+    """Registration is explicit (each module's ``register(registry)``, which ``bench.plugins``
+    calls): a fresh process that imports every module of ``bench.detectors`` has no detector and
+    no weights registered."""
+    script = (
+        "import importlib, pkgutil\n"
+        "import bench.detectors as package\n"
+        "from bench.assets import ASSETS\n"
+        "from bench.detectors.registry import DETECTORS\n"
+        "before = set(ASSETS)\n"
+        "for info in pkgutil.iter_modules(package.__path__, 'bench.detectors.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "assert not DETECTORS.names() and set(ASSETS) == before, (DETECTORS.names(), set(ASSETS) - before)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_every_registered_detector_has_its_yaml() -> None:
+    assert set(list_detectors()) == {path.stem for path in (CONF_DIR / "detector").glob("*.yaml")}
 
 
 @pytest.mark.parametrize("name", list_detectors())
-def test_options_are_the_config_dataclass(name: str) -> None:
+def test_options_are_a_dataclass_with_valid_defaults(name: str) -> None:
     entry = detector_entry(name)
-    assert entry.name == name and entry.options is DETECTOR_OPTIONS[name]
-    assert dataclasses.is_dataclass(entry.options)
+    assert entry.name == name and dataclasses.is_dataclass(entry.options)
     assert entry.default_backend in entry.requirements
     entry.options()  # the defaults pass the range checks
 
 
-@pytest.mark.parametrize("name", list_detectors())
+@pytest.mark.parametrize("name", [name for name in list_detectors() if _detects(name)])
 def test_a_misspelt_option_names_itself_and_the_allowed_ones(name: str) -> None:
-    allowed = ", ".join(field.name for field in dataclasses.fields(DETECTOR_OPTIONS[name])) or "none"
+    allowed = ", ".join(field.name for field in dataclasses.fields(detector_entry(name).options)) or "none"
     expected = f"detector '{name}' has no option 'score_treshold'; its options are {allowed}"
     with pytest.raises(ValueError) as raised:
         create_detector(name, RUNTIME, score_treshold=0.5)
     assert str(raised.value) == expected
 
 
+@pytest.mark.parametrize("name", [name for name in list_detectors() if not _detects(name)])
+def test_a_face_source_builds_no_detector(name: str) -> None:
+    entry = detector_entry(name)
+    assert entry.factory is None and not entry.compared
+    with pytest.raises(ValueError, match=f"detector={name} looks at no pixels: its faces are {entry.source}"):
+        create_detector(name, RUNTIME)
+
+
 def test_every_backend_is_a_case() -> None:
     registered = {
         (name, backend)
         for name in list_detectors()
-        if name != GIVEN_LANDMARKS
+        if _detects(name)
         for backend in detector_entry(name).requirements
     }
     assert {param.values[0] for param in CASES} == registered
@@ -188,19 +221,16 @@ def test_lfw_faces_are_plausible(
     case: tuple[str, str], found: list[list[Face]], lfw_images: list[np.ndarray]
 ) -> None:
     """Real methods: the selected face of each frontal LFW image is central, face-sized,
-    confident, its landmarks in the documented order. Baselines: the box they promise."""
+    confident, its landmarks in the documented order. The baseline: the box it promises."""
     name, backend = case
     lowest_score = MIN_LFW_SCORE.get(_case_id(name, backend), MIN_LFW_SCORE.get(name, 0.5))
     for image, faces in zip(lfw_images, found[: len(lfw_images)], strict=True):
         height, width = image.shape[:2]
-        if name in BASELINES:
-            expected = (
-                center_box(height, width, CenterCropOptions().fraction)
-                if name == "center_crop"
-                else [0, 0, width, height]
-            )
+        if name == BASELINE:
             assert len(faces) == 1 and faces[0].score == 1.0
-            np.testing.assert_array_equal(faces[0].box, expected)
+            np.testing.assert_array_equal(
+                faces[0].box, center_box(height, width, CenterCropOptions().fraction)
+            )
             continue
         face = select_face(faces, image.shape)
         assert face is not None
@@ -217,21 +247,21 @@ def test_empty_batch(detector: Detector) -> None:
 
 def test_blank_and_tiny_images(case: tuple[str, str], detector: Detector) -> None:
     """Uniform grey and a 4x7 image (smaller than any network's smallest face) hold no face;
-    the baselines give their box whatever the pixels."""
+    the baseline gives its box whatever the pixels."""
     grey = np.full((250, 250, 3), 128, dtype=np.uint8)
     tiny = np.zeros((4, 7, 3), dtype=np.uint8)
     found = detector.detect([grey, tiny])
-    if case[0] in BASELINES:
+    if case[0] == BASELINE:
         assert [len(faces) for faces in found] == [1, 1]
     else:
         assert found == [[], []]
 
 
-def test_a_non_rgb_image_is_refused(case: tuple[str, str], detector: Detector) -> None:
-    if case[0] in BASELINES:
-        pytest.skip("the baselines do not read the pixels")
-    with pytest.raises(ValueError, match="HxWx3"):
-        detector.detect([np.zeros((64, 64), dtype=np.uint8)])
+def test_a_non_rgb_image_is_refused(detector: Detector) -> None:
+    """``Detector.detect`` checks the input once for every method, the baseline included."""
+    for image in (np.zeros((64, 64), dtype=np.uint8), np.zeros((64, 64, 3), dtype=np.float32)):
+        with pytest.raises(ValueError, match="expected HxWx3 uint8 RGB"):
+            detector.detect([image])
 
 
 def test_batch_equals_singles(

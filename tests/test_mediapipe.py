@@ -22,10 +22,9 @@ from omegaconf.errors import ValidationError
 
 from bench.alignment import align_face, similarity_to_template, template_points
 from bench.assets import resolve
-from bench.config import BlazeFaceModel
 from bench.detectors import FIVE_POINTS, Detector, Face, create_detector, select_face
 from bench.detectors.mediapipe_common import blazeface_task_model
-from bench.detectors.mediapipe_detection import LANDMARK_NAMES, MODELS, MediaPipeFaceDetector
+from bench.detectors.mediapipe_detection import LANDMARK_NAMES, WEIGHTS, BlazeFaceModel, MediaPipeFaceDetector
 from bench.detectors.mediapipe_mesh import (
     MESH_LEFT_EYE,
     MESH_POINTS,
@@ -136,7 +135,7 @@ def test_blazeface_multi_face_image(blazeface: MediaPipeFaceDetector, multi_face
 def test_metadata_leaves_the_network_unchanged(tmp_path: Path) -> None:
     """The Tasks model bytes compute exactly what the original file does; a second pass, on a
     model that already has metadata, returns it untouched."""
-    original = resolve(MODELS["short_range"])
+    original = resolve(WEIGHTS[BlazeFaceModel.short_range].name)
     prepared = blazeface_task_model(original)
     (tmp_path / "prepared.tflite").write_bytes(prepared)
     assert blazeface_task_model(tmp_path / "prepared.tflite") == prepared

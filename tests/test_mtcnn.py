@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.assets import AssetError, resolve
-from bench.config import ConfigValueError, MTCNNOptions
+from bench.config import ConfigValueError
 from bench.detectors.base import Face
-from bench.detectors.mtcnn import MTCNNDetector
+from bench.detectors.mtcnn import MTCNNDetector, MTCNNOptions
 from bench.detectors.mtcnn.detector import _area_crops, _min_nms, _summed_area
 from bench.detectors.mtcnn.nets import CeilMaxPool2d
 from bench.detectors.registry import create_detector

@@ -17,8 +17,7 @@ import pytest
 import torch
 
 from bench.assets import resolve
-from bench.config import MTCNNOptions
-from bench.detectors.mtcnn import MTCNNDetector
+from bench.detectors.mtcnn import MTCNNDetector, MTCNNOptions
 from bench.paths import project_root
 from bench.runtime import Runtime
 

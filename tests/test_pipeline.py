@@ -54,11 +54,11 @@ def test_the_runner_closes_its_cache() -> None:
         "dataset=lfw_aligned", "detector=none", "dataset.folds=[0]", "dataset.pairs_per_fold=4"
     )
     with BenchmarkRunner(config) as runner:
-        assert runner.cache is not None
-        cache = runner.cache
-    assert runner.cache is None
+        cache = runner.cache.cache
+        assert cache is not None
+    assert runner.cache.cache is None
     with pytest.raises(Exception, match="closed"):
-        cache.get_embeddings(runner.embedding_key, ["0" * 32])
+        cache.get_embeddings(runner.cache.embedding_key, ["0" * 32])
 
 
 def test_detection_workers_give_the_same_results_as_one() -> None:

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.config import ConfigValueError, RetinaFaceOptions
+from bench.config import ConfigValueError
 from bench.detectors import Face, create_detector, select_face
-from bench.detectors.retinaface import RetinaFaceDetector, decode, prior_boxes
+from bench.detectors.retinaface import RetinaFaceDetector, RetinaFaceOptions, decode, prior_boxes
 from bench.runtime import Runtime
 
 from .landmark_checks import assert_central_face_chosen, assert_plausible_face, template_error

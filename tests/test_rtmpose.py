@@ -17,9 +17,9 @@ from onnx import TensorProto, helper, numpy_helper
 from bench.alignment import similarity_to_template, template_points
 from bench.assets import ASSETS, Asset, AssetError, AssetNotFoundError, resolve
 from bench.assets import resolver as resolver_module
-from bench.config import ConfigValueError, RTMPoseOptions
+from bench.config import ConfigValueError
 from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
-from bench.detectors.rtmpose import FIVE_POINT_INDICES, RTMPoseDetector
+from bench.detectors.rtmpose import FIVE_POINT_INDICES, RTMPoseDetector, RTMPoseOptions
 from bench.runtime import Runtime
 
 from .landmark_checks import assert_plausible_face

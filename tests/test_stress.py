@@ -21,27 +21,24 @@ from bench.config import SEVERITIES, StressCondition, StressConfig, StressSides
 from bench.data import PairDataset
 from bench.data.pairs import Pair
 from bench.detectors import create_detector, select_face
-from bench.pipeline.entries import ImageEntry, image_entries
+from bench.pipeline.entries import ImageEntry
+from bench.pipeline.protocols import PairsProtocol
 from bench.reporting.stress import StressRun, stress_report
 from bench.runtime import Runtime
 from bench.stress import FaceDonors, Stress, StressError, geometric
 from bench.stress.faces import REFERENCE_FACES
+from bench.stress.specs import spec_of
 
 from .cli import run_bench
 from .cli import store as store
 from .conftest import LFW_SAMPLES, bench_config, run_benchmark
 from .test_sweep import artifact_names, parent_and_children
 
-LEVELS = {
-    StressCondition.rotation: [15.0, 30.0, 45.0, 60.0, 90.0],
-    StressCondition.small_face: [0.8, 0.6, 0.45, 0.3, 0.2],
-    StressCondition.downscale: [0.6, 0.4, 0.25, 0.16, 0.1],
-    StressCondition.occlusion: [0.2, 0.3, 0.4, 0.5, 0.6],
-    StressCondition.resolution: [40.0, 24.0, 16.0, 12.0, 8.0],
-    StressCondition.eye_band: [0.25, 0.4, 0.55, 0.7, 0.85],
-    StressCondition.lower_face: [0.2, 0.4, 0.6, 0.8, 1.0],
-    StressCondition.distractor: [0.6, 0.8, 1.0, 1.2, 1.5],
-}
+
+def default_levels(condition: StressCondition) -> list[float] | None:
+    """The levels ``stress=<condition>`` sets, as the composed config holds them."""
+    levels = spec_of(condition).default_levels
+    return None if levels is None else list(levels)
 
 
 #: The test images' own folders: the donors of distractor faces.
@@ -49,7 +46,7 @@ DONORS = FaceDonors(resolve("lfw_deepfunneled"), tuple(LFW_SAMPLES), 50_000_000)
 
 
 def stress(name: StressCondition, severity: int = 3, **options: object) -> Stress:
-    config = StressConfig(name=name, severity=severity, levels=LEVELS.get(name), **options)  # type: ignore[arg-type]
+    config = StressConfig(name=name, severity=severity, levels=default_levels(name), **options)  # type: ignore[arg-type]
     return Stress(config, DONORS)
 
 
@@ -66,7 +63,7 @@ def test_every_condition_has_a_yaml_that_composes_to_it() -> None:
     for condition in StressCondition:
         config = bench_config(f"stress={condition.value}")
         assert config.stress.name is condition
-        assert (config.stress.levels is not None) == (condition in LEVELS)
+        assert config.stress.levels == default_levels(condition)
 
 
 #: Conditions that draw nothing at random: the same output whatever the seed.
@@ -213,7 +210,7 @@ def test_occlusion_blacks_out_one_square_of_the_given_side(lfw_images: list[np.n
     for severity in range(1, SEVERITIES + 1):
         occluded = stress(StressCondition.occlusion, severity).apply(image, content(image))
         changed = np.any(occluded.image != image, axis=2)
-        side = round(LEVELS[StressCondition.occlusion][severity - 1] * min(image.shape[:2]))
+        side = round(spec_of(StressCondition.occlusion).default_levels[severity - 1] * min(image.shape[:2]))
         rows, cols = np.nonzero(np.all(occluded.image == 0, axis=2) & changed)
         assert rows.max() - rows.min() + 1 <= side and cols.max() - cols.min() + 1 <= side
         np.testing.assert_array_equal(occluded.transform, np.eye(2, 3))
@@ -279,7 +276,7 @@ def test_a_distractor_is_another_persons_face_and_the_selection_keeps_this_one(
         # This face (a detector is a few pixels off the median), not the other, 100 px away.
         assert np.linalg.norm(chosen.landmarks - reference, axis=1).mean() < 0.25 * inter_ocular
     lonely = FaceDonors(resolve("lfw_deepfunneled"), (LFW_SAMPLES[0],), 50_000_000)
-    config = StressConfig(name=StressCondition.distractor, levels=LEVELS[StressCondition.distractor])
+    config = StressConfig(name=StressCondition.distractor, levels=default_levels(StressCondition.distractor))
     with pytest.raises(StressError, match="every image of the data set shows the person of"):
         Stress(config, lonely).degrade(lfw_images[0], content(lfw_images[0]), LFW_SAMPLES[0])
 
@@ -303,7 +300,7 @@ def test_one_sided_stress_degrades_the_first_image_of_each_pair_only() -> None:
         Pair("a.jpg", "c.jpg", False, 0),
     ]
     dataset = PairDataset("tiny", Path("/data"), pairs)
-    one = image_entries(dataset, StressConfig(name=StressCondition.fog, sides=StressSides.one))
+    one = PairsProtocol().entries(dataset, StressConfig(name=StressCondition.fog, sides=StressSides.one))
     assert one.entries == [
         ImageEntry("a.jpg", True),
         ImageEntry("b.jpg", False),
@@ -311,9 +308,9 @@ def test_one_sided_stress_degrades_the_first_image_of_each_pair_only() -> None:
         ImageEntry("c.jpg", False),
     ]
     assert one.index_a.tolist() == [0, 2, 0] and one.index_b.tolist() == [1, 3, 3]
-    both = image_entries(dataset, StressConfig(name=StressCondition.fog))
+    both = PairsProtocol().entries(dataset, StressConfig(name=StressCondition.fog))
     assert [entry.stressed for entry in both.entries] == [True] * 3
-    clean = image_entries(dataset, StressConfig())
+    clean = PairsProtocol().entries(dataset, StressConfig())
     assert [entry.path for entry in clean.entries] == dataset.images
     assert not any(entry.stressed for entry in clean.entries)
 

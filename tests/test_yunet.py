@@ -14,9 +14,8 @@ import pytest
 import torch
 from omegaconf.errors import ValidationError
 
-from bench.config import YuNetOptions
 from bench.detectors import Detector, create_detector
-from bench.detectors.yunet import OnnxYuNet, OpenCVYuNet
+from bench.detectors.yunet import OnnxYuNet, OpenCVYuNet, YuNetOptions
 from bench.runtime import CPU_PROVIDER, CUDA_PROVIDER, Runtime
 
 from .conftest import compose_config, read_rgb

@@ -18,22 +18,28 @@ import numpy as np
 
 from bench.alignment import align_face
 from bench.assets import ASSETS, AssetError, AssetNotFoundError, resolve
-from bench.config import NOT_COMPARED, Selection
-from bench.detectors import FIVE_POINTS, Detector, Requirements, create_detector, detector_entry, select_face
-from bench.detectors.registry import list_detectors
+from bench.config import Selection
+from bench.detectors import FIVE_POINTS, Detector, create_detector, select_face
+from bench.detectors.registry import DETECTORS
+from bench.models.registry import FAMILIES
+from bench.plugins import load_plugins
+from bench.registry import Requirements
 from bench.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Availability:
-    """Whether a method (with one of its backends) can run here; ``reason`` says what is
-    missing when it cannot. ``default`` marks the backend the method's default options pick."""
+    """Whether a method (with one of its backends) or a recognition model can run here;
+    ``reason`` says what is missing when it cannot. ``default`` marks the backend the method's
+    default options pick; ``source`` is the distribution that registered it (``bench``)."""
 
     name: str
     backend: str
     available: bool
     reason: str = ""
     default: bool = True
+    kind: str = "detector"
+    source: str = "bench"
 
 
 def _missing(requirements: Requirements) -> list[str]:
@@ -54,23 +60,36 @@ def _missing(requirements: Requirements) -> list[str]:
 
 
 def list_available() -> list[Availability]:
-    """Every registered method and each of its backends, with whether its packages and weights
-    are present here (local files only: nothing is downloaded to find out)."""
+    """Every registered method and each of its backends, then every recognition model, built-in
+    or from a plugin, with whether its packages and weights are present here (local files only:
+    nothing is downloaded to find out)."""
+    load_plugins()
     report = []
-    for name in list_detectors():
-        entry = detector_entry(name)
+    for entry in sorted(DETECTORS, key=lambda entry: entry.name):
+        source = DETECTORS.source(entry.name)
         for backend, requirements in entry.backend_requirements().items():
-            problems = _missing(requirements)
+            problems = "; ".join(_missing(requirements))
             default = backend == entry.default_backend
-            report.append(Availability(name, str(backend), not problems, "; ".join(problems), default))
-    return report
+            report.append(
+                Availability(entry.name, str(backend), not problems, problems, default, source=source)
+            )
+    for family in FAMILIES:
+        source = FAMILIES.source(family.name)
+        for name, requirements in family.models.items():
+            problems = "; ".join(_missing(requirements))
+            report.append(
+                Availability(name, family.backend, not problems, problems, kind="model", source=source)
+            )
+    return sorted(report, key=lambda row: (row.kind, row.name))
 
 
 def sweep_methods() -> list[str]:
-    """The methods a sweep compares: every detector that runs here with its default options,
-    less those in ``NOT_COMPARED``."""
-    runnable = {row.name for row in list_available() if row.available and row.default}
-    return sorted(runnable - NOT_COMPARED)
+    """The methods a sweep compares: every detector that runs here with its default options and
+    is a method to rank (``DetectorEntry.compared``: not ``none``, ``given`` or ``reference``)."""
+    runnable = {
+        row.name for row in list_available() if row.kind == "detector" and row.available and row.default
+    }
+    return sorted(name for name in runnable if DETECTORS.get(name).compared)
 
 
 class UnifiedFaceDetector:
@@ -83,6 +102,7 @@ class UnifiedFaceDetector:
         selection: Selection | str = Selection.center_weighted,
         **options: Any,
     ) -> None:
+        load_plugins()
         self.detector: Detector = create_detector(name, Runtime.local(device), **options)
         self.selection = Selection(selection)
 

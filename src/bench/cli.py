@@ -10,15 +10,18 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from bench.config import register_configs
 from bench.paths import project_root
+from bench.plugins import load_plugins
 from bench.signals import Terminated
 
-# Interpolations that the YAML configs use: paths that do not move with Hydra's run dirs, and a
-# data set named after its file.
-OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
-OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem, replace=True)
-register_configs()
+
+def prepare() -> None:
+    """What composing a config needs, before Hydra composes anything (idempotent): the
+    interpolations the YAML uses (paths that do not move with Hydra's run dirs, a data set named
+    after its file), and every component, built-in or plugin, with its config schema."""
+    OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
+    OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem, replace=True)
+    load_plugins()
 
 
 def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
@@ -26,6 +29,7 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -
     that take the benchmark's overrides (``bench export``, ``bench verify``) and for the tests."""
     from hydra import compose, initialize_config_dir
 
+    prepare()
     with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
         return compose(config_name=config_name, overrides=list(overrides))
 
@@ -34,11 +38,19 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -
 def app(cfg: DictConfig) -> float:
     from bench.experiment import run_experiment  # heavy imports after Hydra parsed the command line
 
+    # A launcher's worker process (joblib, Slurm) gets this function, not the module's set-up.
+    prepare()
     return run_experiment(cfg)
 
 
 #: ``bench <tool> ...``: commands beside the benchmark, each a module with ``main(argv)``.
-TOOLS = {"flops": "bench.flops", "export": "bench.export", "verify": "bench.verify", "train": "bench.train"}
+TOOLS = {
+    "flops": "bench.flops",
+    "export": "bench.export",
+    "verify": "bench.verify",
+    "train": "bench.train",
+    "list": "bench.listing",
+}
 
 
 def main() -> None:
@@ -50,6 +62,7 @@ def main() -> None:
 
         importlib.import_module(TOOLS[sys.argv[1]]).main(sys.argv[2:])
         return
+    prepare()
     try:
         app()
     except (KeyboardInterrupt, Terminated) as stop:

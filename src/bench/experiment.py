@@ -11,14 +11,14 @@ import mlflow
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
 
 from bench.config import BenchConfig, ConfigValueError, to_bench_config
-from bench.metrics import keys
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.progress import Progress
-from bench.reporting.console import print_summary
-from bench.tracking import current_sweep, flatten, skip_job, tracked_run
+from bench.tracking import current_sweep, flatten, run_keys, skip_job, tracked_run
 from bench.tracking.artifacts import log_result
+from bench.tracking.protocol_reports import report_for
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,11 @@ def run_experiment(cfg: DictConfig) -> float:
         return math.nan
     out_dir = Path(hydra_cfg.runtime.output_dir)
     tags = {
-        "detector": config.detector.name,
-        "model": config.model.name,
-        "dataset": config.dataset.name,
-        "hydra_output_dir": str(out_dir),
-        "overrides": " ".join(hydra_cfg.overrides.task),
+        run_keys.DETECTOR_TAG: config.detector.name,
+        run_keys.MODEL_TAG: config.model.name,
+        run_keys.DATASET_TAG: config.dataset.name,
+        run_keys.OUTPUT_DIR_TAG: str(out_dir),
+        run_keys.OVERRIDES_TAG: " ".join(hydra_cfg.overrides.task),
     }
     if sweep is not None:
         tags |= sweep.job_tags(hydra_cfg.job.num)
@@ -62,18 +62,17 @@ def run_experiment(cfg: DictConfig) -> float:
             run_id = run.info.run_id
             (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
             mlflow.log_artifact(str(out_dir / "config.yaml"))
-            metrics = benchmark(config, out_dir)
+            metrics, protocol = benchmark(config, out_dir)
             log.info("MLflow run %s (%s) in %s", run_id, name, config.tracking.uri)
     except Exception:
         if sweep is None or run_id is None:  # no FAILED run for the sweep to count: Hydra reports it
             raise
         log.exception("Job #%d (%s) failed; its MLflow run %s is FAILED", hydra_cfg.job.num, name, run_id)
     else:
-        print_summary(name, metrics)
-        # An IJB run has no 10-fold accuracy: a sweeper gets its headline TAR instead.
-        accuracy = float(
-            metrics.get(keys.ACCURACY, metrics.get(keys.tar_at_far(keys.IJB_HEADLINE_FAR), math.nan))
-        )
+        # A sweeper gets the protocol's headline: the accuracy, or IJB's TAR at its FAR.
+        report = report_for(protocol)
+        Console().print(report.summary(name, metrics))
+        accuracy = float(metrics.get(report.headline, math.nan))
     # Matplotlib's savefig leaves a reference cycle through its frames, and through them this
     # job's frames, so the models, images and embeddings of a job would stay alive until the
     # cyclic collector happened to run: each job of a multirun would start hundreds of MiB
@@ -82,10 +81,10 @@ def run_experiment(cfg: DictConfig) -> float:
     return accuracy
 
 
-def benchmark(config: BenchConfig, out_dir: Path) -> dict[str, float]:
-    """Run one configuration and log it to the active run; the runner and its result die with
-    this frame, so that ``gc.collect`` can free them."""
+def benchmark(config: BenchConfig, out_dir: Path) -> tuple[dict[str, float], str]:
+    """Run one configuration and log it to the active run: its metrics and protocol. The runner
+    and its result die with this frame, so that ``gc.collect`` can free them."""
     with BenchmarkRunner(config) as runner:
         result = runner.run(Progress(enabled=config.progress))
     log_result(result, out_dir)
-    return result.metrics
+    return result.metrics, result.protocol

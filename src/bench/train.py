@@ -14,7 +14,7 @@ import hydra
 import mlflow
 from omegaconf import DictConfig, OmegaConf
 
-import bench.cli  # noqa: F401  (registers the resolvers and schemas the configs use)
+from bench.cli import prepare
 from bench.config.store import to_typed_config
 from bench.config.training import TrainConfig
 from bench.paths import project_root
@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if argv is not None:
         sys.argv = [f"{sys.argv[0]} train", *argv]
+    prepare()
     app()
 
 
 if __name__ == "__main__":
-    app()
+    main()

@@ -19,23 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.alignment import ALIGNED_SIZE, align_face
+from bench.alignment import BatchAligner
 from bench.cli import compose_config
 from bench.config import BenchConfig, to_bench_config
 from bench.data import ImageDecodeError, decode_image
-from bench.detectors import Detector, create_detector, detector_entry, select_face
-from bench.detectors.letterbox import faces_to_image, shrink_to
+from bench.detectors import NoFaceError, select_face
 from bench.metrics import keys
 from bench.models import create_embedder
+from bench.pipeline.face_source import FaceFinder, RunContext, face_finder
+from bench.pipeline.timing import StageTimer
 from bench.runtime import Runtime
 
 
 class NoThresholdError(LookupError):
     """The store has no LFW run to take the threshold from."""
-
-
-class NoFaceError(ValueError):
-    """A photo in which the detector found no face."""
 
 
 @dataclass(frozen=True)
@@ -50,20 +47,20 @@ def lfw_threshold(config: BenchConfig) -> Threshold:
     detector, flip setting and data set (LFW; its aligned faces with ``detector=none``): the run
     with the most pairs, then the latest."""
     import mlflow
+    from mlflow.entities import RunStatus
+
+    from bench.tracking import run_keys
 
     mlflow.set_tracking_uri(config.tracking.uri)
-    conditions = [
-        f"tags.model = '{config.model.name}'",
-        f"tags.detector = '{config.detector.name}'",
-        f"tags.dataset = '{config.dataset.name}'",
-        "attributes.status = 'FINISHED'",
-        "params.`stress.name` = 'none'",
-        "params.`perturbation.kind` = 'none'",
-        f"params.`model.flip` = '{config.model.flip}'",
-    ]
+    tags = {
+        run_keys.MODEL_TAG: config.model.name,
+        run_keys.DETECTOR_TAG: config.detector.name,
+        run_keys.DATASET_TAG: config.dataset.name,
+    }
+    params = {**run_keys.CLEAN_PARAMS, run_keys.MODEL_FLIP_PARAM: config.model.flip}
     runs = mlflow.search_runs(
         experiment_names=[config.tracking.experiment],
-        filter_string=" and ".join(conditions),
+        filter_string=run_keys.run_filter(params, tags, RunStatus.to_string(RunStatus.FINISHED)),
         order_by=[f"metrics.{keys.NUM_PAIRS} DESC", "attributes.start_time DESC"],
         max_results=1,
         output_format="list",
@@ -77,40 +74,30 @@ def lfw_threshold(config: BenchConfig) -> Threshold:
             "for the defaults), or give threshold="
         )
     run = runs[0]
-    pairs = int(run.data.metrics[keys.NUM_PAIRS])
+    pairs, dataset = int(run.data.metrics[keys.NUM_PAIRS]), run.data.tags[run_keys.DATASET_TAG]
     return Threshold(
         run.data.metrics[keys.BEST_THRESHOLD],
-        f"LFW's best threshold in run {run.info.run_id} ({pairs} pairs of {run.data.tags['dataset']})",
+        f"LFW's best threshold in run {run.info.run_id} ({pairs} pairs of {dataset})",
     )
 
 
 def aligned_faces(paths: Sequence[Path], config: BenchConfig, runtime: Runtime) -> np.ndarray:
-    """Each photo's selected face aligned to the template (aligned photos as they are, with
-    ``detector=none``), found by one detector."""
-    if detector_entry(config.detector.name).passthrough:
-        return np.stack([_aligned_face(path, config, None) for path in paths])
-    detector = create_detector(config.detector.name, runtime, config.detector.options)
+    """Each photo's selected face aligned to the template, found by the run's face source (one
+    detector for both photos; aligned photos pass as they are with ``detector=none``)."""
+    aligner = BatchAligner("cpu")  # two faces: OpenCV's warp, a numpy array back
+    finder = face_finder(RunContext(config, None, runtime, StageTimer(), aligner))
     try:
-        return np.stack([_aligned_face(path, config, detector) for path in paths])
+        return np.concatenate([_aligned_face(path, config, finder) for path in paths])
     finally:
-        detector.close()
+        finder.close()
 
 
-def _aligned_face(path: Path, config: BenchConfig, detector: Detector | None) -> np.ndarray:
-    detector_name = config.detector.name
+def _aligned_face(path: Path, config: BenchConfig, finder: FaceFinder) -> np.ndarray:
     image = decode_image(path, path.parent, config.dataset.max_image_pixels)
-    if detector is None:
-        if image.shape[:2] != (ALIGNED_SIZE, ALIGNED_SIZE):
-            raise NoFaceError(
-                f"{path}: detector={detector_name} takes aligned {ALIGNED_SIZE}x{ALIGNED_SIZE} faces"
-            )
-        return image
-    shrunk, placement = shrink_to(image, config.detect_max_side)
-    faces = faces_to_image(detector.detect([shrunk])[0], placement)
-    face = select_face(faces, image.shape, config.selection)
+    face = select_face(finder.find([image], [str(path)])[0], image.shape, config.selection)
     if face is None:
-        raise NoFaceError(f"{path}: detector={detector_name} found no face")
-    return align_face(image, face)
+        raise NoFaceError(f"{path}: detector={config.detector.name} found no face")
+    return np.asarray(finder.align([image], [face]))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Data and weights, found by name (see ``resolver.resolve``)."""
 
-from bench.assets.catalog import ASSETS, Asset
+from bench.assets.catalog import ASSETS, Asset, register_asset
 from bench.assets.resolver import (
     AssetChecksumError,
     AssetError,
@@ -15,6 +15,7 @@ __all__ = [
     "AssetChecksumError",
     "AssetError",
     "AssetNotFoundError",
+    "register_asset",
     "resolve",
     "search_roots",
 ]

@@ -69,8 +69,10 @@ def _verify(asset: Asset, path: Path) -> Path:
     return path
 
 
-def resolve(name: str, explicit: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
-    """Return a local path for asset ``name``.
+def resolve(
+    name: str | Asset, explicit: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Path:
+    """Return a local path for asset ``name`` (a registered name, or the ``Asset`` itself).
 
     An explicit path wins and is used as given (no checksum: the user chose that file). Then
     each local root is searched; a file found there must match its known sha256. Last, the
@@ -78,10 +80,13 @@ def resolve(name: str, explicit: str | os.PathLike[str] | None = None, *, downlo
     ``$BENCH_OFFLINE`` is set. Failure raises one error naming the file, every place searched
     and the URL.
     """
-    try:
-        asset = ASSETS[name]
-    except KeyError:
-        raise KeyError(f"unknown asset {name!r}; known: {', '.join(sorted(ASSETS))}") from None
+    if isinstance(name, Asset):
+        asset = name
+    else:
+        try:
+            asset = ASSETS[name]
+        except KeyError:
+            raise KeyError(f"unknown asset {name!r}; known: {', '.join(sorted(ASSETS))}") from None
 
     if explicit is not None:
         path = Path(explicit).expanduser()

@@ -35,6 +35,16 @@ class EmbedBackend(StrEnum):
     onnxruntime = "onnxruntime"
 
 
+class FaceSource(StrEnum):
+    """Where a run's faces come from (``bench.pipeline.face_source``): a method that looks at the
+    pixels, images that already are aligned faces (``detector=none``), or the five points the
+    data set gives (``detector=given``, IJB's release). Set by the method's registration."""
+
+    detected = "detected"
+    aligned = "aligned"
+    given = "given"
+
+
 class Selection(StrEnum):
     """Which face is evaluated when a detector finds several (see ``bench.detectors.selection``)."""
 
@@ -63,72 +73,63 @@ class OnMissing(StrEnum):
     count = "count"
 
 
-class YuNetBackend(StrEnum):
-    onnxruntime = "onnxruntime"
-    opencv = "opencv"
+class StressKind(StrEnum):
+    """What a stress condition is: it decides what the condition takes and needs (``bench.stress.specs``)."""
 
-
-class YoloV8Backend(StrEnum):
-    ultralytics = "ultralytics"
-    onnxruntime = "onnxruntime"
-
-
-class InputPadding(StrEnum):
-    """How far a letterboxed image is padded: to the next multiple of the network's stride (a
-    250x250 image runs at 256x256), or to the full ``input_size`` square of the published recipe."""
-
-    stride = "stride"
-    square = "square"
-
-
-class BlazeFaceModel(StrEnum):
-    """Short range: faces within ~2 m (128x128 input); full range: smaller, farther faces (192x192)."""
-
-    short_range = "short_range"
-    full_range = "full_range"
+    #: No degradation (``stress=none``).
+    none = "none"
+    #: An ImageNet-C corruption (Hendrycks and Dietterich, 2019) at the library's own severities.
+    photometric = "photometric"
+    #: The image moved, scaled or covered by bench's own code, at ``stress.levels``.
+    geometric = "geometric"
+    #: Geometric, and placed by the face's reference landmarks.
+    placed_by_the_face = "placed_by_the_face"
 
 
 class StressCondition(StrEnum):
-    """A degradation of each image before detection (``bench.stress``).
+    """A degradation of each image before detection (``bench.stress``; ``bench.stress.specs``
+    says what each does and at which levels).
 
-    Photometric: the ImageNet-C corruptions (Hendrycks and Dietterich, 2019) as the maintained
-    ``imagecorruptions`` fork implements them. Geometric: ``rotation`` (in-plane, about the image
-    centre), ``small_face`` (the image shrunk and placed off-centre on a black canvas twice its
-    size), ``downscale`` (the whole image made smaller, detected at that size) and ``occlusion``
-    (a black square over a random part of the image). Placed by the face's reference landmarks:
-    ``resolution`` (the image shrunk until the eyes are so many pixels apart), ``eye_band`` (a
-    black band over both eyes), ``lower_face`` (the face black from the mouth up) and
-    ``distractor`` (another person's face from the run's images pasted beside this one).
+    Each member is declared with its kind: the configuration checks ``stress.levels`` by it, and
+    it cannot import ``bench.stress``, where the rest of a condition's spec lives.
     """
 
-    none = "none"
-    gaussian_noise = "gaussian_noise"
-    shot_noise = "shot_noise"
-    impulse_noise = "impulse_noise"
-    speckle_noise = "speckle_noise"
-    defocus_blur = "defocus_blur"
-    glass_blur = "glass_blur"
-    motion_blur = "motion_blur"
-    zoom_blur = "zoom_blur"
-    gaussian_blur = "gaussian_blur"
-    snow = "snow"
-    frost = "frost"
-    fog = "fog"
-    spatter = "spatter"
-    brightness = "brightness"
-    contrast = "contrast"
-    saturate = "saturate"
-    elastic_transform = "elastic_transform"
-    pixelate = "pixelate"
-    jpeg_compression = "jpeg_compression"
-    rotation = "rotation"
-    small_face = "small_face"
-    downscale = "downscale"
-    occlusion = "occlusion"
-    resolution = "resolution"
-    eye_band = "eye_band"
-    lower_face = "lower_face"
-    distractor = "distractor"
+    kind: StressKind
+
+    def __new__(cls, value: str, kind: StressKind) -> StressCondition:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.kind = kind
+        return member
+
+    none = "none", StressKind.none
+    gaussian_noise = "gaussian_noise", StressKind.photometric
+    shot_noise = "shot_noise", StressKind.photometric
+    impulse_noise = "impulse_noise", StressKind.photometric
+    speckle_noise = "speckle_noise", StressKind.photometric
+    defocus_blur = "defocus_blur", StressKind.photometric
+    glass_blur = "glass_blur", StressKind.photometric
+    motion_blur = "motion_blur", StressKind.photometric
+    zoom_blur = "zoom_blur", StressKind.photometric
+    gaussian_blur = "gaussian_blur", StressKind.photometric
+    snow = "snow", StressKind.photometric
+    frost = "frost", StressKind.photometric
+    fog = "fog", StressKind.photometric
+    spatter = "spatter", StressKind.photometric
+    brightness = "brightness", StressKind.photometric
+    contrast = "contrast", StressKind.photometric
+    saturate = "saturate", StressKind.photometric
+    elastic_transform = "elastic_transform", StressKind.photometric
+    pixelate = "pixelate", StressKind.photometric
+    jpeg_compression = "jpeg_compression", StressKind.photometric
+    rotation = "rotation", StressKind.geometric
+    small_face = "small_face", StressKind.geometric
+    downscale = "downscale", StressKind.geometric
+    occlusion = "occlusion", StressKind.geometric
+    resolution = "resolution", StressKind.placed_by_the_face
+    eye_band = "eye_band", StressKind.placed_by_the_face
+    lower_face = "lower_face", StressKind.placed_by_the_face
+    distractor = "distractor", StressKind.placed_by_the_face
 
 
 class IjbTarget(StrEnum):

@@ -13,10 +13,10 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from bench.config.detectors import GIVEN_LANDMARKS
 from bench.config.enums import (
     Device,
     EmbedBackend,
+    FaceSource,
     FailurePolicy,
     IjbTarget,
     OnMissing,
@@ -24,6 +24,7 @@ from bench.config.enums import (
     Precision,
     Selection,
     StressCondition,
+    StressKind,
     StressSides,
 )
 from bench.config.validate import require
@@ -31,10 +32,11 @@ from bench.config.validate import require
 
 @dataclass
 class DetectorConfig:
-    """``name`` picks the factory in ``bench.detectors``; ``options`` is that detector's own
-    options dataclass (``bench.config.detectors``)."""
+    """``name`` picks the entry in ``bench.detectors``' registry; ``options`` is that detector's
+    own options dataclass, defined beside its code; ``source`` is set by its registration."""
 
     name: str = MISSING
+    source: FaceSource = FaceSource.detected
     options: Any = MISSING
 
 
@@ -137,11 +139,13 @@ class IjbDatasetConfig(DatasetConfig):
 
 @dataclass
 class ModelConfig:
-    """An EdgeFace model. The layout (``arch``, ``rank_ratio``, ``quantized``) is the published
-    variant's that ``name`` names (``bench.models.VARIANTS``) while ``arch`` is ``None``; setting
-    ``arch`` describes weights of another layout, with ``rank_ratio`` and ``quantized`` as given."""
+    """A recognition model of the registered ``family`` (``bench.models.registry``). For EdgeFace,
+    the layout (``arch``, ``rank_ratio``, ``quantized``) is the published variant's that ``name``
+    names (``bench.models.VARIANTS``) while ``arch`` is ``None``; setting ``arch`` describes
+    weights of another layout, with ``rank_ratio`` and ``quantized`` as given."""
 
     name: str = MISSING
+    family: str = "edgeface"
     arch: str | None = None
     #: Low-rank factor of every linear layer; ``None``: full rank.
     rank_ratio: float | None = None
@@ -260,16 +264,9 @@ class TrackingConfig:
 SEVERITIES = 5
 #: Conditions whose strength per severity is ``StressConfig.levels`` (the others: the library's).
 GEOMETRIC_CONDITIONS = frozenset(
-    {
-        StressCondition.rotation,
-        StressCondition.small_face,
-        StressCondition.downscale,
-        StressCondition.occlusion,
-        StressCondition.resolution,
-        StressCondition.eye_band,
-        StressCondition.lower_face,
-        StressCondition.distractor,
-    }
+    condition
+    for condition in StressCondition
+    if condition.kind in {StressKind.geometric, StressKind.placed_by_the_face}
 )
 
 
@@ -277,13 +274,9 @@ GEOMETRIC_CONDITIONS = frozenset(
 class StressConfig:
     """A degradation of each decoded image before detection; ``none`` changes nothing.
 
-    ``levels`` are a geometric condition's strength at severities 1..5 (degrees for ``rotation``,
-    the image's scale for ``small_face`` and ``downscale``, the square's side over the image's
-    shorter side for ``occlusion``, the inter-ocular distance in pixels for ``resolution``, the
-    band's height over the inter-ocular distance for ``eye_band``, the share of the eyes-to-mouth
-    distance covered for ``lower_face``, the pasted face's inter-ocular distance over this one's for
-    ``distractor``); the photometric conditions take the library's own, and
-    ``levels`` must then be null.
+    ``levels`` are a geometric condition's strength at severities 1..5, in the condition's own unit
+    (``bench.stress.specs`` says which, and the levels ``stress=<name>`` sets); the photometric
+    conditions take the library's own, and ``levels`` must then be null.
     """
 
     name: StressCondition = StressCondition.none
@@ -386,7 +379,7 @@ class BenchConfig:
         require(self.sample_faces >= 0, "sample_faces", "must be >= 0", self.sample_faces)
         templates = isinstance(self.dataset, IjbDatasetConfig)
         require(
-            self.detector.name != GIVEN_LANDMARKS or templates,
+            self.detector.source is not FaceSource.given or templates,
             "detector",
             "is given, which takes each face's landmarks from the data set; only IJB's (dataset=ijbc "
             "or ijbb) carry them: choose a detector for this data set",
@@ -408,7 +401,7 @@ class BenchConfig:
                 f"stress={self.stress.name.value} is geometric: on already aligned faces "
                 f"(dataset={self.dataset.name}) there is no detection or alignment for it to test"
             )
-        if self.detector.name == GIVEN_LANDMARKS and self.stress.name in GEOMETRIC_CONDITIONS:
+        if self.detector.source is FaceSource.given and self.stress.name in GEOMETRIC_CONDITIONS:
             return (
                 f"stress={self.stress.name.value} is geometric: it moves the face away from the "
                 "landmarks the data set gives (detector=given)"

@@ -8,13 +8,14 @@ not show up as choices in ``--help`` or in Hydra's "available options".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import field, make_dataclass
 from typing import TypeVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from bench.config.detectors import DETECTOR_OPTIONS
+from bench.config.enums import FaceSource
 from bench.config.schema import (
     BenchConfig,
     BinDatasetConfig,
@@ -54,25 +55,30 @@ GROUP_SCHEMAS: dict[str, type] = {
 }
 
 
-def detector_schema(name: str) -> type[DetectorConfig]:
-    """``DetectorConfig`` with ``name`` fixed and ``options`` typed as that detector's options."""
-    options = DETECTOR_OPTIONS[name]
+def detector_schema(name: str, options: type, source: FaceSource) -> type[DetectorConfig]:
+    """``DetectorConfig`` with ``name`` and ``source`` fixed and ``options`` typed as that
+    detector's options."""
     return make_dataclass(
         f"{options.__name__.removesuffix('Options')}DetectorConfig",
-        [("name", str, field(default=name)), ("options", options, field(default_factory=options))],
+        [
+            ("name", str, field(default=name)),
+            ("source", FaceSource, field(default=source)),
+            ("options", options, field(default_factory=options)),
+        ],
         bases=(DetectorConfig,),
     )
 
 
-def register_configs() -> None:
-    """Store every schema (idempotent: Hydra replaces an entry stored twice)."""
+def register_configs(detectors: Mapping[str, tuple[type, FaceSource]]) -> None:
+    """Store every schema, a detector's from its registered options (``bench.plugins`` calls
+    this once every component is registered; idempotent: Hydra replaces an entry stored twice)."""
     store = ConfigStore.instance()
     store.store(name="bench_schema", node=BenchConfig)
     store.store(name="train_schema", node=TrainConfig)
     for name, schema in GROUP_SCHEMAS.items():
         store.store(name=name, node=schema)
-    for name in DETECTOR_OPTIONS:
-        store.store(name=f"detector_{name}_schema", node=detector_schema(name))
+    for name, (options, source) in detectors.items():
+        store.store(name=f"detector_{name}_schema", node=detector_schema(name, options, source))
 
 
 def to_typed_config(cfg: DictConfig, schema: type[Typed]) -> Typed:

@@ -1,22 +1,10 @@
 """Face detectors behind one interface, created by name from a registry of factories.
 
-Importing this package registers every built-in method.
+Importing this package registers nothing: each method's module registers itself through its
+``register(registry)``, which ``bench.plugins.load_plugins`` calls.
 """
 
-from bench.detectors import (  # noqa: F401  (registration)
-    center_crop,
-    given,
-    mediapipe_detection,
-    mediapipe_mesh,
-    mtcnn,
-    reference,
-    retinaface,
-    rtmpose,
-    yolov5_face,
-    yolov8_face,
-    yunet,
-)
-from bench.detectors.base import FIVE_POINTS, Detector, Face
+from bench.detectors.base import FIVE_POINTS, Detector, Face, NoFaceError, check_images
 from bench.detectors.registry import (
     DetectorEntry,
     Requirements,
@@ -33,8 +21,10 @@ __all__ = [
     "Detector",
     "DetectorEntry",
     "Face",
+    "NoFaceError",
     "Requirements",
     "bind_options",
+    "check_images",
     "create_detector",
     "detector_entry",
     "list_detectors",

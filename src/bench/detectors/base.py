@@ -57,8 +57,23 @@ class Face:
         return float(self.box[3] - self.box[1])
 
 
+class NoFaceError(ValueError):
+    """An image in which a face was required and none was found (``failure_policy=error``, a
+    photo given to ``bench verify``)."""
+
+
+def check_images(images: Sequence[np.ndarray]) -> None:
+    """Refuse what no method can read: a grey or RGBA array, or floats that would be mis-scaled."""
+    for index, image in enumerate(images):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(
+                f"image {index} is {image.dtype} of shape {image.shape}; expected HxWx3 uint8 RGB"
+            )
+
+
 class Detector(ABC):
-    """Finds faces. Each method registers a factory with ``bench.detectors.registry``.
+    """Finds faces. Each method registers a factory with ``bench.detectors.registry`` and
+    implements ``_detect``; ``detect`` checks the input once for all of them.
 
     Images are ``HxWx3`` ``uint8`` RGB arrays; sizes may differ within a batch.
     """
@@ -68,9 +83,14 @@ class Detector(ABC):
     #: The device the method actually runs on (``"cpu"``, ``"cuda:0"``), for the run record.
     device: str = "cpu"
 
-    @abstractmethod
     def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Return, for each image, every face found (possibly none), best score first."""
+        check_images(images)
+        return self._detect(images)
+
+    @abstractmethod
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """``detect`` on images already checked: the method's own work."""
 
     def close(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Release what the method holds outside Python's memory (threads, native tasks);

@@ -1,15 +1,30 @@
-"""Baselines that detect nothing: they say where the face is assumed to be."""
+"""``center_crop``: the no-alignment baseline, which detects nothing and assumes the face sits in
+the middle of the image."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.config import CenterCropOptions, PassthroughOptions
+from bench.config.validate import require
 from bench.detectors.base import Detector, Face
-from bench.detectors.registry import Requirements, register_detector
+from bench.detectors.options import option_key
 from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
+
+
+@dataclass
+class CenterCropOptions:
+    #: Side of the centred square as a fraction of the image's shorter side.
+    fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        require(0.0 < self.fraction <= 1.0, option_key("fraction"), "must lie in (0, 1]", self.fraction)
 
 
 def center_box(height: int, width: int, fraction: float) -> np.ndarray:
@@ -19,7 +34,6 @@ def center_box(height: int, width: int, fraction: float) -> np.ndarray:
     return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], dtype=np.float32)
 
 
-@register_detector("center_crop", requires=Requirements())
 class CenterCropDetector(Detector):
     """A face box in the image centre, no landmarks: the aligner crops and resizes it.
 
@@ -30,17 +44,9 @@ class CenterCropDetector(Detector):
     def __init__(self, options: CenterCropOptions, runtime: Runtime) -> None:
         self.fraction = options.fraction
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         return [[Face(box=center_box(*image.shape[:2], self.fraction), score=1.0)] for image in images]
 
 
-@register_detector("none", requires=Requirements(), passthrough=True)
-class WholeImageDetector(Detector):
-    """The whole image is the face: for data sets that are already aligned (``lfw_aligned``),
-    so that the model sees exactly the reference crops: no detection, no warp."""
-
-    def __init__(self, options: PassthroughOptions, runtime: Runtime) -> None:
-        pass
-
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        return [[Face(box=[0, 0, image.shape[1], image.shape[0]], score=1.0)] for image in images]
+def register(registry: PluginRegistry) -> None:
+    registry.detector("center_crop", CenterCropDetector, CenterCropOptions)

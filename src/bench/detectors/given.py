@@ -1,30 +1,25 @@
 """``detector=given``: the data set's own landmarks, as insightface aligns IJB-B/C.
 
-IJB's release gives five points and a detector score for every loose crop; the runner reads
-them from the data set (``TemplateDataset.given_face``) instead of running a detector. This
-entry makes ``given`` a choice of the ``detector`` group with its schema; it has no pixels to
-look at, so asked to detect it says where the landmarks come from instead.
+IJB's release gives five points and a detector score for every loose crop; the run reads them
+from the data set (``bench.pipeline.face_source``) instead of running a detector. This entry
+makes ``given`` a choice of the ``detector`` group with its schema; nothing is built for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+from bench.config import FaceSource
 
-from bench.config import GIVEN_LANDMARKS, GivenLandmarksOptions
-from bench.detectors.base import Detector, Face
-from bench.detectors.registry import Requirements, register_detector
-from bench.runtime import Runtime
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
 
 
-@register_detector(GIVEN_LANDMARKS, requires=Requirements())
-class GivenLandmarks(Detector):
-    def __init__(self, options: GivenLandmarksOptions, runtime: Runtime) -> None:
-        pass
+@dataclass
+class GivenLandmarksOptions:
+    """No options: each face's five points come from the data set (IJB's release)."""
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        raise RuntimeError(
-            "detector=given does not look at images: each face's landmarks come from the data set "
-            "(dataset=ijbc or ijbb), which the benchmark runner reads"
-        )
+
+def register(registry: PluginRegistry) -> None:
+    registry.detector("given", None, GivenLandmarksOptions, source=FaceSource.given)

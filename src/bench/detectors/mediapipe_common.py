@@ -1,5 +1,5 @@
-"""What the two MediaPipe methods share: input checks, the CPU-only device rule, and the
-BlazeFace model prepared for the Tasks ``FaceDetector``."""
+"""What the two MediaPipe methods share: where their models come from, the CPU-only device rule,
+and the BlazeFace model prepared for the Tasks ``FaceDetector``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
 from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
 
+from bench.assets import Asset
 from bench.assets.derived import derived_file
 from bench.runtime import Runtime
 
@@ -26,11 +27,14 @@ _MODEL_ID, _METADATA_ID = b"TFL3", b"M001"
 _BLAZEFACE_MEAN, _BLAZEFACE_STD = 127.5, 127.5
 
 
-def check_rgb(image: np.ndarray) -> np.ndarray:
-    """The image as a C-contiguous ``HxWx3`` ``uint8`` array (MediaPipe reads raw memory)."""
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 RGB image, got {image.dtype} {image.shape}")
-    return np.ascontiguousarray(image)
+def mediapipe_asset(name: str, sha256: str) -> Asset:
+    """The ``.tflite`` model ``name`` of MediaPipe's model storage, as asset ``mediapipe_<name>``."""
+    return Asset(
+        f"mediapipe_{name}",
+        f"weights/mediapipe/{name}.tflite",
+        sha256=sha256,
+        url=f"https://storage.googleapis.com/mediapipe-assets/{name}.tflite",
+    )
 
 
 def cpu_device(runtime: Runtime, method: str) -> str:

@@ -12,32 +12,56 @@ turned heads.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
-from bench.assets import resolve
-from bench.config import BlazeFaceModel, MediaPipeDetectionOptions
+from bench.assets import Asset, resolve
 from bench.detectors.base import Detector, Face
-from bench.detectors.mediapipe_common import blazeface_task_model, check_rgb, cpu_device
-from bench.detectors.registry import Requirements, register_detector
+from bench.detectors.mediapipe_common import blazeface_task_model, cpu_device, mediapipe_asset
+from bench.detectors.options import check_thresholds
+from bench.detectors.registry import Requirements
 from bench.runtime import Runtime
 
-#: ``model`` option -> asset name; both run in the Tasks FaceDetector.
-MODELS: dict[BlazeFaceModel, str] = {
-    BlazeFaceModel.short_range: "mediapipe_face_detection_short_range",
-    BlazeFaceModel.full_range: "mediapipe_face_detection_full_range",
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
+
+
+class BlazeFaceModel(StrEnum):
+    """Short range: faces within ~2 m (128x128 input); full range: smaller, farther faces (192x192)."""
+
+    short_range = "short_range"
+    full_range = "full_range"
+
+
+@dataclass
+class MediaPipeDetectionOptions:
+    model: BlazeFaceModel = BlazeFaceModel.short_range
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.3
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        check_thresholds(self)
+
+
+#: ``model`` option -> its weights; both run in the Tasks FaceDetector.
+WEIGHTS: dict[BlazeFaceModel, Asset] = {
+    BlazeFaceModel.short_range: mediapipe_asset(
+        "face_detection_short_range", "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633"
+    ),
+    BlazeFaceModel.full_range: mediapipe_asset(
+        "face_detection_full_range", "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
+    ),
 }
 #: The keypoints used, in BlazeFace's order (its first four); names as ``base`` defines them.
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_center")
 
 
-@register_detector(
-    "mediapipe_detection",
-    requires={model: Requirements((asset,), ("mediapipe",)) for model, asset in MODELS.items()},
-    variant_option="model",
-)
 class MediaPipeFaceDetector(Detector):
     """BlazeFace in the Tasks ``FaceDetector``, running mode IMAGE, on the CPU.
 
@@ -48,7 +72,7 @@ class MediaPipeFaceDetector(Detector):
     def __init__(self, options: MediaPipeDetectionOptions, runtime: Runtime) -> None:
         self.device = cpu_device(runtime, "mediapipe_detection")
         self.model = options.model
-        self.weights = resolve(MODELS[options.model], options.path)
+        self.weights = resolve(WEIGHTS[options.model].name, options.path)
         task_options = vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_buffer=blazeface_task_model(self.weights)),
             running_mode=vision.RunningMode.IMAGE,
@@ -57,8 +81,9 @@ class MediaPipeFaceDetector(Detector):
         )
         self._task = vision.FaceDetector.create_from_options(task_options)
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        return [self._detect_one(check_rgb(image)) for image in images]
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        # MediaPipe reads the image's raw memory: C order.
+        return [self._detect_one(np.ascontiguousarray(image)) for image in images]
 
     def _detect_one(self, image: np.ndarray) -> list[Face]:
         height, width = image.shape[:2]
@@ -92,3 +117,15 @@ class MediaPipeFaceDetector(Detector):
             "detector_model": self.model,
             "detector_weights": str(self.weights),
         }
+
+
+def register(registry: PluginRegistry) -> None:
+    for asset in WEIGHTS.values():
+        registry.asset(asset)
+    registry.detector(
+        "mediapipe_detection",
+        MediaPipeFaceDetector,
+        MediaPipeDetectionOptions,
+        requires={model: Requirements((asset.name,), ("mediapipe",)) for model, asset in WEIGHTS.items()},
+        variant_option="model",
+    )

@@ -32,23 +32,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from bench.assets import resolve
-from bench.config import MediaPipeMeshOptions
+from bench.config.validate import require
 from bench.detectors.base import FIVE_POINTS, Detector, Face
-from bench.detectors.mediapipe_common import check_rgb, cpu_device
-from bench.detectors.mediapipe_detection import MediaPipeFaceDetector
-from bench.detectors.registry import Requirements, register_detector
+from bench.detectors.mediapipe_common import cpu_device, mediapipe_asset
+from bench.detectors.mediapipe_detection import MediaPipeDetectionOptions, MediaPipeFaceDetector
+from bench.detectors.options import check_unit, option_key
+from bench.detectors.registry import Requirements
 from bench.runtime import Runtime
 
-#: The mesh model's asset. The attention variant (``mediapipe_face_landmark_with_attention``, 478
-#: points) does not run under LiteRT: it needs MediaPipe's custom ops (Landmarks2TransformMatrix...).
-MESH_ASSET = "mediapipe_face_landmark"
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
+
+#: The mesh model.
+MESH_WEIGHTS = mediapipe_asset(
+    "face_landmark", "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
+)
+#: The attention variant (478 points), which does not run under LiteRT: it needs MediaPipe's custom
+#: ops (Landmarks2TransformMatrix...).
+ATTENTION_MESH_WEIGHTS = mediapipe_asset(
+    "face_landmark_with_attention", "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"
+)
 MESH_POINTS = 468
 
 # Eye contours of the 468-point mesh: the indices in MediaPipe's
@@ -66,6 +77,22 @@ MESH_RIGHT_EYE: tuple[int, ...] = (
 MESH_NOSE = 4
 #: Mouth corners: the subject's right (image left) and left (image right).
 MESH_MOUTH_CORNERS: tuple[int, int] = (61, 291)
+
+
+@dataclass
+class MediaPipeMeshOptions:
+    #: The mesh's face-presence probability below which a face is dropped.
+    score_threshold: float = 0.5
+    #: Crop side / BlazeFace box's longer side.
+    roi_scale: float = 1.5
+    #: The 468-point face mesh ``.tflite``.
+    path: str | None = None
+    #: The BlazeFace detector whose boxes and eyes place the mesh's crops.
+    box_detector_options: MediaPipeDetectionOptions = field(default_factory=MediaPipeDetectionOptions)
+
+    def __post_init__(self) -> None:
+        check_unit("score_threshold", self.score_threshold)
+        require(self.roi_scale > 0, option_key("roi_scale"), "must be positive", self.roi_scale)
 
 
 @dataclass(frozen=True)
@@ -112,10 +139,6 @@ def roi_transform(face: Face, size: int, scale: float) -> np.ndarray:
     return np.hstack([linear, (centre - linear @ np.array([size / 2, size / 2]))[:, None]])
 
 
-@register_detector(
-    "mediapipe_mesh",
-    requires=Requirements(("mediapipe_face_landmark",), ("ai_edge_litert",)),
-)
 class MediaPipeMeshDetector(Detector):
     """BlazeFace (``mediapipe_detection``) then the 468-point face mesh on each face, on the CPU.
 
@@ -127,7 +150,7 @@ class MediaPipeMeshDetector(Detector):
         self.device = cpu_device(runtime, "mediapipe_mesh")
         self.min_presence_confidence = options.score_threshold
         self.roi_scale = options.roi_scale
-        self.weights = resolve(MESH_ASSET, options.path)
+        self.weights = resolve(MESH_WEIGHTS.name, options.path)
         self._interpreter = Interpreter(model_path=str(self.weights), num_threads=runtime.detect_threads)
         try:
             self._interpreter.allocate_tensors()
@@ -146,8 +169,8 @@ class MediaPipeMeshDetector(Detector):
         # Last: a mesh model that fails to load leaves no BlazeFace task behind (see close()).
         self.face_detector = MediaPipeFaceDetector(options.box_detector_options, runtime)
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        images = [check_rgb(image) for image in images]
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        images = [np.ascontiguousarray(image) for image in images]
         detections = self.face_detector.detect(images)
         return [
             [mesh for face in faces if (mesh := self._mesh(image, face)) is not None]
@@ -199,3 +222,14 @@ class MediaPipeMeshDetector(Detector):
             "detector_backend": f"{blazeface['detector_backend']} + LiteRT face mesh (CPU)",
             "detector_mesh_weights": str(self.weights),
         }
+
+
+def register(registry: PluginRegistry) -> None:
+    registry.asset(MESH_WEIGHTS)
+    registry.asset(ATTENTION_MESH_WEIGHTS)
+    registry.detector(
+        "mediapipe_mesh",
+        MediaPipeMeshDetector,
+        MediaPipeMeshOptions,
+        Requirements((MESH_WEIGHTS.name,), ("ai_edge_litert",)),
+    )

@@ -10,14 +10,42 @@ face; the median of three or more is robust to one method choosing another face 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.config import ReferenceOptions
+from bench.config.validate import require
 from bench.detectors.base import FIVE_POINTS, Detector, Face
-from bench.detectors.registry import Requirements, create_detector, register_detector
+from bench.detectors.options import option_key
+from bench.detectors.registry import create_detector
 from bench.detectors.selection import select_face
 from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
+
+
+@dataclass
+class ReferenceOptions:
+    #: Five-point detectors whose landmarks are combined, each with its default options.
+    methods: list[str] = field(default_factory=lambda: ["retinaface", "mtcnn", "yunet", "yolov5_face"])
+    #: Fewest of them that must find the face for the image to get a reference.
+    min_methods: int = 3
+
+    def __post_init__(self) -> None:
+        require(
+            len(set(self.methods)) == len(self.methods) and "reference" not in self.methods,
+            option_key("methods"),
+            "must name distinct detectors other than reference",
+            self.methods,
+        )
+        require(
+            3 <= self.min_methods <= len(self.methods),
+            option_key("min_methods"),
+            f"must lie in [3, {len(self.methods)}] (a median of at least three)",
+            self.min_methods,
+        )
 
 
 def median_face(faces: Sequence[Face], min_methods: int) -> Face | None:
@@ -30,7 +58,6 @@ def median_face(faces: Sequence[Face], min_methods: int) -> Face | None:
     return Face(box=box, score=1.0, landmarks=landmarks)
 
 
-@register_detector("reference", requires=Requirements())
 class ReferenceDetector(Detector):
     """The median face of ``methods``; requirements and weights are those of the methods."""
 
@@ -39,7 +66,7 @@ class ReferenceDetector(Detector):
         self.methods = {name: create_detector(name, runtime) for name in options.methods}
         self.device = runtime.device_name
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         found = {name: detector.detect(images) for name, detector in self.methods.items()}
         faces: list[list[Face]] = []
         for index, image in enumerate(images):
@@ -69,3 +96,8 @@ class ReferenceDetector(Detector):
             "detector_reference_methods": ",".join(self.methods),
             "detector_reference_min_methods": str(self.min_methods),
         }
+
+
+def register(registry: PluginRegistry) -> None:
+    # The median of other methods: a reference to measure them against, not a method to rank.
+    registry.detector("reference", ReferenceDetector, ReferenceOptions, compared=False)

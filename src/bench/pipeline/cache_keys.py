@@ -9,8 +9,7 @@ from bench.assets.resolver import sha256_of
 from bench.cache import config_key
 from bench.config import BenchConfig
 from bench.detectors import detector_entry
-from bench.models.edgeface import weights_path
-from bench.models.embedder import embedding_precision
+from bench.models import EmbedSettings, model_family
 from bench.runtime import Runtime
 
 #: Bumped when the runner changes what it stores, so old entries are never misread.
@@ -36,6 +35,8 @@ def detection_key(config: BenchConfig, runtime: Runtime) -> str:
 
 def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
     """Everything that decides which face is aligned and how it is embedded."""
+    family = model_family(config.model)
+    settings = EmbedSettings.from_hardware(config.hardware)
     return config_key(
         {
             "detection": detection_key(config, runtime),
@@ -44,8 +45,8 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
             "fallback_crop_fraction": config.fallback_crop_fraction,
             "perturbation": dataclasses.asdict(config.perturbation) if config.perturbation.active else None,
             "model": _without_paths(dataclasses.asdict(config.model)),
-            "model_weights": sha256_of(weights_path(config.model.name, config.model.path)),
-            "precision": embedding_precision(config.model, config.hardware, runtime).precision,
+            "model_weights": sha256_of(family.weights(config.model)),
+            "precision": family.precision(config.model, settings, runtime),
         }
     )
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from bench.alignment.perturbation import perturb_face
 from bench.config import FailurePolicy, PerturbationConfig, Selection
-from bench.detectors import Face, select_face
+from bench.detectors import Face, NoFaceError, select_face
 from bench.detectors.center_crop import center_box
 from bench.pipeline.records import ImageRecord, ImageStatus
-
-
-class NoFaceError(RuntimeError):
-    """``failure_policy=error`` and an image had no face."""
 
 
 class FaceChooser:

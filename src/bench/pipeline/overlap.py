@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 _END = object()
 
@@ -111,3 +114,25 @@ class InlineStage(Generic[Item]):
 
     def __exit__(self, *exc_info: object) -> None:
         return None
+
+
+def ordered_map(
+    handle: Callable[[Item], Result], items: Iterable[Item], workers: int, thread_name: str, ahead: int = 0
+) -> Iterator[Result]:
+    """``map(handle, items)`` in order, with up to ``workers + ahead`` items submitted to
+    ``workers`` threads at a time (``workers=0``: inline). A failed or stopped consumer leaves
+    nothing queued behind it."""
+    if workers == 0:
+        yield from map(handle, items)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=thread_name)
+    try:
+        pending: deque[Future[Result]] = deque()
+        for item in items:
+            pending.append(pool.submit(handle, item))
+            if len(pending) > workers - 1 + ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

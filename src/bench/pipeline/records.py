@@ -74,3 +74,5 @@ class BenchmarkResult:
     memory_trace: list[MemorySample] = field(default_factory=list)
     #: IJB's template evaluation (1:1 table, 1:N); ``None`` for pairs of images.
     templates: TemplateEvaluation | None = None
+    #: The name of the protocol that scored it (``bench.pipeline.protocols``).
+    protocol: str = ""

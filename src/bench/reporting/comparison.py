@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 
 import numpy as np
@@ -35,57 +35,52 @@ from bench.metrics import (
     keys,
     pairwise_significance,
 )
+from bench.reporting.columns import Column, column_keys, escaped, markdown_table, metric_keys
 from bench.reporting.dashboard import plot_dashboard, plot_faces_by_method
+from bench.reporting.formatting import MISSING, fixed, integer, p_value, percent, with_spread, yes_no
 from bench.reporting.plots import plot_roc_curves
 
 FINISHED = "FINISHED"
 PAIR_KEY = ("fold", "image_a", "image_b")
 #: Speed figures: measured only when a job computed every image (a cached image costs no stage time).
 SPEED_METRICS = (*(keys.ms_per_image(stage) for stage in keys.STAGES), keys.IMAGES_PER_S)
-#: The logged metrics the table shows, in its column order (``common_*`` follow ``accuracy_std``);
-#: a finished run must have logged every one.
-TABLE_METRICS = (
-    keys.ACCURACY,
-    keys.ACCURACY_STD,
-    keys.AUC,
-    keys.EER,
-    *keys.TAR_AT_FAR,
-    keys.SUCCESS_RATE,
-    keys.PAIR_SUCCESS_RATE,
-    *SPEED_METRICS,
-    keys.PEAK_RSS_MB,
-    keys.PEAK_GPU_MB,
+#: The table (``comparison.csv`` in this order; ``comparison.md`` where a column has a header).
+TABLE_COLUMNS = (
+    Column("rank", "#", integer),
+    Column("method", "method", left=True),
+    Column("status", "status", left=True),
+    Column("run_id"),
+    Column(keys.ACCURACY, "accuracy %", percent, spread=keys.ACCURACY_STD, metric=True),
+    Column(keys.ACCURACY_STD, metric=True),
+    Column("common_accuracy", "common-subset accuracy %", percent, spread="common_accuracy_std"),
+    Column("common_accuracy_std"),
+    Column("group", "group", left=True),
+    Column(keys.AUC, "AUC", partial(fixed, digits=5), metric=True),
+    Column(keys.EER, "EER %", percent, metric=True),
+    *(
+        Column(keys.tar_at_far(far), f"TAR@FAR={keys.format_far(far)} %", percent, metric=True)
+        for far in keys.DEFAULT_FAR_TARGETS
+    ),
+    Column(keys.SUCCESS_RATE, "success %", percent, metric=True),
+    Column(keys.PAIR_SUCCESS_RATE, "pair success %", percent, metric=True),
+    *(
+        Column(keys.ms_per_image(stage), f"{stage} ms/image", partial(fixed, digits=2), metric=True)
+        for stage in keys.STAGES
+    ),
+    Column(keys.IMAGES_PER_S, "images/s", partial(fixed, digits=1), metric=True),
+    Column("cached_fraction", "cached %", partial(percent, digits=1)),
+    Column(keys.PEAK_RSS_MB, "peak RSS MiB", partial(fixed, digits=0), metric=True),
+    Column(keys.PEAK_GPU_MB, "peak GPU MiB", partial(fixed, digits=0), metric=True),
 )
+COLUMNS = column_keys(TABLE_COLUMNS)
+#: The logged metrics the table shows: a finished run must have logged every one.
+TABLE_METRICS = metric_keys(TABLE_COLUMNS)
 #: Logged metrics the table needs besides its columns: how many images the job computed and how
 #: many it took from the cache.
 CACHE_COUNTS = (keys.NUM_IMAGES_COMPUTED, keys.NUM_IMAGES_CACHED)
-COLUMNS = (
-    "rank",
-    "method",
-    "status",
-    "run_id",
-    keys.ACCURACY,
-    keys.ACCURACY_STD,
-    "common_accuracy",
-    "common_accuracy_std",
-    "group",
-    *TABLE_METRICS[2:],
-    "cached_fraction",
-)
 MAX_SAMPLE_FACES = 8
 MAX_RANKING_LABEL = 48
 
-#: Parameters that differ between jobs without being what the sweep compares.
-DEFAULT_IGNORED_PARAMS = (
-    "runtime.*",  # what ran (threads, weights files, versions): follows from the config
-    "tracking.*",
-    "hydra.*",
-    "cache.dir",
-    "progress",
-    "*seed",
-    "*run_dir",
-    "*output_dir",
-)
 #: Parameter leaves that name a choice ("detector.name", "hardware.device"): preferred in labels,
 #: and shown without their key when they alone tell the runs apart.
 _CHOICE_LEAVES = ("name", "device")
@@ -180,9 +175,7 @@ def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
     return Comparison(table, _ranking(table, common_pairs, notes), files, common_pairs, notes)
 
 
-def varying_labels(
-    params_per_run: Sequence[Mapping[str, str]], ignore: Iterable[str] = DEFAULT_IGNORED_PARAMS
-) -> list[str]:
+def varying_labels(params_per_run: Sequence[Mapping[str, str]], ignore: Iterable[str] = ()) -> list[str]:
     """A short, unique label per run from the parameters that tell the runs apart.
 
     Keys matching a pattern of ``ignore`` (``fnmatch``) are skipped. Of the keys whose values
@@ -411,55 +404,13 @@ def _cache_notes(table: pd.DataFrame) -> list[str]:
     if cached.empty:
         return []
     jobs = ", ".join(
-        f"{method} ({_percent(fraction, digits=1)} % of images)"
+        f"{method} ({percent(fraction, digits=1)} % of images)"
         for method, fraction in zip(cached["method"], cached["cached_fraction"], strict=True)
     )
     return [
         f"served from the feature cache: {jobs}. Their speed is not measured (-): speed is compared "
         "only among jobs that computed every image (cache=off computes them all)."
     ]
-
-
-def _percent(value: float, std: float | None = None, plus_minus: str = "±", digits: int = 2) -> str:
-    if math.isnan(value):
-        return "-"
-    text = f"{100 * value:.{digits}f}"
-    return text if std is None or math.isnan(std) else f"{text} {plus_minus} {100 * std:.{digits}f}"
-
-
-def _fixed(value: float, digits: int) -> str:
-    return "-" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _escaped(label: str) -> str:
-    return label.replace("|", "\\|")
-
-
-#: Markdown columns: header and how a table row is shown.
-_MARKDOWN_COLUMNS = (
-    ("#", lambda row: "" if pd.isna(row["rank"]) else str(row["rank"])),
-    ("method", lambda row: _escaped(str(row["method"]))),
-    ("status", lambda row: row["status"]),
-    ("accuracy %", lambda row: _percent(row[keys.ACCURACY], row[keys.ACCURACY_STD])),
-    ("common-subset accuracy %", lambda row: _percent(row["common_accuracy"], row["common_accuracy_std"])),
-    ("group", lambda row: "-" if pd.isna(row["group"]) else row["group"]),
-    ("AUC", lambda row: _fixed(row[keys.AUC], 5)),
-    ("EER %", lambda row: _percent(row[keys.EER])),
-    *(
-        (f"TAR@FAR={keys.format_far(far)} %", lambda row, far=far: _percent(row[keys.tar_at_far(far)]))
-        for far in keys.DEFAULT_FAR_TARGETS
-    ),
-    ("success %", lambda row: _percent(row[keys.SUCCESS_RATE])),
-    ("pair success %", lambda row: _percent(row[keys.PAIR_SUCCESS_RATE])),
-    *(
-        (f"{stage} ms/image", lambda row, stage=stage: _fixed(row[keys.ms_per_image(stage)], 2))
-        for stage in keys.STAGES
-    ),
-    ("images/s", lambda row: _fixed(row[keys.IMAGES_PER_S], 1)),
-    ("cached %", lambda row: _percent(row["cached_fraction"], digits=1)),
-    ("peak RSS MiB", lambda row: _fixed(row[keys.PEAK_RSS_MB], 0)),
-    ("peak GPU MiB", lambda row: _fixed(row[keys.PEAK_GPU_MB], 0)),
-)
 
 
 def _markdown(
@@ -476,16 +427,7 @@ def _markdown(
         f"Common subset: **{common_pairs} pairs** of {total_pairs}, those whose two faces every "
         "finished method detected; each method is scored again on exactly these pairs.",
         "",
-        "| " + " | ".join(header for header, _ in _MARKDOWN_COLUMNS) + " |",
-        "|"
-        + "|".join(
-            "---" if header in ("method", "status", "group") else "--:" for header, _ in _MARKDOWN_COLUMNS
-        )
-        + "|",
-    ]
-    for _, row in table.iterrows():
-        lines.append("| " + " | ".join(cell(row) for _, cell in _MARKDOWN_COLUMNS) + " |")
-    lines += [
+        *markdown_table(TABLE_COLUMNS, table.to_dict("records")),
         "",
         "Accuracy: cross-validated over the data set's folds (threshold chosen on the other folds), "
         "mean ± std over folds, on every pair the run scored; common-subset accuracy: the same on the "
@@ -514,33 +456,38 @@ def _significance_markdown(significance: Significance) -> list[str]:
         f"seed {significance.seed}; not adjusted). Methods that share a group letter do not differ "
         f"significantly (Holm p >= {significance.alpha:g}).",
         "",
-        f"| A | B | A % | B % | A - B (pp) | {level} interval (pp) | n10 | n01 | p | Holm p | significant |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        *markdown_table(
+            _significance_columns(level),
+            (asdict(test) | {"interval": (test.ci_low, test.ci_high)} for test in significance.tests),
+        ),
     ]
-    for test in significance.tests:
-        cells = (
-            _escaped(test.method_a),
-            _escaped(test.method_b),
-            _percent(test.accuracy_a),
-            _percent(test.accuracy_b),
-            f"{100 * test.difference:+.2f}",
-            f"[{100 * test.ci_low:+.2f}, {100 * test.ci_high:+.2f}]",
-            str(test.n10),
-            str(test.n01),
-            _p_value(test.p_value),
-            _p_value(test.p_holm),
-            "yes" if test.significant else "no",
-        )
-        lines.append("| " + " | ".join(cells) + " |")
     groups = "; ".join(
-        f"**{letter}**: {', '.join(_escaped(method) for method in methods)}"
+        f"**{letter}**: {', '.join(escaped(method) for method in methods)}"
         for letter, methods in significance.groups.items()
     )
     return [*lines, "", f"Groups, best first: {groups}."]
 
 
-def _p_value(p_value: float) -> str:
-    return "< 0.0001" if p_value < 1e-4 else f"{p_value:.4f}"
+def _significance_columns(level: str) -> tuple[Column, ...]:
+    """The Markdown of ``significance.csv``: every two methods' test, differences in points."""
+    return (
+        Column("method_a", "A", left=True),
+        Column("method_b", "B", left=True),
+        Column("accuracy_a", "A %", percent),
+        Column("accuracy_b", "B %", percent),
+        Column("difference", "A - B (pp)", partial(percent, signed=True)),
+        Column("interval", f"{level} interval (pp)", _interval),
+        Column("n10", "n10", integer),
+        Column("n01", "n01", integer),
+        Column("p_value", "p", p_value),
+        Column("p_holm", "Holm p", p_value),
+        Column("significant", "significant", yes_no, left=True),
+    )
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    low, high = bounds
+    return f"[{percent(low, signed=True)}, {percent(high, signed=True)}]"
 
 
 def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> str:
@@ -552,16 +499,16 @@ def _ranking(table: pd.DataFrame, common_pairs: int, notes: Sequence[str]) -> st
         label = str(row["method"])
         label = (label if len(label) <= width else label[: width - 3] + "...").ljust(width)
         if row["status"] != FINISHED:
-            lines.append(f"  -  {label}  {row['status']}")
+            lines.append(f"  {MISSING}  {label}  {row['status']}")
             continue
-        accuracy = _percent(row[keys.ACCURACY], row[keys.ACCURACY_STD], "+-")
-        common = _percent(row["common_accuracy"], row["common_accuracy_std"], "+-")
+        accuracy = with_spread(row[keys.ACCURACY], row[keys.ACCURACY_STD], plus_minus="+-")
+        common = with_spread(row["common_accuracy"], row["common_accuracy_std"], plus_minus="+-")
         fraction = row["cached_fraction"]
-        cached = f" (cached {_percent(fraction, digits=1)} %)" if fraction > 0 else ""
+        cached = f" (cached {percent(fraction, digits=1)} %)" if fraction > 0 else ""
         group = f"  group {group:<{group_width}}" if group_width else ""
         lines.append(
             f"{row['rank']:>3}  {label}  {accuracy:>15} %   common {common:>15} %{group}"
-            f"   {_fixed(row[keys.IMAGES_PER_S], 1):>7} images/s{cached}"
+            f"   {fixed(row[keys.IMAGES_PER_S], 1):>7} images/s{cached}"
         )
     if group_width:
         lines.append(

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
-from rich.console import Console
 from rich.table import Table
 
 from bench.metrics import keys
-
-
-def _percent(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.2f} %"
+from bench.reporting.formatting import fixed, percent_with_unit, with_spread
 
 
 def summary_table(title: str, metrics: Mapping[str, float]) -> Table:
@@ -21,23 +16,29 @@ def summary_table(title: str, metrics: Mapping[str, float]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     rows = [
-        ("10-fold accuracy", f"{_percent(metrics[keys.ACCURACY])} +- {_percent(metrics[keys.ACCURACY_STD])}"),
-        ("accuracy, both faces detected", _percent(metrics[keys.ACCURACY_DETECTED])),
-        ("ROC AUC", f"{metrics[keys.AUC]:.5f}"),
-        ("EER", _percent(metrics[keys.EER])),
+        (
+            "10-fold accuracy",
+            with_spread(metrics[keys.ACCURACY], metrics[keys.ACCURACY_STD], percent_with_unit, "+-"),
+        ),
+        ("accuracy, both faces detected", percent_with_unit(metrics[keys.ACCURACY_DETECTED])),
+        ("ROC AUC", fixed(metrics[keys.AUC], 5)),
+        ("EER", percent_with_unit(metrics[keys.EER])),
         *(
-            (f"TAR @ FAR {keys.format_far(far)}", _percent(metrics[keys.tar_at_far(far)]))
+            (f"TAR @ FAR {keys.format_far(far)}", percent_with_unit(metrics[keys.tar_at_far(far)]))
             for far in keys.DEFAULT_FAR_TARGETS
         ),
-        ("best threshold (cosine)", f"{metrics[keys.BEST_THRESHOLD]:.4f}"),
-        ("detection success (images)", _percent(metrics[keys.SUCCESS_RATE])),
-        ("detection success (pairs)", _percent(metrics[keys.PAIR_SUCCESS_RATE])),
-        ("pairs scored", f"{metrics[keys.NUM_PAIRS_SCORED]:.0f} / {metrics[keys.NUM_PAIRS_TOTAL]:.0f}"),
-        *((f"{stage} ms/image", f"{metrics[keys.ms_per_image(stage)]:.2f}") for stage in keys.STAGES),
-        ("end to end images/s", f"{metrics[keys.IMAGES_PER_S]:.1f}"),
-        ("model load s", f"{metrics[keys.TIME_LOAD_S]:.2f}"),
-        ("peak RSS MiB", f"{metrics[keys.PEAK_RSS_MB]:.0f}"),
-        ("peak GPU MiB", f"{metrics[keys.PEAK_GPU_MB]:.0f}"),
+        ("best threshold (cosine)", fixed(metrics[keys.BEST_THRESHOLD], 4)),
+        ("detection success (images)", percent_with_unit(metrics[keys.SUCCESS_RATE])),
+        ("detection success (pairs)", percent_with_unit(metrics[keys.PAIR_SUCCESS_RATE])),
+        (
+            "pairs scored",
+            f"{fixed(metrics[keys.NUM_PAIRS_SCORED], 0)} / {fixed(metrics[keys.NUM_PAIRS_TOTAL], 0)}",
+        ),
+        *((f"{stage} ms/image", fixed(metrics[keys.ms_per_image(stage)], 2)) for stage in keys.STAGES),
+        ("end to end images/s", fixed(metrics[keys.IMAGES_PER_S], 1)),
+        ("model load s", fixed(metrics[keys.TIME_LOAD_S], 2)),
+        ("peak RSS MiB", fixed(metrics[keys.PEAK_RSS_MB], 0)),
+        ("peak GPU MiB", fixed(metrics[keys.PEAK_GPU_MB], 0)),
     ]
     for name, value in rows:
         table.add_row(name, value)
@@ -61,26 +62,20 @@ def template_summary_table(title: str, metrics: Mapping[str, float]) -> Table:
     ]
     rows = [
         *(
-            (f"TAR @ FAR {keys.format_far(far)}", _percent(metrics[keys.tar_at_far(far)]))
+            (f"TAR @ FAR {keys.format_far(far)}", percent_with_unit(metrics[keys.tar_at_far(far)]))
             for far in keys.IJB_FAR_TARGETS
         ),
-        ("ROC AUC", f"{metrics[keys.AUC]:.5f}"),
-        *((name, _percent(metrics[key])) for name, key in identification),
-        ("detection success (images)", _percent(metrics[keys.SUCCESS_RATE])),
+        ("ROC AUC", fixed(metrics[keys.AUC], 5)),
+        *((name, percent_with_unit(metrics[key])) for name, key in identification),
+        ("detection success (images)", percent_with_unit(metrics[keys.SUCCESS_RATE])),
         (
             "template pairs scored",
-            f"{metrics[keys.NUM_PAIRS_SCORED]:.0f} / {metrics[keys.NUM_PAIRS_TOTAL]:.0f}",
+            f"{fixed(metrics[keys.NUM_PAIRS_SCORED], 0)} / {fixed(metrics[keys.NUM_PAIRS_TOTAL], 0)}",
         ),
-        *((f"{stage} ms/image", f"{metrics[keys.ms_per_image(stage)]:.2f}") for stage in keys.STAGES),
-        ("end to end images/s", f"{metrics[keys.IMAGES_PER_S]:.1f}"),
-        ("peak RSS MiB", f"{metrics[keys.PEAK_RSS_MB]:.0f}"),
+        *((f"{stage} ms/image", fixed(metrics[keys.ms_per_image(stage)], 2)) for stage in keys.STAGES),
+        ("end to end images/s", fixed(metrics[keys.IMAGES_PER_S], 1)),
+        ("peak RSS MiB", fixed(metrics[keys.PEAK_RSS_MB], 0)),
     ]
     for name, value in rows:
         table.add_row(name, value)
     return table
-
-
-def print_summary(title: str, metrics: Mapping[str, float], console: Console | None = None) -> None:
-    """The pairs' table, or IJB's for a template run (which has no 10-fold accuracy)."""
-    table = summary_table if keys.ACCURACY in metrics else template_summary_table
-    (console or Console()).print(table(title, metrics))

@@ -22,11 +22,11 @@ from matplotlib.figure import Figure
 from bench.metrics import keys, pairwise_significance
 from bench.reporting.comparison import common_pairs, keyed_pairs, pair_decisions
 from bench.reporting.dashboard import plot_faces_by_method
+from bench.reporting.formatting import percent
 from bench.reporting.plots import save_figure
 
+#: The condition of a method's clean baseline.
 CLEAN = "none"
-#: The parameters a stress sweep varies; the method label is made of the others.
-STRESS_PARAMS = "stress.*"
 
 
 @dataclass(frozen=True)
@@ -43,19 +43,6 @@ class StressRun:
     samples: Mapping[str, np.ndarray]
     #: Its ``pair_scores.csv``, for the tests between methods within a condition and severity.
     pair_scores: pd.DataFrame | None = None
-
-
-def stress_condition(params: Mapping[str, str]) -> tuple[str, int]:
-    """The condition and severity a job's logged parameters name (clean: ``("none", 0)``)."""
-    name = params.get("stress.name", CLEAN)
-    if name == CLEAN:
-        return CLEAN, 0
-    sided = " (one-sided)" if params.get("stress.sides") == "one" else ""
-    return f"{name}{sided}", int(params["stress.severity"])
-
-
-def is_stress_sweep(params_per_run: Sequence[Mapping[str, str]]) -> bool:
-    return any(params.get("stress.name", CLEAN) != CLEAN for params in params_per_run)
 
 
 def stress_report(runs: Sequence[StressRun], out_dir: Path) -> list[Path]:
@@ -195,9 +182,7 @@ def _groups_markdown(groups: pd.DataFrame) -> str:
     ]
     separating = []
     for (condition, severity), cell in groups.groupby(["condition", "severity"], sort=True):
-        ranked = ", ".join(
-            f"{row.method} {100 * row.accuracy:.2f} ({row.group})" for row in cell.itertuples()
-        )
+        ranked = ", ".join(f"{row.method} {percent(row.accuracy)} ({row.group})" for row in cell.itertuples())
         apart = _landmark_methods_apart(cell)
         if apart:
             separating.append(f"{condition} {severity}")
@@ -221,10 +206,6 @@ def _landmark_methods_apart(cell: pd.DataFrame) -> bool:
     return any(not a & b for index, a in enumerate(letters) for b in letters[index + 1 :])
 
 
-def _pp(value: float) -> str:
-    return "-" if math.isnan(value) else f"{100 * value:.2f}"
-
-
 def _markdown(summary: pd.DataFrame) -> str:
     """Two method x condition tables (mean accuracy over severities; its drop from clean, in
     percentage points), the last column every degraded job of the method."""
@@ -245,9 +226,9 @@ def _markdown(summary: pd.DataFrame) -> str:
                 (cell[(method, c)].clean_accuracy for c in conditions if (method, c) in cell), math.nan
             )
             values = [
-                _pp(getattr(cell[(method, c)], field)) if (method, c) in cell else "" for c in conditions
+                percent(getattr(cell[(method, c)], field)) if (method, c) in cell else "" for c in conditions
             ]
-            lines.append(f"| {method} | {_pp(clean)} | " + " | ".join(values) + " |")
+            lines.append(f"| {method} | {percent(clean)} | " + " | ".join(values) + " |")
         lines.append("")
     lines += [
         "`all`: every degraded job of the method; relative degradation (clean - mean) / clean is in "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +18,34 @@ import pandas as pd
 from sklearn.metrics import auc, roc_curve
 
 from bench.metrics import keys
+from bench.reporting.columns import Column, column_keys, markdown_table, metric_keys
 from bench.reporting.comparison import FINISHED, Comparison, MethodRun
+from bench.reporting.formatting import MISSING, fixed, integer, percent_with_unit
 from bench.reporting.plots import plot_roc_curves
 
-#: The logged metrics the table shows, when the runs have them (1:N only with its files).
-TEMPLATE_METRICS = (
-    *(keys.tar_at_far(far) for far in keys.IJB_FAR_TARGETS),
-    keys.AUC,
-    keys.EER,
-    keys.cmc_at_rank(1),
-    keys.cmc_at_rank(5),
-    keys.tpir_at_fpir(1e-2),
-    keys.tpir_at_fpir(1e-1),
-    keys.SUCCESS_RATE,
-    keys.NUM_PAIRS_SCORED,
-    keys.IMAGES_PER_S,
-    keys.PEAK_RSS_MB,
+#: The table (``comparison.csv`` in this order; ``comparison.md`` where a column has a header). Its
+#: metrics are shown when the runs logged them (1:N only with its files).
+TEMPLATE_COLUMNS = (
+    Column("rank", "rank", integer, left=True),
+    Column("method", "method", left=True),
+    Column("status"),
+    Column("run_id"),
+    *(
+        Column(keys.tar_at_far(far), f"TAR @ {keys.format_far(far)}", percent_with_unit, metric=True)
+        for far in keys.IJB_FAR_TARGETS
+    ),
+    Column(keys.AUC, "AUC", partial(fixed, digits=5), metric=True),
+    Column(keys.EER, metric=True),
+    Column(keys.cmc_at_rank(1), "rank-1", percent_with_unit, metric=True),
+    Column(keys.cmc_at_rank(5), metric=True),
+    Column(keys.tpir_at_fpir(1e-2), "TPIR @ 1e-2", percent_with_unit, metric=True),
+    Column(keys.tpir_at_fpir(1e-1), metric=True),
+    Column(keys.SUCCESS_RATE, "detected", percent_with_unit, metric=True),
+    Column(keys.NUM_PAIRS_SCORED, metric=True),
+    Column(keys.IMAGES_PER_S, metric=True),
+    Column(keys.PEAK_RSS_MB, metric=True),
 )
-
-
-def is_template_run(run: MethodRun) -> bool:
-    """Whether a finished run evaluated templates (IJB) rather than pairs of images."""
-    return keys.NUM_TEMPLATES in run.metrics
+TEMPLATE_METRICS = metric_keys(TEMPLATE_COLUMNS)
 
 
 def compare_template_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
@@ -57,7 +64,7 @@ def compare_template_runs(runs: Sequence[MethodRun], out_dir: Path) -> Compariso
         }
         for run in runs
     ]
-    table = pd.DataFrame(rows, columns=["rank", "method", "status", "run_id", *TEMPLATE_METRICS])
+    table = pd.DataFrame(rows, columns=list(column_keys(TEMPLATE_COLUMNS)))
     done = table["status"] == FINISHED
     order = table[done].sort_values([rank_key, keys.AUC], ascending=False, kind="stable")
     table = pd.concat([order, table[~done]], ignore_index=True)
@@ -78,7 +85,7 @@ def compare_template_runs(runs: Sequence[MethodRun], out_dir: Path) -> Compariso
             )
         )
     ranking = "\n".join(
-        f"{int(row['rank'])}. {row['method']}: {_percent(row[rank_key])} ({ranked_by})"
+        f"{int(row['rank'])}. {row['method']}: {percent_with_unit(row[rank_key])} ({ranked_by})"
         for _, row in table[table["status"] == FINISHED].iterrows()
     )
     return Comparison(table, ranking, files, 0, notes)
@@ -99,26 +106,18 @@ def _roc(pair_scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
     return fpr, tpr, float(auc(fpr, tpr))
 
 
-def _percent(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.2f} %"
-
-
 def _markdown(table: pd.DataFrame, ranked_by: str, notes: Sequence[str]) -> str:
-    header = ["rank", "method", *(f"TAR @ {keys.format_far(far)}" for far in keys.IJB_FAR_TARGETS)]
-    header += ["AUC", "rank-1", "TPIR @ 1e-2", "detected"]
-    lines = [f"# IJB comparison (ranked by {ranked_by})", "", "| " + " | ".join(header) + " |"]
-    lines.append("|" + "---|" * 2 + "--:|" * (len(header) - 2))
-    for _, row in table.iterrows():
-        rank = "-" if row["status"] != FINISHED else str(int(row["rank"]))
-        cells = [rank, f"{row['method']}" + ("" if row["status"] == FINISHED else f" ({row['status']})")]
-        cells += [_percent(row[keys.tar_at_far(far)]) for far in keys.IJB_FAR_TARGETS]
-        cells += [
-            "n/a" if math.isnan(row[keys.AUC]) else f"{row[keys.AUC]:.5f}",
-            _percent(row[keys.cmc_at_rank(1)]),
-            _percent(row[keys.tpir_at_fpir(1e-2)]),
-            _percent(row[keys.SUCCESS_RATE]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "TAR: strict (the best TAR whose FAR is at most the target); n/a: not measurable."]
+    """The table's Markdown; a run that did not finish has its status after its label."""
+    finished = table["status"] == FINISHED
+    shown = table.assign(
+        method=table["method"].where(finished, table["method"] + " (" + table["status"] + ")")
+    )
+    lines = [
+        f"# IJB comparison (ranked by {ranked_by})",
+        "",
+        *markdown_table(TEMPLATE_COLUMNS, shown.to_dict("records")),
+        "",
+        f"TAR: strict (the best TAR whose FAR is at most the target); `{MISSING}`: not measurable.",
+    ]
     lines += [f"Note: {note}" for note in notes]
     return "\n".join(lines) + "\n"

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
 
 from bench.metrics import keys
 from bench.metrics.templates import TemplateEvaluation
-
-
-def _percent(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.2f}"
+from bench.reporting.formatting import MISSING, fixed, percent, percent_with_unit
+from bench.tracking import run_keys
 
 
 def verification_markdown(evaluation: TemplateEvaluation) -> list[str]:
@@ -23,15 +20,15 @@ def verification_markdown(evaluation: TemplateEvaluation) -> list[str]:
     lines = [
         "| TAR (%) at FAR | " + " | ".join(keys.format_far(far) for far in fars) + " |",
         "|---|" + "--:|" * len(fars),
-        "| strict (FAR <= target) | " + " | ".join(_percent(table.tar[far]) for far in fars) + " |",
+        "| strict (FAR <= target) | " + " | ".join(percent(table.tar[far]) for far in fars) + " |",
         "| insightface (nearest ROC point) | "
-        + " | ".join(_percent(table.tar_insightface[far]) for far in fars)
+        + " | ".join(percent(table.tar_insightface[far]) for far in fars)
         + " |",
     ]
     lines.append(
         f"\n{table.num_positive} genuine and {table.num_negative} impostor template pairs scored, "
-        f"{table.num_unscored} unscored; AUC {table.auc:.5f}. n/a: a FAR below 1 / impostor pairs "
-        "cannot be measured."
+        f"{table.num_unscored} unscored; AUC {fixed(table.auc, 5)}. `{MISSING}`: a FAR below 1 / impostor "
+        "pairs cannot be measured."
     )
     return lines
 
@@ -48,12 +45,14 @@ def identification_markdown(evaluation: TemplateEvaluation) -> list[str]:
     rows = [(name, result.cmc, result.tpir) for name, result in results.galleries.items()]
     rows.append(("all (CMC pooled, TPIR mean)", results.cmc, results.tpir))
     for name, cmc, tpir in rows:
-        cells = [_percent(cmc[rank]) for rank in ranks] + [_percent(tpir[fpir]) for fpir in fpirs]
+        cells = [percent(cmc[rank]) for rank in ranks] + [percent(tpir[fpir]) for fpir in fpirs]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(
         "\nOpen set: probes whose subject is in no gallery count towards the FPIR. insightface's "
         "TPIR rule: "
-        + ", ".join(f"{keys.format_far(f)}: {_percent(v)} %" for f, v in results.tpir_insightface.items())
+        + ", ".join(
+            f"{keys.format_far(f)}: {percent_with_unit(v)}" for f, v in results.tpir_insightface.items()
+        )
     )
     return lines
 
@@ -61,18 +60,18 @@ def identification_markdown(evaluation: TemplateEvaluation) -> list[str]:
 def write_template_results(evaluation: TemplateEvaluation, out_dir: Path) -> list[Path]:
     """``ijb_report.md``, ``ijb_tar_at_far.csv`` and ``template_scores.npz`` (each template
     pair's ``score`` and label ``same``, in the protocol's pair order; NaN: not scored)."""
-    report = out_dir / "ijb_report.md"
+    report = out_dir / run_keys.IJB_REPORT_FILE
     sections = ["## 1:1 verification", "", *verification_markdown(evaluation)]
     if evaluation.identification is not None:
         sections += ["", "## 1:N identification", "", *identification_markdown(evaluation)]
     report.write_text("\n".join(sections) + "\n")
-    table = out_dir / "ijb_tar_at_far.csv"
+    table = out_dir / run_keys.TAR_AT_FAR_FILE
     with table.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["far", "tar", "tar_insightface"])
         for far, tar in evaluation.table.tar.items():
             writer.writerow([far, tar, evaluation.table.tar_insightface[far]])
-    scores = out_dir / "template_scores.npz"
+    scores = out_dir / run_keys.TEMPLATE_SCORES_FILE
     np.savez_compressed(
         scores, score=evaluation.scores.astype(np.float32), same=evaluation.labels.astype(np.int8)
     )

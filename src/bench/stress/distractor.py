@@ -14,6 +14,9 @@ import numpy as np
 
 from bench.cache import bytes_digest
 from bench.data import decode_image_bytes, read_image_bytes
+from bench.stress import geometric
+from bench.stress.degradation import Degradation, StressError
+from bench.stress.faces import REFERENCE_FACES
 
 
 def person(path: str) -> str:
@@ -45,3 +48,20 @@ class FaceDonors:
         chosen = others[int(rng.integers(len(others)))]
         data = read_image_bytes(self.root / chosen, self.root)
         return chosen, decode_image_bytes(data, self.root / chosen, self.max_pixels), bytes_digest(data)
+
+
+def paste_distractor(job: Degradation) -> geometric.Transformed:
+    """Another person's face, drawn from the run's images by the image's seed, pasted beside this
+    one on a random side, its eyes ``job.level`` times this face's inter-ocular distance apart."""
+    if job.donors is None or job.path is None:
+        raise StressError("stress=distractor needs the run's images to take another person's face from")
+    rng = job.rng()
+    drawn = job.donors.draw(job.path, rng)
+    if drawn is None:
+        raise StressError(f"stress=distractor: every image of the data set shows the person of {job.path}")
+    donor_path, donor, donor_digest = drawn
+    donor_landmarks = REFERENCE_FACES.landmarks(donor, donor_digest)
+    if donor_landmarks is None:
+        raise StressError(f"stress=distractor: the reference detectors find no face in {donor_path}")
+    side = -1 if rng.integers(0, 2) == 0 else 1
+    return geometric.paste_face(job.image, job.face, donor, donor_landmarks, job.level, side)

@@ -35,8 +35,8 @@ class ReferenceFaces:
     def weights(self) -> list[str]:
         """The SHA-256 of every weights file the reference detectors load: what the faces depend on."""
         from bench.assets.resolver import sha256_of
-        from bench.config import ReferenceOptions
         from bench.detectors import detector_entry
+        from bench.detectors.reference import ReferenceOptions
 
         return [sha256_of(path) for path in detector_entry("reference").weights(ReferenceOptions())]
 

@@ -15,6 +15,8 @@ from importlib.metadata import version
 
 import numpy as np
 
+from bench.stress.degradation import StressError
+
 #: The library's global random state is shared by every thread: one corruption at a time.
 _GLOBAL_RANDOM_STATE = threading.Lock()
 _TAKE_A_SEED = frozenset({"impulse_noise", "glass_blur"})
@@ -29,6 +31,11 @@ def library_version() -> str:
 
 def corrupt(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
     """``image`` (HxWx3 uint8 RGB) under corruption ``name`` at ``severity``, drawn from ``seed``."""
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise StressError(
+            f"stress={name} needs an image of at least {MIN_SIDE} px a side, "
+            f"got {image.shape[1]}x{image.shape[0]}"
+        )
     from imagecorruptions import corrupt as library_corrupt  # imports numba: only when used
 
     options = {"seed": seed} if name in _TAKE_A_SEED else {}

@@ -16,20 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.cache import config_key
-from bench.config import GEOMETRIC_CONDITIONS, StressCondition, StressConfig
-from bench.stress import geometric, photometric
+from bench.config import StressConfig, StressKind
+from bench.stress import photometric
+from bench.stress.degradation import Degradation, StressError
 from bench.stress.distractor import FaceDonors
 from bench.stress.faces import REFERENCE_FACES
+from bench.stress.specs import spec_of
 
 #: Bumped when a geometric condition changes what it draws, so no cached result is reused.
 FORMAT = 1
-
-
-_PLACED_BY_THE_FACE = {
-    StressCondition.resolution: geometric.to_inter_ocular,
-    StressCondition.eye_band: geometric.eye_band,
-    StressCondition.lower_face: geometric.lower_face,
-}
 
 
 class _RecentImages:
@@ -70,10 +65,6 @@ class _RecentImages:
 _RECENT = _RecentImages(512 * 2**20)
 
 
-class StressError(ValueError):
-    """An image the condition cannot degrade (e.g. too small for the corruption library)."""
-
-
 @dataclass(frozen=True)
 class Stressed:
     image: np.ndarray
@@ -89,7 +80,7 @@ class Stress:
         self.config = config
         self.active = config.active
         self.donors = donors
-        distractor = config.name is StressCondition.distractor
+        self.spec = spec_of(config.name)
         self.key = config_key(
             {
                 "format": FORMAT,
@@ -98,21 +89,17 @@ class Stress:
                 "seed": config.seed,
                 "levels": config.levels,
                 "library": self.library,
-                "donors": donors.fingerprint if distractor and donors is not None else None,
-                "reference_weights": REFERENCE_FACES.weights() if self._placed_by_the_face else None,
+                "donors": donors.fingerprint if self.spec.needs_donors and donors is not None else None,
+                "reference_weights": (
+                    REFERENCE_FACES.weights() if self.spec.needs_reference_landmarks else None
+                ),
             }
         )
 
     @property
-    def _placed_by_the_face(self) -> bool:
-        return self.config.name in _PLACED_BY_THE_FACE or self.config.name is StressCondition.distractor
-
-    @property
     def library(self) -> str | None:
         """What implements the condition, with its version (photometric conditions only)."""
-        if not self.active or self.config.name in GEOMETRIC_CONDITIONS:
-            return None
-        return photometric.library_version()
+        return photometric.library_version() if self.spec.kind is StressKind.photometric else None
 
     def describe(self) -> dict[str, str]:
         return {"stress_library": self.library or "bench.stress.geometric"} if self.active else {}
@@ -134,57 +121,28 @@ class Stress:
         return stressed
 
     def degrade(self, image: np.ndarray, content_digest: str, path: str | None = None) -> Stressed:
-        """``apply`` without the process's recent images: computed here and now."""
-        if not self.active:
-            return Stressed(image, np.eye(2, 3))
-        seeds = np.random.SeedSequence([self.config.seed, int(content_digest, 16)])
-        name, severity = self.config.name, self.config.severity
-        if name not in GEOMETRIC_CONDITIONS:
-            if min(image.shape[:2]) < photometric.MIN_SIDE:
-                raise StressError(
-                    f"stress={name.value} needs an image of at least {photometric.MIN_SIDE} px a side, "
-                    f"got {image.shape[1]}x{image.shape[0]}"
-                )
-            seed = int(seeds.generate_state(1)[0])
-            return Stressed(photometric.corrupt(image, name.value, severity, seed), np.eye(2, 3))
-        assert self.config.levels is not None  # StressConfig requires levels for these
-        level = self.config.levels[severity - 1]
-        if self._placed_by_the_face:
-            landmarks = REFERENCE_FACES.landmarks(image, content_digest)
-            if landmarks is None:
-                raise StressError(
-                    f"stress={name.value} is placed by the face's reference landmarks, and fewer than "
-                    "3 of the reference detectors found a face in this image"
-                )
-            if name is StressCondition.distractor:
-                return self._distractor(image, landmarks, level, path, np.random.default_rng(seeds))
-            return Stressed(*_PLACED_BY_THE_FACE[name](image, landmarks, level))
-        rng = np.random.default_rng(seeds)
-        if name is StressCondition.rotation:
-            degrees = level if rng.integers(0, 2) == 0 else -level
-            return Stressed(*geometric.rotate(image, degrees))
-        if name is StressCondition.small_face:
-            return Stressed(*geometric.small_off_centre(image, level, rng))
-        if name is StressCondition.downscale:
-            return Stressed(*geometric.resize(image, level))
-        return Stressed(*geometric.occlude(image, level, rng))
+        """``apply`` without the process's recent images: computed here and now, by the
+        condition's spec."""
+        landmarks = (
+            self._reference_landmarks(image, content_digest) if self.spec.needs_reference_landmarks else None
+        )
+        job = Degradation(
+            image=image,
+            condition=self.config.name,
+            severity=self.config.severity,
+            levels=self.config.levels,
+            seeds=np.random.SeedSequence([self.config.seed, int(content_digest, 16)]),
+            landmarks=landmarks,
+            path=path,
+            donors=self.donors,
+        )
+        return Stressed(*self.spec.apply(job))
 
-    def _distractor(
-        self,
-        image: np.ndarray,
-        landmarks: np.ndarray,
-        size: float,
-        path: str | None,
-        rng: np.random.Generator,
-    ) -> Stressed:
-        if self.donors is None or path is None:
-            raise StressError("stress=distractor needs the run's images to take another person's face from")
-        drawn = self.donors.draw(path, rng)
-        if drawn is None:
-            raise StressError(f"stress=distractor: every image of the data set shows the person of {path}")
-        donor_path, donor, donor_digest = drawn
-        donor_landmarks = REFERENCE_FACES.landmarks(donor, donor_digest)
-        if donor_landmarks is None:
-            raise StressError(f"stress=distractor: the reference detectors find no face in {donor_path}")
-        side = -1 if rng.integers(0, 2) == 0 else 1
-        return Stressed(*geometric.paste_face(image, landmarks, donor, donor_landmarks, size, side))
+    def _reference_landmarks(self, image: np.ndarray, content_digest: str) -> np.ndarray:
+        landmarks = REFERENCE_FACES.landmarks(image, content_digest)
+        if landmarks is None:
+            raise StressError(
+                f"stress={self.config.name.value} is placed by the face's reference landmarks, and fewer "
+                "than 3 of the reference detectors found a face in this image"
+            )
+        return landmarks

@@ -17,21 +17,8 @@ from bench.detectors import FIVE_POINTS
 from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
-from bench.reporting.templates import write_template_results
-
-
-def write_pair_scores(result: BenchmarkResult, path: Path) -> Path:
-    detected = [record.status is ImageStatus.DETECTED for record in result.records]
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["fold", "image_a", "image_b", "same", "score", "both_detected"])
-        pairs = zip(result.dataset.pairs, result.scores, result.index_a, result.index_b, strict=True)
-        for pair, score, index_a, index_b in pairs:
-            both = detected[index_a] and detected[index_b]
-            writer.writerow(
-                [pair.fold, pair.image_a, pair.image_b, int(pair.same), f"{score:.6f}", int(both)]
-            )
-    return path
+from bench.tracking import run_keys
+from bench.tracking.protocol_reports import report_for
 
 
 def write_failures(result: BenchmarkResult, path: Path) -> Path:
@@ -121,34 +108,28 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     run = mlflow.active_run()
     assert run is not None, "log_result needs an active MLflow run"
     mlflow.log_metrics({key: value for key, value in result.metrics.items() if not math.isnan(value)})
-    mlflow.log_params({f"runtime.{key}": value for key, value in result.runtime.items()})
+    mlflow.log_params(
+        {f"{run_keys.RUNTIME_PARAM_PREFIX}{key}": value for key, value in result.runtime.items()}
+    )
 
     log_memory_trace(run.info.run_id, result.memory_trace, run.info.start_time)
 
     label = f"{result.runtime.get('detector', '')} + {result.runtime.get('model', '')}"
     files = [
-        write_failures(result, out_dir / "failures.csv"),
-        write_memory_trace(result, out_dir / "memory_trace.csv"),
-        write_landmarks(result, out_dir / "landmarks.npz"),
+        write_failures(result, out_dir / run_keys.FAILURES_FILE),
+        write_memory_trace(result, out_dir / run_keys.MEMORY_TRACE_FILE),
+        write_landmarks(result, out_dir / run_keys.LANDMARKS_FILE),
     ]
-    if result.templates is not None:
-        table = result.templates.table
-        files += write_template_results(result.templates, out_dir)
-        files.append(plot_roc(table.fpr, table.tpr, out_dir / "roc.png", label=label, auc=table.auc))
-    else:
-        verification = result.verification
-        assert verification is not None  # pairs of images always have one
-        files.append(write_pair_scores(result, out_dir / "pair_scores.csv"))
-        roc = plot_roc(
-            verification.fpr, verification.tpr, out_dir / "roc.png", label=label, auc=verification.auc
-        )
-        files.append(roc)
+    mlflow.set_tag(run_keys.PROTOCOL_TAG, result.protocol)
+    own, (fpr, tpr, auc) = report_for(result.protocol).artifacts(result, out_dir)
+    files += own
+    files.append(plot_roc(fpr, tpr, out_dir / run_keys.ROC_FILE, label=label, auc=auc))
     if result.samples:
         faces = [sample.face for sample in result.samples]
         captions = [sample.caption for sample in result.samples]
-        files.append(save_face_grid(faces, out_dir / "aligned_faces.png", captions=captions))
-        files.append(write_aligned_samples(result, out_dir / "aligned_faces.npz"))
-    summary = out_dir / "metrics.json"
+        files.append(save_face_grid(faces, out_dir / run_keys.FACE_GRID_FILE, captions=captions))
+        files.append(write_aligned_samples(result, out_dir / run_keys.ALIGNED_FACES_FILE))
+    summary = out_dir / run_keys.METRICS_FILE
     metrics = {key: None if math.isnan(value) else value for key, value in result.metrics.items()}
     summary.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
     files.append(summary)

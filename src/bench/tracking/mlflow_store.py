@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from bench.config import TrackingConfig
 from bench.signals import Terminated, sigterm_raises
+from bench.tracking.run_keys import run_filter
 from bench.tracking.store_setup import prepare_store
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def end_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
     host = socket.gethostname()
     stale = [
         run.info.run_id
-        for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=1000)
+        for run in client.search_runs([experiment_id], run_filter(status="RUNNING"), max_results=1000)
         if run.data.tags.get(HOST_TAG) == host
         and PID_TAG in run.data.tags
         and not _owner_alive(run.data.tags)

@@ -10,20 +10,15 @@ shares and subprocess launchers (joblib's loky workers, submitit, Slurm's defaul
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-import pandas as pd
 from hydra.experimental.callback import Callback
 from mlflow.entities import Metric, Run, RunStatus, RunTag
 from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
@@ -32,25 +27,17 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
-from bench.config import NOT_COMPARED
-from bench.metrics import keys
-from bench.reporting.comparison import (
-    DEFAULT_IGNORED_PARAMS,
-    MethodRun,
-    compare_runs,
-    matches_any,
-    varying_labels,
-)
-from bench.reporting.stress import STRESS_PARAMS, StressRun, is_stress_sweep, stress_condition, stress_report
-from bench.reporting.template_comparison import compare_template_runs, is_template_run
-from bench.reporting.tolerance import LandmarkRun, is_unperturbed, read_landmarks, tolerance_report
+from bench.reporting.comparison import varying_labels
 from bench.signals import Handler, raise_on_sigterm, restore_sigterm
+from bench.tracking import run_keys
 from bench.tracking.mlflow_store import (
     TrackingServerUnreachableError,
     end_stale_runs,
     ensure_experiment,
     owner_tags,
 )
+from bench.tracking.protocol_reports import report_for, sweep_protocol
+from bench.tracking.sweep_runs import SweepRuns, method_run
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +53,15 @@ class SweepContext:
     sweep_id: str
 
     def job_tags(self, job_number: int) -> dict[str, str]:
-        return {"sweep_id": self.sweep_id, "job_number": str(job_number)}
-
-
-#: Parent-run tag prefix of a skipped job (``<prefix><job number>``: its overrides and why).
-SKIPPED_TAG = "skipped_job_"
+        return {run_keys.SWEEP_ID_TAG: self.sweep_id, run_keys.JOB_NUMBER_TAG: str(job_number)}
 
 
 def skip_job(sweep: SweepContext, uri: str, job_number: int, overrides: str, reason: str) -> None:
     """Record on the parent run (in the store at ``uri``) that this job was skipped, and why."""
     log.warning("Job #%d (%s) skipped: %s", job_number, overrides, reason)
-    MlflowClient(uri).set_tag(sweep.parent_run_id, f"{SKIPPED_TAG}{job_number}", f"{overrides}: {reason}")
+    MlflowClient(uri).set_tag(
+        sweep.parent_run_id, f"{run_keys.SKIPPED_JOB_TAG}{job_number}", f"{overrides}: {reason}"
+    )
 
 
 def current_sweep() -> SweepContext | None:
@@ -90,7 +75,7 @@ def current_sweep() -> SweepContext | None:
 
 def child_runs(client: MlflowClient, parent: Run) -> list[Run]:
     """Every run whose parent is ``parent``, in job order."""
-    query = f"tags.{MLFLOW_PARENT_RUN_ID} = '{parent.info.run_id}'"
+    query = run_keys.run_filter(tags={MLFLOW_PARENT_RUN_ID: parent.info.run_id})
     runs: list[Run] = []
     token = None
     while True:
@@ -98,41 +83,7 @@ def child_runs(client: MlflowClient, parent: Run) -> list[Run]:
         runs.extend(page)
         token = page.token
         if not token:
-            return sorted(runs, key=lambda run: int(run.data.tags.get("job_number", "-1")))
-
-
-def method_run(client: MlflowClient, run: Run, label: str) -> MethodRun:
-    """A child run as the comparison needs it; a failed job has no scores or samples."""
-    names = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
-    metrics = dict(run.data.metrics)
-    with tempfile.TemporaryDirectory() as tmp:
-        if "metrics.json" in names:
-            metrics |= nan_metrics(Path(client.download_artifacts(run.info.run_id, "metrics.json", tmp)))
-        pair_scores = None
-        if "pair_scores.csv" in names:
-            pair_scores = pd.read_csv(client.download_artifacts(run.info.run_id, "pair_scores.csv", tmp))
-        elif "template_scores.npz" in names:  # IJB: the template pairs
-            with np.load(client.download_artifacts(run.info.run_id, "template_scores.npz", tmp)) as arrays:
-                pair_scores = pd.DataFrame({"score": arrays["score"], "same": arrays["same"]})
-        samples: dict[str, np.ndarray] = {}
-        if "aligned_faces.npz" in names:
-            with np.load(client.download_artifacts(run.info.run_id, "aligned_faces.npz", tmp)) as arrays:
-                samples = dict(zip(arrays["paths"].tolist(), arrays["faces"], strict=True))
-    return MethodRun(
-        label=label,
-        run_id=run.info.run_id,
-        status=run.info.status,
-        metrics=metrics,
-        pair_scores=pair_scores,
-        samples=samples,
-    )
-
-
-def nan_metrics(metrics_json: Path) -> dict[str, float]:
-    """The metrics a run computed as NaN: MLflow is not sent them (``log_result``), and
-    ``metrics.json`` keeps them as null. They are values, not metrics the run failed to log."""
-    computed = json.loads(metrics_json.read_text())["metrics"]
-    return {key: math.nan for key, value in computed.items() if value is None}
+            return sorted(runs, key=lambda run: int(run.data.tags.get(run_keys.JOB_NUMBER_TAG, "-1")))
 
 
 class SweepTracker(Callback):
@@ -166,9 +117,9 @@ class SweepTracker(Callback):
         end_stale_runs(MlflowClient(uri), experiment_id)
         sweep_id = uuid.uuid4().hex[:8]
         tags = {
-            "sweep_id": sweep_id,
-            "sweep_dir": str(config.hydra.sweep.dir),
-            "overrides": " ".join(config.hydra.overrides.task),
+            run_keys.SWEEP_ID_TAG: sweep_id,
+            run_keys.SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
+            run_keys.OVERRIDES_TAG: " ".join(config.hydra.overrides.task),
             **owner_tags(),
         }
         self.uri = uri
@@ -207,13 +158,15 @@ class SweepTracker(Callback):
             "jobs_succeeded": statuses.count(RunStatus.to_string(RunStatus.FINISHED)),
             "jobs_failed": statuses.count(RunStatus.to_string(RunStatus.FAILED)),
             "jobs_killed": statuses.count(RunStatus.to_string(RunStatus.KILLED)),
-            "jobs_skipped": sum(key.startswith(SKIPPED_TAG) for key in client.get_run(parent_id).data.tags),
+            "jobs_skipped": sum(
+                key.startswith(run_keys.SKIPPED_JOB_TAG) for key in client.get_run(parent_id).data.tags
+            ),
         }
         now = int(time.time() * 1000)
         client.log_batch(parent_id, metrics=[Metric(key, value, now, 0) for key, value in counts.items()])
         reported = bool(children) and report(client, parent_id, children, Path(self.sweep_dir))
         if stopped_by is not None:
-            client.set_tag(parent_id, "bench.ended_by", stopped_by)
+            client.set_tag(parent_id, run_keys.ENDED_BY_TAG, stopped_by)
             client.set_terminated(parent_id, RunStatus.to_string(RunStatus.KILLED))
             log.warning(
                 "Sweep %s after %d of its jobs ran (%d finished); MLflow parent run %s is KILLED, report %s",
@@ -236,7 +189,7 @@ class SweepTracker(Callback):
             lines = [
                 f"Sweep: {len(failed)} of {len(children)} jobs failed, report "
                 f"{'written' if reported else 'missing'}; MLflow parent run {parent_id}",
-                *(f"  {run.info.run_name}: {run.data.tags.get('hydra_output_dir')}" for run in failed),
+                *(f"  {run.info.run_name}: {run.data.tags.get(run_keys.OUTPUT_DIR_TAG)}" for run in failed),
             ]
             sys.exit("\n".join(lines))
 
@@ -247,110 +200,19 @@ def end_open_sweep(stopped_by: str) -> None:
         SweepTracker.open_sweep.end(stopped_by)
 
 
-def _stress_runs(runs: list[MethodRun], params: list[dict[str, str]]) -> list[StressRun]:
-    """The finished jobs of a stress sweep, labelled by method: what varies besides ``stress.*``."""
-    ignored = (*DEFAULT_IGNORED_PARAMS, STRESS_PARAMS)
-    methods = [
-        tuple(sorted((key, value) for key, value in own.items() if not matches_any(key, ignored)))
-        for own in params
-    ]
-    distinct = list(dict.fromkeys(methods))
-    label = dict(zip(distinct, varying_labels([dict(method) for method in distinct], ignored), strict=True))
-    return [
-        StressRun(label[method], *stress_condition(own), run.metrics, run.samples, run.pair_scores)
-        for run, own, method in zip(runs, params, methods, strict=True)
-        if run.finished
-    ]
-
-
-#: What a method's run must share with the reference runs for its landmarks to be compared.
-_SAME_PAIRS = ("dataset.name", "dataset.folds", "dataset.pairs_per_fold", "model.name")
-
-
-def _tolerance_report(
-    client: MlflowClient, children: list[Run], runs: list[MethodRun], out_dir: Path
-) -> list[Path]:
-    """The alignment-tolerance curve when the sweep ran ``detector=reference`` (at several
-    ``perturbation`` sizes), with each method's latest clean run on the same pairs as a point."""
-    references = [
-        (
-            child,
-            run,
-            child.data.params.get("perturbation.kind", "none"),
-            float(child.data.params.get("perturbation.magnitude", 0.0)),
-        )
-        for child, run in zip(children, runs, strict=True)
-        if child.data.params.get("detector.name") == "reference" and run.finished
-    ]
-    if not references:
-        return []
-    if not any(is_unperturbed(kind, magnitude) for _, _, kind, magnitude in references):
-        log.warning(
-            "Sweep: no reference run without perturbation (magnitude 0): no alignment-tolerance curve"
-        )
-        return []
-    with tempfile.TemporaryDirectory() as tmp:
-        curve = [
-            LandmarkRun(
-                run.label,
-                run.metrics[keys.ACCURACY],
-                *read_landmarks(Path(client.download_artifacts(child.info.run_id, "landmarks.npz", tmp))),
-                kind,
-                magnitude,
-            )
-            for child, run, kind, magnitude in references
-        ]
-        points = [
-            LandmarkRun(
-                method.data.params["detector.name"],
-                method.data.metrics[keys.ACCURACY],
-                *read_landmarks(Path(client.download_artifacts(method.info.run_id, "landmarks.npz", tmp))),
-            )
-            for method in _methods_on_the_same_pairs(client, references[0][0])
-        ]
-    return tolerance_report(curve, points, out_dir)
-
-
-def _methods_on_the_same_pairs(client: MlflowClient, reference: Run) -> list[Run]:
-    """Per method, the latest finished clean run of the experiment on the reference's pairs and
-    model that logged its landmarks."""
-    same = {key: reference.data.params.get(key, "None") for key in _SAME_PAIRS}
-    clean = {"stress.name": "none", "perturbation.kind": "none"}
-    query = " and ".join(f"params.`{key}` = '{value}'" for key, value in (same | clean).items())
-    candidates = client.search_runs(
-        [reference.info.experiment_id],
-        f"{query} and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-    )
-    latest: dict[str, Run] = {}
-    for run in candidates:
-        name = run.data.params.get("detector.name", "")
-        if name in NOT_COMPARED or name in latest:
-            continue
-        if "landmarks.npz" in {info.path for info in client.list_artifacts(run.info.run_id)}:
-            latest[name] = run
-    return [latest[name] for name in sorted(latest)]
-
-
 def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: Path) -> bool:
     """Compare the children into ``out_dir`` and log the report to the parent; ``False`` (the
     error logged) if that fails, so that the parent still ends and the sweep still exits."""
     if not MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.is_set():
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)  # a bar per small file would bury the ranking
     try:
-        params = [run.data.params for run in children]
-        labels = varying_labels(params)
-        runs = [method_run(client, run, label) for run, label in zip(children, labels, strict=True)]
-        finished = [run for run in runs if run.finished]
-        if finished and all(is_template_run(run) for run in finished):
-            comparison = compare_template_runs(runs, out_dir)
-            files = list(comparison.files)
-        else:
-            comparison = compare_runs(runs, out_dir=out_dir)
-            files = list(comparison.files)
-            if is_stress_sweep(params):
-                files += stress_report(_stress_runs(runs, params), out_dir)
-            files += _tolerance_report(client, children, runs, out_dir)
+        protocol = report_for(sweep_protocol(children))
+        labels = varying_labels([run.data.params for run in children], run_keys.INCIDENTAL_PARAMS)
+        runs = [
+            method_run(client, run, label, protocol.scores_file, protocol.read_scores)
+            for run, label in zip(children, labels, strict=True)
+        ]
+        comparison, files = protocol.compare(SweepRuns(client, children, runs, out_dir))
         for path in files:
             client.log_artifact(parent_id, str(path))
         # The headline in the runs list: the winner, and how many pairs every method was scored on.
@@ -358,7 +220,7 @@ def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: P
         client.log_batch(
             parent_id,
             metrics=[Metric("common_pairs", comparison.common_pairs, int(time.time() * 1000), 0)],
-            tags=[RunTag("best_method", str(label)) for label in ranked["method"]],
+            tags=[RunTag(run_keys.BEST_METHOD_TAG, str(label)) for label in ranked["method"]],
         )
     except Exception:
         log.exception("Sweep: the comparison report failed")

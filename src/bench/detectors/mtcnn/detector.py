@@ -54,10 +54,9 @@ from torch import nn
 from torchvision.ops import batched_nms
 
 from bench.assets import resolve
-from bench.config import MTCNNOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.mtcnn.nets import ONet, PNet, RNet, load_net
-from bench.detectors.registry import Requirements, register_detector
+from bench.detectors.mtcnn.options import MTCNNOptions
 from bench.runtime import Runtime
 
 _NETS = ("pnet", "rnet", "onet")
@@ -220,9 +219,6 @@ def _regress(boxes: torch.Tensor, offsets: torch.Tensor, plus_one: bool) -> torc
     return boxes + offsets * torch.stack([width, height, width, height], dim=1)
 
 
-@register_detector(
-    "mtcnn", requires=Requirements(("mtcnn_pnet", "mtcnn_rnet", "mtcnn_onet"), ("torch", "torchvision"))
-)
 class MTCNNDetector(Detector):
     """The three-stage MTCNN cascade with facenet-pytorch's converted Caffe weights.
 
@@ -258,10 +254,7 @@ class MTCNNDetector(Detector):
 
     # ------------------------------------------------------------------ public API
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        for index, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         if len(images) == 0:
             return []
 

@@ -22,26 +22,62 @@ them, the documented order (checked on LFW faces and their mirror images).
 
 from __future__ import annotations
 
-from bench.config import YoloV8Backend, YoloV8FaceOptions
-from bench.detectors.base import Detector
-from bench.detectors.registry import Requirements, register_detector
+from typing import TYPE_CHECKING
+
+from bench.assets import Asset
+from bench.detectors.registry import Requirements, by_backend
 from bench.detectors.yolov8_face.onnx_backend import OnnxYoloV8Face
+from bench.detectors.yolov8_face.options import YoloV8Backend, YoloV8FaceOptions
 from bench.detectors.yolov8_face.ultralytics_backend import UltralyticsYoloV8Face
-from bench.runtime import Runtime
 
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
 
-@register_detector(
+#: The raw-head export, for the onnxruntime backend.
+ONNX_WEIGHTS = Asset(
     "yolov8_face",
-    requires={
-        YoloV8Backend.ultralytics: Requirements(("yolov8_face_ultralytics",), ("ultralytics", "onnxruntime")),
-        YoloV8Backend.onnxruntime: Requirements(("yolov8_face",), ("onnxruntime", "onnx", "torchvision")),
-    },
+    "weights/yolov8_face/yolov8-lite-t.onnx",
+    sha256="caa9eb121eee8fbf25a5985d3cee4e314df5a08feb4bb8c224fecdeb4afd9b86",
+    note="YOLOv8-face lite-t of https://github.com/derronqi/yolov8-face exported to ONNX with its raw heads",
 )
-def yolov8_face(options: YoloV8FaceOptions, runtime: Runtime) -> Detector:
-    """The backend ``options.backend`` names; each needs its own weights file (see the assets)."""
-    if options.backend is YoloV8Backend.onnxruntime:
-        return OnnxYoloV8Face(options, runtime)
-    return UltralyticsYoloV8Face(options, runtime)
+#: The export with the pose decode in the graph, for the ultralytics backend.
+ULTRALYTICS_WEIGHTS = Asset(
+    "yolov8_face_ultralytics",
+    "weights/yolov8_face/yolov8-lite-t-ultralytics.onnx",
+    sha256="9c8068d5af5784a4d8f957303cb6e112c7b8e5983b79f17efc0142108072a5b1",
+    note="YOLOv8-face lite-t with the YOLOv8-pose decode appended (output [1,20,8400]), "
+    "or pass a YOLOv8n-face .pt of https://github.com/derronqi/yolov8-face as the path",
+)
 
 
-__all__ = ["OnnxYoloV8Face", "UltralyticsYoloV8Face", "yolov8_face"]
+def register(registry: PluginRegistry) -> None:
+    """Each backend needs its own weights file (see the assets)."""
+    registry.asset(ONNX_WEIGHTS)
+    registry.asset(ULTRALYTICS_WEIGHTS)
+    implementations = {
+        YoloV8Backend.onnxruntime: OnnxYoloV8Face,
+        YoloV8Backend.ultralytics: UltralyticsYoloV8Face,
+    }
+    registry.detector(
+        "yolov8_face",
+        by_backend(implementations),
+        YoloV8FaceOptions,
+        requires={
+            YoloV8Backend.ultralytics: Requirements(
+                (ULTRALYTICS_WEIGHTS.name,), ("ultralytics", "onnxruntime")
+            ),
+            YoloV8Backend.onnxruntime: Requirements(
+                (ONNX_WEIGHTS.name,), ("onnxruntime", "onnx", "torchvision")
+            ),
+        },
+    )
+
+
+__all__ = [
+    "OnnxYoloV8Face",
+    "UltralyticsYoloV8Face",
+    "YoloV8Backend",
+    "YoloV8FaceOptions",
+    "register",
+    "yolov8_face",
+]

@@ -32,11 +32,11 @@ from torchvision.ops import batched_nms
 
 from bench.assets import resolve
 from bench.backends.onnx_graph import any_size_graph
-from bench.config import InputPadding, YoloV8FaceOptions
-from bench.config.detectors import YOLO_STRIDE
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, pad_small
 from bench.detectors.onnx_detector import OnnxDetector, same_shape_groups, sigmoid
+from bench.detectors.yolo_options import YOLO_STRIDE, InputPadding
+from bench.detectors.yolov8_face.options import YoloV8FaceOptions
 from bench.runtime import Runtime
 
 STRIDES = (8, 16, 32)
@@ -159,10 +159,7 @@ class OnnxYoloV8Face(OnnxDetector):
         self.score_threshold = options.score_threshold
         self.nms_threshold = options.nms_threshold
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        for index, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         fitted = [self._letterbox(image) for image in images]
         canvases = [canvas for canvas, _ in fitted]
         faces: list[list[Face]] = [[] for _ in images]

@@ -29,9 +29,9 @@ import torch
 
 from bench.assets import resolve
 from bench.backends import ProviderError
-from bench.config import YoloV8FaceOptions
 from bench.detectors.base import Detector, Face
 from bench.detectors.letterbox import clip_faces, pad_small
+from bench.detectors.yolov8_face.options import YoloV8FaceOptions
 from bench.runtime import Runtime
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -145,10 +145,7 @@ class UltralyticsYoloV8Face(Detector):
             verbose=False,
         )
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        for index, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         if not images:
             return []
         inputs = images if self.upscale else [pad_small(image, self.input_size) for image in images]

@@ -13,27 +13,40 @@ first, the documented order, so they are used exactly as the model gives them.
 
 from __future__ import annotations
 
-from bench.config import YuNetBackend, YuNetOptions
-from bench.detectors.base import Detector
-from bench.detectors.registry import Requirements, register_detector
+from typing import TYPE_CHECKING
+
+from bench.assets import Asset
+from bench.detectors.registry import Requirements, by_backend
 from bench.detectors.yunet.onnx_backend import OnnxYuNet
 from bench.detectors.yunet.opencv_backend import OpenCVYuNet
-from bench.runtime import Runtime
+from bench.detectors.yunet.options import YuNetBackend, YuNetOptions
 
+if TYPE_CHECKING:
+    from bench.plugins import PluginRegistry
 
-@register_detector(
+#: MIT, OpenCV zoo.
+WEIGHTS = Asset(
     "yunet",
-    requires={
-        YuNetBackend.onnxruntime: Requirements(("yunet",), ("onnxruntime", "onnx", "cv2")),
-        YuNetBackend.opencv: Requirements(("yunet",), ("cv2",)),
-    },
+    "weights/yunet/face_detection_yunet_2023mar.onnx",
+    sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+    "face_detection_yunet_2023mar.onnx",
 )
-def yunet(options: YuNetOptions, runtime: Runtime) -> Detector:
-    """The backend ``options.backend`` names; ONNX Runtime's session gets the detection threads,
-    OpenCV runs on its process-wide pool, which the runtime sizes."""
-    if options.backend is YuNetBackend.opencv:
-        return OpenCVYuNet(options, runtime)
-    return OnnxYuNet(options, runtime)
 
 
-__all__ = ["OnnxYuNet", "OpenCVYuNet", "yunet"]
+def register(registry: PluginRegistry) -> None:
+    """ONNX Runtime's session gets the detection threads; OpenCV runs on its process-wide pool,
+    which the runtime sizes."""
+    registry.asset(WEIGHTS)
+    registry.detector(
+        "yunet",
+        by_backend({YuNetBackend.onnxruntime: OnnxYuNet, YuNetBackend.opencv: OpenCVYuNet}),
+        YuNetOptions,
+        requires={
+            YuNetBackend.onnxruntime: Requirements((WEIGHTS.name,), ("onnxruntime", "onnx", "cv2")),
+            YuNetBackend.opencv: Requirements((WEIGHTS.name,), ("cv2",)),
+        },
+    )
+
+
+__all__ = ["OnnxYuNet", "OpenCVYuNet", "YuNetBackend", "YuNetOptions", "register"]

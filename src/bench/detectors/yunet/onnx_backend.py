@@ -27,9 +27,9 @@ import numpy as np
 
 from bench.assets import resolve
 from bench.backends.onnx_graph import any_size_graph
-from bench.config import YuNetOptions
 from bench.detectors.base import Face
 from bench.detectors.onnx_detector import OnnxDetector
+from bench.detectors.yunet.options import YuNetOptions
 from bench.detectors.yunet.rows import faces_from_rows
 from bench.runtime import Runtime
 
@@ -97,10 +97,7 @@ class OnnxYuNet(OnnxDetector):
         self.nms_threshold = options.nms_threshold
         self.top_k = options.top_k
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        for index, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         return [faces_from_rows(self._rows(image), image.shape) for image in images]
 
     def _rows(self, image: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 
 from bench.assets import resolve
-from bench.config import YuNetOptions
 from bench.detectors.base import Detector, Face
+from bench.detectors.yunet.options import YuNetOptions
 from bench.detectors.yunet.rows import faces_from_rows
 from bench.runtime import Runtime
 
@@ -45,10 +45,7 @@ class OpenCVYuNet(Detector):
             cv2.utils.logging.setLogLevel(level)
         self._input_size: tuple[int, int] = (320, 320)
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        for index, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f"image {index} has shape {image.shape}; expected HxWx3 RGB")
+    def _detect(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         return [self._detect_one(image) for image in images]
 
     def _detect_one(self, image: np.ndarray) -> list[Face]:

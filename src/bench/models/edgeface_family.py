@@ -1,0 +1,39 @@
+"""EdgeFace as a recognition family: its published weights, its models and its factory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bench.config import ModelConfig
+from bench.models.edgeface import VARIANTS, WEIGHTS, weights_path
+from bench.models.embedder import InputSpec, create_edgeface_embedder, edgeface_precision
+from bench.models.registry import ModelFamily
+from bench.registry import Requirements
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from bench.plugins import PluginRegistry
+
+
+def _weights(model: ModelConfig) -> Path:
+    return weights_path(model.name, model.path)
+
+
+EDGEFACE = ModelFamily(
+    name="edgeface",
+    create=create_edgeface_embedder,
+    models={name: Requirements((name,), ("torch", "timm")) for name in VARIANTS},
+    weights=_weights,
+    precision=edgeface_precision,
+    input=InputSpec(size=112, channels="RGB", mean=127.5, std=127.5),
+    embedding_dim=512,
+    template="arcface_112",
+    backend="torch",
+)
+
+
+def register(registry: PluginRegistry) -> None:
+    for asset in WEIGHTS.values():
+        registry.asset(asset)
+    registry.model_family(EDGEFACE)

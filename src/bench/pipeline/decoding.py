@@ -1,0 +1,69 @@
+"""One image read, hashed, decoded and (when its entry is stressed) degraded, timed as a whole."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.cache import bytes_digest
+from bench.data import ImageDecodeError, decode_image_bytes, read_image_bytes
+from bench.pipeline.entries import ImageEntry
+from bench.stress import Stress, StressError
+
+
+@dataclass
+class Decoded:
+    index: int
+    image: np.ndarray | None
+    reason: str
+    #: Digest of the bytes decoded (when the cache is on): results are stored under it.
+    digest: str | None = None
+
+
+def decode_timed(
+    index: int, root: Path, entries: list[ImageEntry], stress: Stress, digest: bool, max_pixels: int
+) -> tuple[Decoded, float]:
+    """Read the file once, hash those bytes (when asked, or to seed its degradation), decode them
+    and degrade the image if the entry is stressed; the time covers all of it."""
+    start = time.perf_counter()
+    entry = entries[index]
+    try:
+        data = read_image_bytes(root / entry.path, root)
+        image = decode_image_bytes(data, root / entry.path, max_pixels)
+        content = bytes_digest(data) if digest or entry.stressed else None
+        if entry.stressed:
+            assert content is not None
+            image = stress.apply(image, content, entry.path).image
+            content = stress.digest(content)
+        decoded = Decoded(index, image, "", content if digest else None)
+    except (ImageDecodeError, StressError) as error:
+        decoded = Decoded(index, None, str(error))
+    return decoded, time.perf_counter() - start
+
+
+def decoded_batches(
+    batches: list[list[int]],
+    decode: Callable[[int], tuple[Decoded, float]],
+    workers: int,
+    depth: int,
+) -> Iterator[list[tuple[Decoded, float]]]:
+    """Each batch's images decoded, in order, up to ``depth`` batches ahead on ``workers``
+    threads (``0``: inline), one image a task so a batch's images decode in parallel."""
+    if workers == 0:
+        for batch in batches:
+            yield [decode(index) for index in batch]
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+        ahead: deque[list[Future[tuple[Decoded, float]]]] = deque()
+        for batch in batches:
+            ahead.append([pool.submit(decode, index) for index in batch])
+            if len(ahead) > depth:
+                yield [future.result() for future in ahead.popleft()]
+        while ahead:
+            yield [future.result() for future in ahead.popleft()]

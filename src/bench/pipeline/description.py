@@ -1,0 +1,42 @@
+"""What actually ran in a run, logged with it: device, threads, cache, stress, detector, model."""
+
+from __future__ import annotations
+
+from bench.config import BenchConfig
+from bench.cpu import cpu_info
+from bench.models import Embedder
+from bench.pipeline.face_source import FaceFinder
+from bench.pipeline.result_cache import RunCache
+from bench.runtime import Runtime
+from bench.stress import Stress
+
+
+def describe_run(
+    config: BenchConfig,
+    runtime: Runtime,
+    cache: RunCache,
+    stress: Stress,
+    faces: FaceFinder,
+    embedder: Embedder | None,
+) -> dict[str, str]:
+    """A model the cache made unnecessary is recorded as not loaded."""
+    described = {
+        "detector": config.detector.name,
+        "model": config.model.name,
+        "pipeline": config.pipeline.name,
+        "device": runtime.device_name,
+        "cpu": str(cpu_info()),
+        "workers_detect": str(runtime.detect_workers),
+        "threads_detect": str(runtime.detect_threads),
+        "threads_embed": str(runtime.embed_threads),
+        "cache": cache.describe(),
+    }
+    if runtime.note:
+        described["device_choice"] = runtime.note
+    described.update(stress.describe())
+    described.update(faces.describe())
+    if embedder is None:
+        described["model_loaded"] = "false (every result came from the cache)"
+    else:
+        described.update(embedder.describe())
+    return described

@@ -1,0 +1,96 @@
+"""Find every component once per process: ``bench``'s own modules, then installed plugins.
+
+A built-in is a module of ``bench.detectors`` or ``bench.models`` that defines
+``register(registry)``; a plugin is an entry point of the group ``bench.plugins`` (pytest's and
+MLflow's way) naming a module with the same function. A plugin that fails to import or
+register is named with its distribution and error, and the rest still load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+
+from bench.config import register_configs
+from bench.detectors.registry import detector_schemas
+from bench.plugins.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "bench.plugins"
+#: Packages whose modules hold the built-in components.
+BUILTIN_PACKAGES = ("bench.detectors", "bench.models")
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    entry_point: str
+    distribution: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.entry_point!r} of {self.distribution} was not loaded: {self.error}"
+
+
+@dataclass
+class LoadedPlugins:
+    #: Distributions whose plugins loaded, in load order.
+    distributions: list[str] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+    #: Hydra search paths the plugins asked for.
+    config_paths: list[str] = field(default_factory=list)
+
+
+_LOADED: LoadedPlugins | None = None
+
+
+def load_plugins() -> LoadedPlugins:
+    """Register the built-ins and every installed plugin (once; later calls return the same),
+    then store the config schemas of everything registered in Hydra's ConfigStore."""
+    global _LOADED
+    if _LOADED is None:
+        loaded = LoadedPlugins()
+        for module in _builtin_modules():
+            _register(module, PluginRegistry())
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            _load_entry_point(entry_point, loaded)
+        register_configs(detector_schemas())
+        _LOADED = loaded
+    return _LOADED
+
+
+def _builtin_modules() -> list[ModuleType]:
+    modules = []
+    for package_name in BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__, f"{package_name}."):
+            module = importlib.import_module(info.name)
+            if hasattr(module, "register"):
+                modules.append(module)
+    return modules
+
+
+def _register(module: ModuleType, registry: PluginRegistry) -> PluginRegistry:
+    module.register(registry)
+    registry.commit()
+    return registry
+
+
+def _load_entry_point(entry_point: EntryPoint, loaded: LoadedPlugins) -> None:
+    distribution = entry_point.dist.name if entry_point.dist is not None else entry_point.value
+    try:
+        module = entry_point.load()
+        if not callable(getattr(module, "register", None)):
+            raise TypeError(f"{entry_point.value} has no register(registry) function")
+        registry = _register(module, PluginRegistry(source=distribution))
+    except Exception as error:  # a broken plugin must not take the others down with it
+        failure = PluginFailure(entry_point.name, distribution, f"{type(error).__name__}: {error}")
+        log.warning("%s", failure)
+        loaded.failures.append(failure)
+        return
+    loaded.distributions.append(distribution)
+    loaded.config_paths.extend(registry.config_paths)

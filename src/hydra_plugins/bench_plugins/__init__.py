@@ -1,0 +1,1 @@
+"""Hydra finds this package by scanning the ``hydra_plugins`` namespace (its plugin discovery)."""
