@@ -27,7 +27,8 @@ import torch
 
 from bench.assets import resolve
 from bench.cpu import cpu_info
-from bench.detectors.mtcnn import MTCNNDetector, MTCNNOptions
+from bench.detectors.mtcnn.detector import MTCNNDetector
+from bench.detectors.mtcnn.options import MTCNNOptions
 from bench.paths import project_root
 from bench.runtime import Runtime
 

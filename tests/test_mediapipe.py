@@ -24,8 +24,9 @@ from bench.alignment import align_face, similarity_to_template, template_points
 from bench.assets import resolve
 from bench.detectors import FIVE_POINTS, Detector, Face, create_detector, select_face
 from bench.detectors.mediapipe_common import blazeface_task_model
-from bench.detectors.mediapipe_detection import LANDMARK_NAMES, WEIGHTS, BlazeFaceModel, MediaPipeFaceDetector
-from bench.detectors.mediapipe_mesh import (
+from bench.detectors.mediapipe_detection import WEIGHTS, BlazeFaceModel
+from bench.detectors.mediapipe_detection.detector import LANDMARK_NAMES, MediaPipeFaceDetector
+from bench.detectors.mediapipe_mesh.detector import (
     MESH_LEFT_EYE,
     MESH_POINTS,
     MESH_RIGHT_EYE,

@@ -17,9 +17,9 @@ from torch import nn
 from bench.assets import AssetError, resolve
 from bench.config import ConfigValueError
 from bench.detectors.base import Face
-from bench.detectors.mtcnn import MTCNNDetector, MTCNNOptions
-from bench.detectors.mtcnn.detector import _area_crops, _min_nms, _summed_area
+from bench.detectors.mtcnn.detector import MTCNNDetector, _area_crops, _min_nms, _summed_area
 from bench.detectors.mtcnn.nets import CeilMaxPool2d
+from bench.detectors.mtcnn.options import MTCNNOptions
 from bench.detectors.registry import create_detector
 from bench.runtime import Runtime
 

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from bench.assets import resolve
-from bench.detectors.mtcnn import MTCNNDetector, MTCNNOptions
+from bench.detectors.mtcnn.detector import MTCNNDetector
+from bench.detectors.mtcnn.options import MTCNNOptions
 from bench.paths import project_root
 from bench.runtime import Runtime
 

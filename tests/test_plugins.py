@@ -76,6 +76,25 @@ def test_bench_list_shows_the_plugin_with_its_distribution(plugin_path: Path) ->
     assert by_name["model", "edgeface_xs_gamma_06"]["source"] == "bench"
 
 
+def test_the_plugin_registers_without_importing_its_backends(plugin_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from bench.cli import prepare\n"
+        "from bench.detectors.registry import DETECTORS\n"
+        "prepare()\n"
+        "assert DETECTORS.source('dlib_hog') == 'bench-example-plugin'\n"
+        "print(sorted(m for m in ('torch', 'dlib', 'ai_edge_litert') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=with_path(dict(os.environ), plugin_path),
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_plugin_runs_alone(store: tuple[str, dict[str, str]], plugin_path: Path, tmp_path: Path) -> None:
     uri, env = store
     completed = run_bench(

@@ -10,7 +10,8 @@ import pytest
 
 from bench.config import ConfigValueError
 from bench.detectors import Face, create_detector, select_face
-from bench.detectors.retinaface import RetinaFaceDetector, RetinaFaceOptions, decode, prior_boxes
+from bench.detectors.retinaface.detector import RetinaFaceDetector, decode, prior_boxes
+from bench.detectors.retinaface.options import RetinaFaceOptions
 from bench.runtime import Runtime
 
 from .landmark_checks import assert_central_face_chosen, assert_plausible_face, template_error

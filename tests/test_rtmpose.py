@@ -19,7 +19,8 @@ from bench.assets import ASSETS, Asset, AssetError, AssetNotFoundError, resolve
 from bench.assets import resolver as resolver_module
 from bench.config import ConfigValueError
 from bench.detectors import FIVE_POINTS, Face, create_detector, select_face
-from bench.detectors.rtmpose import FIVE_POINT_INDICES, RTMPoseDetector, RTMPoseOptions
+from bench.detectors.rtmpose.detector import FIVE_POINT_INDICES, RTMPoseDetector
+from bench.detectors.rtmpose.options import RTMPoseOptions
 from bench.runtime import Runtime
 
 from .landmark_checks import assert_plausible_face

@@ -10,7 +10,7 @@ import pytest
 
 from bench.detectors import Face, create_detector, select_face
 from bench.detectors.letterbox import letterbox
-from bench.detectors.yolov5_face import ANCHORS, STRIDES, YoloV5FaceDetector, decode_heads
+from bench.detectors.yolov5_face.detector import ANCHORS, STRIDES, YoloV5FaceDetector, decode_heads
 from bench.runtime import Runtime
 
 from .landmark_checks import assert_central_face_chosen, assert_plausible_face, template_error

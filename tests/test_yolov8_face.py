@@ -18,8 +18,8 @@ from omegaconf.errors import ValidationError
 
 from bench.backends import ProviderError
 from bench.detectors import Detector, Face, create_detector, select_face
-from bench.detectors.yolov8_face import OnnxYoloV8Face, UltralyticsYoloV8Face
-from bench.detectors.yolov8_face.onnx_backend import letterbox
+from bench.detectors.yolov8_face.onnx_backend import OnnxYoloV8Face, letterbox
+from bench.detectors.yolov8_face.ultralytics_backend import UltralyticsYoloV8Face
 from bench.runtime import CPU_PROVIDER, CUDA_PROVIDER, Runtime
 
 from .conftest import compose_config

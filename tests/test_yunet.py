@@ -15,7 +15,9 @@ import torch
 from omegaconf.errors import ValidationError
 
 from bench.detectors import Detector, create_detector
-from bench.detectors.yunet import OnnxYuNet, OpenCVYuNet, YuNetOptions
+from bench.detectors.yunet.onnx_backend import OnnxYuNet
+from bench.detectors.yunet.opencv_backend import OpenCVYuNet
+from bench.detectors.yunet.options import YuNetOptions
 from bench.runtime import CPU_PROVIDER, CUDA_PROVIDER, Runtime
 
 from .conftest import compose_config, read_rgb

@@ -6,6 +6,10 @@
     face_112 = detector.align(rgb_image)
 
 Images are ``HxWx3`` ``uint8`` RGB (convert ``cv2.imread``'s BGR with ``cv2.cvtColor``).
+
+``list_available`` (``bench list``) reads only what the components registered: importing this
+module imports no backend, nor torch (the runtime and the aligner are imported by
+``UnifiedFaceDetector``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.alignment import align_face
 from bench.assets import ASSETS, AssetError, AssetNotFoundError, resolve
 from bench.config import Selection
 from bench.detectors import FIVE_POINTS, Detector, create_detector, select_face
@@ -24,7 +27,6 @@ from bench.detectors.registry import DETECTORS
 from bench.models.registry import FAMILIES
 from bench.plugins import load_plugins
 from bench.registry import Requirements
-from bench.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class UnifiedFaceDetector:
         selection: Selection | str = Selection.center_weighted,
         **options: Any,
     ) -> None:
+        from bench.runtime import Runtime
+
         load_plugins()
         self.detector: Detector = create_detector(name, Runtime.local(device), **options)
         self.selection = Selection(selection)
@@ -122,5 +126,7 @@ class UnifiedFaceDetector:
 
     def align(self, image: np.ndarray) -> np.ndarray | None:
         """The selected face warped to the 112x112 ArcFace template; ``None`` when no face."""
+        from bench.alignment import align_face
+
         face = select_face(self.detector.detect([image])[0], image.shape, self.selection)
         return None if face is None else align_face(image, face)

@@ -2,14 +2,17 @@
 
 One generic table in the manner of detectron2's ``Registry``: ``bench`` registers its built-ins
 and every installed plugin its own (``bench.plugins``), so a name says where it came from and two
-packages cannot silently take the same name.
+packages cannot silently take the same name. Every component is registered at start-up, so what
+it registers names its backend without importing it (``Lazy``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 
@@ -28,6 +31,47 @@ class Requirements:
 
 #: What a component that needs nothing beyond ``bench`` itself requires.
 NO_REQUIREMENTS = Requirements()
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A callable named ``"package.module:attribute"``, imported when it is first called.
+
+    What a component registers as its factory (or as a recognition family's ``create``,
+    ``precision``...), so that registering it imports none of its backend (torch, ONNX Runtime,
+    MediaPipe...): ``bench`` registers every component before Hydra composes a config, and
+    only the one a run uses should cost its imports.
+    """
+
+    target: str
+
+    def __post_init__(self) -> None:
+        module, _, attribute = self.target.partition(":")
+        if not module or not attribute:
+            raise ValueError(f"Lazy target {self.target!r} is not of the form 'package.module:attribute'")
+
+    def resolve(self) -> Any:
+        """The object named, importing its module (once: ``import`` caches it)."""
+        module, _, attribute = self.target.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+
+def lazy_attributes(module: str, targets: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module's ``__getattr__`` (PEP 562) giving each name of ``targets`` (name ->
+    ``"package.module:attribute"``) on first use: a package that registers a component
+    re-exports its backend's classes without importing them when it is imported."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in targets:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        value = Lazy(targets[name]).resolve()
+        setattr(sys.modules[module], name, value)  # later lookups skip this function
+        return value
+
+    return __getattr__
 
 
 class Registry(Generic[Item]):

@@ -12,10 +12,10 @@ import numpy as np
 from bench.config.validate import require
 from bench.detectors.base import Detector, Face
 from bench.detectors.options import option_key
-from bench.runtime import Runtime
 
 if TYPE_CHECKING:
     from bench.plugins import PluginRegistry
+    from bench.runtime import Runtime
 
 
 @dataclass

@@ -1,20 +1,28 @@
 """What the two MediaPipe methods share: where their models come from, the CPU-only device rule,
-and the BlazeFace model prepared for the Tasks ``FaceDetector``."""
+and the BlazeFace model prepared for the Tasks ``FaceDetector``.
+
+Both methods register their assets from here, so this module imports no MediaPipe (whose
+package imports its whole Tasks API, matplotlib and more): the flatbuffer schemas are imported
+by the functions that edit a model, when a detector is built.
+"""
 
 from __future__ import annotations
 
 import logging
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import flatbuffers
 import numpy as np
-from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
-from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
 
 from bench.assets import Asset
 from bench.assets.derived import derived_file
-from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+
+    from bench.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,8 @@ def blazeface_task_model(path: Path) -> bytes:
     direct flatbuffer edit.)
     """
 
+    from mediapipe.tasks.metadata import schema_py_generated as tflite_fb
+
     def add_metadata(source: Path, destination: Path) -> None:
         data = source.read_bytes()
         model = tflite_fb.ModelT.InitFromObj(tflite_fb.Model.GetRootAs(data, 0))
@@ -90,6 +100,8 @@ def blazeface_task_model(path: Path) -> bytes:
 
 def _blazeface_metadata(num_outputs: int) -> bytes:
     """``ModelMetadata`` for an RGB image input in [-1, 1] and plain feature outputs."""
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+
     normalization = meta_fb.NormalizationOptionsT()
     normalization.mean, normalization.std = [_BLAZEFACE_MEAN], [_BLAZEFACE_STD]
     unit = meta_fb.ProcessUnitT()
@@ -121,6 +133,8 @@ def _blazeface_metadata(num_outputs: int) -> bytes:
 
 
 def _content(kind: int, properties: object) -> meta_fb.ContentT:
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as meta_fb
+
     content = meta_fb.ContentT()
     content.contentPropertiesType = kind
     content.contentProperties = properties

@@ -20,10 +20,10 @@ from bench.detectors.base import FIVE_POINTS, Detector, Face
 from bench.detectors.options import option_key
 from bench.detectors.registry import create_detector
 from bench.detectors.selection import select_face
-from bench.runtime import Runtime
 
 if TYPE_CHECKING:
     from bench.plugins import PluginRegistry
+    from bench.runtime import Runtime
 
 
 @dataclass

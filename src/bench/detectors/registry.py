@@ -7,6 +7,9 @@ without building anything. Registration is explicit: a module (built-in or plugi
 entries in ``register(registry)`` (``bench.plugins``); importing it registers nothing. Options
 are bound by name against the dataclass before the factory runs: a misspelt option names
 itself and the allowed ones, a wrong type or range fails the same way as on the command line.
+Registering is light: every component is registered at start-up, before Hydra composes a
+config, so an entry holds its options dataclass (a cheap import) and a factory that imports
+its backend when called (``bench.registry.Lazy``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
@@ -23,13 +26,17 @@ from bench.assets import ASSETS, resolve
 from bench.config import FaceSource
 from bench.detectors.base import Detector
 from bench.registry import BUILTIN_SOURCE, NO_REQUIREMENTS, Registry, Requirements
-from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    from bench.runtime import Runtime  # imports torch: only create_detector needs it, at run time
 
 #: The backend key of methods that have a single implementation (no ``backend`` option).
 DEFAULT_BACKEND = "default"
 
 
-Factory = Callable[[Any, Runtime], Detector]
+#: A detector class or function ``(options, runtime) -> Detector``; a built-in registers a
+#: ``bench.registry.Lazy`` naming it, so that registering imports none of its backend.
+Factory = Callable[[Any, "Runtime"], Detector]
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,10 @@ def create_detector(
             "(bench.pipeline.face_source), there is no detector to build"
         )
     bound = bind_options(name, options, **overrides)
-    detector = entry.factory(bound, runtime or Runtime.local())
+    if runtime is None:
+        from bench.runtime import Runtime
+
+        runtime = Runtime.local()
+    detector = entry.factory(bound, runtime)
     detector.name = name
     return detector

@@ -1,14 +1,18 @@
-"""EdgeFace as a recognition family: its published weights, its models and its factory."""
+"""EdgeFace as a recognition family: its published weights, its models and its factory.
+
+Registered at start-up, so this module imports no torch: the factory and the precision rule
+(``bench.models.embedder``) are imported when first called.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from bench.config import ModelConfig
-from bench.models.edgeface import VARIANTS, WEIGHTS, weights_path
-from bench.models.embedder import InputSpec, create_edgeface_embedder, edgeface_precision
+from bench.models.edgeface_variants import VARIANTS, WEIGHTS, weights_path
 from bench.models.registry import ModelFamily
-from bench.registry import Requirements
+from bench.models.spec import InputSpec
+from bench.registry import Lazy, Requirements
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,10 +26,10 @@ def _weights(model: ModelConfig) -> Path:
 
 EDGEFACE = ModelFamily(
     name="edgeface",
-    create=create_edgeface_embedder,
+    create=Lazy("bench.models.embedder:create_edgeface_embedder"),
     models={name: Requirements((name,), ("torch", "timm")) for name in VARIANTS},
     weights=_weights,
-    precision=edgeface_precision,
+    precision=Lazy("bench.models.embedder:edgeface_precision"),
     input=InputSpec(size=112, channels="RGB", mean=127.5, std=127.5),
     embedding_dim=512,
     template="arcface_112",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,7 +28,6 @@ from bench.config import EmbedBackend, ModelConfig, Precision
 from bench.models.complexity import complexity
 from bench.models.edgeface import (
     EMBEDDING_DIM,
-    INPUT_SIZE,
     VARIANTS,
     count_parameters,
     load_edgeface,
@@ -44,6 +42,7 @@ from bench.models.onnx_export import (
     graph_metadata,
     graph_parameters,
 )
+from bench.models.spec import InputSpec
 from bench.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -56,25 +55,6 @@ PRECISIONS: dict[Precision, torch.dtype] = {
     Precision.fp16: torch.float16,
     Precision.bf16: torch.bfloat16,
 }
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What a family's network is fed: ``size`` x ``size`` faces in ``channels`` order, scaled as
-    ``(x - mean) / std``, computed as ``x / std - mean / std`` (EdgeFace's exact operations)."""
-
-    size: int = INPUT_SIZE
-    channels: str = "RGB"
-    mean: float = 127.5
-    std: float = 127.5
-
-    def __post_init__(self) -> None:
-        if self.channels not in ("RGB", "BGR"):
-            raise ValueError(f"InputSpec.channels must be RGB or BGR, not {self.channels!r}")
-
-    @property
-    def face_shape(self) -> tuple[int, int, int]:
-        return (self.size, self.size, 3)
 
 
 #: The ``arch`` of an ONNX graph made elsewhere whose layout the config does not name.
@@ -192,7 +172,7 @@ class Embedder:
         kernels: str = "",
         batch_size: int = 128,
         pin_memory: bool = False,
-        input_spec: InputSpec = InputSpec(),
+        input_spec: InputSpec = InputSpec(),  # noqa: B008 (a frozen dataclass)
         embedding_dim: int = EMBEDDING_DIM,
     ) -> None:
         if batch_size < 1:

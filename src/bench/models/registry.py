@@ -3,7 +3,9 @@
 A family (EdgeFace; a plugin's) registers one ``ModelFamily``: a factory from the ``model``
 config to an ``Embedder``, the model names it serves (the ``model`` group's choices) with what
 each needs, its input spec, embedding size, similarity, the alignment template it was trained
-on, and what its embeddings depend on (weights, precision) for the feature cache.
+on, and what its embeddings depend on (weights, precision) for the feature cache. Every family
+is registered at start-up, so its callables import their backend when called (a
+``bench.registry.Lazy``, or a function with the import inside), not when registered.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import OmegaConf
 
 from bench.config import EmbedBackend, HardwareConfig, ModelConfig, Precision
-from bench.models.embedder import Embedder, InputSpec
+from bench.models.spec import InputSpec
 from bench.registry import BUILTIN_SOURCE, Registry, Requirements
-from bench.runtime import Runtime
+
+if TYPE_CHECKING:
+    # Both import torch: a family is registered at start-up, built only when a run needs it.
+    from bench.models.embedder import Embedder
+    from bench.runtime import Runtime
 
 #: The templates the aligner warps to (``bench.alignment``).
 TEMPLATES = ("arcface_112",)
@@ -119,4 +125,8 @@ def create_embedder(
     settings = EmbedSettings(
         Precision(precision), batch_size, EmbedBackend(backend), channels_last, pin_memory
     )
-    return model_family(model).create(model, runtime or Runtime.local(), settings)
+    if runtime is None:
+        from bench.runtime import Runtime
+
+        runtime = Runtime.local()
+    return model_family(model).create(model, runtime, settings)

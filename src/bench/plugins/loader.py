@@ -1,18 +1,26 @@
 """Find every component once per process: ``bench``'s own modules, then installed plugins.
 
 A built-in is a module of ``bench.detectors`` or ``bench.models`` that defines
-``register(registry)``; a plugin is an entry point of the group ``bench.plugins`` (pytest's and
-MLflow's way) naming a module with the same function. A plugin that fails to import or
-register is named with its distribution and error, and the rest still load.
+``register(registry)`` (found by reading the sources: ``builtin_modules``); a plugin is an entry
+point of the group ``bench.plugins`` (pytest's and MLflow's way) naming a module with the same
+function. A plugin that fails to import or register is named with its distribution and error,
+and the rest still load.
+
+This runs before Hydra composes a config (it needs the options dataclasses, the config
+schemas), on every start-up, ``bench --help`` included: the modules that register are light
+(their options, assets and requirements; the factories import torch, ONNX Runtime, MediaPipe...
+when called), and the other modules of those packages, the backends, are not imported at all.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import logging
 import pkgutil
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 
 from bench.config import register_configs
@@ -63,15 +71,27 @@ def load_plugins() -> LoadedPlugins:
     return _LOADED
 
 
-def _builtin_modules() -> list[ModuleType]:
-    modules = []
+def builtin_modules() -> list[str]:
+    """The modules of ``BUILTIN_PACKAGES`` (one level down) whose source defines ``register`` at
+    its top level: found by reading them, so that a new method needs no list to join, and
+    without importing them, as importing every module would import every backend."""
+    found = []
     for package_name in BUILTIN_PACKAGES:
         package = importlib.import_module(package_name)
         for info in pkgutil.iter_modules(package.__path__, f"{package_name}."):
-            module = importlib.import_module(info.name)
-            if hasattr(module, "register"):
-                modules.append(module)
-    return modules
+            spec = info.module_finder.find_spec(info.name, None)  # type: ignore[call-arg]
+            if spec is not None and spec.origin and _defines_register(Path(spec.origin)):
+                found.append(info.name)
+    return found
+
+
+def _defines_register(source: Path) -> bool:
+    tree = ast.parse(source.read_text(), filename=str(source))
+    return any(isinstance(node, ast.FunctionDef) and node.name == "register" for node in tree.body)
+
+
+def _builtin_modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in builtin_modules()]
 
 
 def _register(module: ModuleType, registry: PluginRegistry) -> PluginRegistry:

@@ -32,7 +32,9 @@ class PluginRegistry:
     def detector(self, *args: Any, **kwargs: Any) -> None:
         """A method of the ``detector`` group: the arguments of
         ``bench.detectors.registry.register_detector`` (name, factory, options dataclass,
-        requirements; for a face source that detects nothing, its ``source``)."""
+        requirements; for a face source that detects nothing, its ``source``). Registering runs
+        at every start-up: a factory that imports its backend when called
+        (``bench.registry.Lazy("my_plugin.backend:MyDetector")``) keeps it light."""
         self._staged.append(partial(register_detector, *args, origin=self.source, **kwargs))
 
     def model_family(self, family: ModelFamily) -> None:

@@ -1,34 +1,21 @@
-"""dlib's HOG face detector with the eye centres of its 5-point shape predictor."""
+"""dlib's HOG face detector with the eye centres of its 5-point shape predictor; imported only
+when a run builds it (``Lazy`` in ``register``)."""
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+import dlib
 import numpy as np
 
-from bench.config.validate import require
 from bench.detectors import Detector, Face
-from bench.detectors.options import option_key
 from bench.runtime import Runtime
+from bench_example_plugin.options import DlibHogOptions
 
 #: The shape predictor shipped by the ``face-recognition-models`` package (dlib's own model).
 PREDICTOR_FILE = "shape_predictor_5_face_landmarks.dat"
-
-
-@dataclass
-class DlibHogOptions:
-    #: Times the image is doubled before detection: 1 finds faces down to about 40 pixels.
-    upsample: int = 1
-    #: The SVM margin below which a window is no face (dlib's ``adjust_threshold``).
-    score_threshold: float = 0.0
-    #: An explicit ``shape_predictor_5_face_landmarks.dat``; ``None``: the packaged one.
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        require(self.upsample >= 0, option_key("upsample"), "must be >= 0", self.upsample)
 
 
 def packaged_predictor() -> Path:
@@ -47,8 +34,6 @@ class DlibHogDetector(Detector):
     """One image at a time on the CPU (dlib's detector takes no batch)."""
 
     def __init__(self, options: DlibHogOptions, runtime: Runtime) -> None:
-        import dlib
-
         self.predictor_path = Path(options.path) if options.path else packaged_predictor()
         if not self.predictor_path.is_file():
             raise FileNotFoundError(f"dlib shape predictor not found: {self.predictor_path}")

@@ -1,4 +1,5 @@
-"""EdgeFace-XS (gamma=0.6) as an fp16 TFLite file on LiteRT: a recognition family of its own."""
+"""EdgeFace-XS (gamma=0.6) as an fp16 TFLite file on LiteRT: the family's factory, imported only
+when a run builds the model (``Lazy`` in ``register``)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.assets import Asset, resolve
 from bench.config import ModelConfig, Precision
-from bench.models import Embedder, EmbedSettings, InputSpec, ModelFamily
+from bench.models import Embedder, EmbedSettings
 from bench.models.complexity import complexity
-from bench.registry import Requirements
 from bench.runtime import Runtime
+from bench_example_plugin import INPUT, weights
 
-#: BSD-3-Clause (EdgeFace, Idiap); the fp16 export EdgeFace's authors published.
-WEIGHTS = Asset(
-    "edgeface_xs_gamma_06_fp16_tflite",
-    "weights/edgeface/edgeface_xs_gamma_06_fp16.tflite",
-    sha256="2a292d65f1fd7f7b8f8bd73c979464aa74677fd7e85b371c101f390502b9d745",
-)
-MODEL_NAME = "edgeface_xs_tflite"
 ARCH, RANK_RATIO = "edgenext_x_small", 0.6
-INPUT = InputSpec(size=112, channels="RGB", mean=127.5, std=127.5)
 
 
 class LiteRTForward:
@@ -53,20 +45,12 @@ class LiteRTForward:
         return {"model_backend": self.backend, "model_litert": str(self.path)}
 
 
-def _weights(model: ModelConfig) -> Path:
-    return resolve(WEIGHTS.name, model.path)
-
-
-def _precision(model: ModelConfig, settings: EmbedSettings, runtime: Runtime) -> str:
-    return "fp16 weights, fp32 activations (LiteRT)"
-
-
 def create(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
     if runtime.is_cuda or settings.precision not in (Precision.auto, Precision.fp32):
         raise ValueError(
             f"model={model.name} runs on LiteRT on the CPU in fp32: use hardware=cpu precision=fp32"
         )
-    path = _weights(model)
+    path = weights(model)
     return Embedder(
         LiteRTForward(path, runtime.embed_threads),
         name=model.name,
@@ -81,16 +65,3 @@ def create(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Emb
         batch_size=settings.batch_size,
         input_spec=INPUT,
     )
-
-
-EDGEFACE_TFLITE = ModelFamily(
-    name="edgeface_tflite",
-    create=create,
-    models={MODEL_NAME: Requirements((WEIGHTS.name,), ("ai_edge_litert",))},
-    weights=_weights,
-    precision=_precision,
-    input=INPUT,
-    embedding_dim=512,
-    template="arcface_112",
-    backend="litert",
-)

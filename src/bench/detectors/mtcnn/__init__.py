@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bench.assets import Asset
-from bench.detectors.mtcnn.detector import MTCNNDetector
 from bench.detectors.mtcnn.options import MTCNNOptions
 from bench.detectors.registry import Requirements
+from bench.registry import Lazy
 
 if TYPE_CHECKING:
     from bench.plugins import PluginRegistry
+
 
 _URL = "https://github.com/timesler/facenet-pytorch/raw/master/data/{}.pt"
 
@@ -30,10 +31,10 @@ def register(registry: PluginRegistry) -> None:
         registry.asset(asset)
     registry.detector(
         "mtcnn",
-        MTCNNDetector,
+        Lazy("bench.detectors.mtcnn.detector:MTCNNDetector"),
         MTCNNOptions,
         Requirements(tuple(asset.name for asset in WEIGHTS), ("torch", "torchvision")),
     )
 
 
-__all__ = ["MTCNNDetector", "MTCNNOptions", "register"]
+__all__ = ["MTCNNOptions", "register"]

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 
 from bench.assets import Asset
 from bench.detectors.registry import Requirements, by_backend
-from bench.detectors.yolov8_face.onnx_backend import OnnxYoloV8Face
 from bench.detectors.yolov8_face.options import YoloV8Backend, YoloV8FaceOptions
-from bench.detectors.yolov8_face.ultralytics_backend import UltralyticsYoloV8Face
+from bench.registry import Lazy
 
 if TYPE_CHECKING:
     from bench.plugins import PluginRegistry
+
 
 #: The raw-head export, for the onnxruntime backend.
 ONNX_WEIGHTS = Asset(
@@ -55,8 +55,10 @@ def register(registry: PluginRegistry) -> None:
     registry.asset(ONNX_WEIGHTS)
     registry.asset(ULTRALYTICS_WEIGHTS)
     implementations = {
-        YoloV8Backend.onnxruntime: OnnxYoloV8Face,
-        YoloV8Backend.ultralytics: UltralyticsYoloV8Face,
+        YoloV8Backend.onnxruntime: Lazy("bench.detectors.yolov8_face.onnx_backend:OnnxYoloV8Face"),
+        YoloV8Backend.ultralytics: Lazy(
+            "bench.detectors.yolov8_face.ultralytics_backend:UltralyticsYoloV8Face"
+        ),
     }
     registry.detector(
         "yolov8_face",
@@ -73,11 +75,4 @@ def register(registry: PluginRegistry) -> None:
     )
 
 
-__all__ = [
-    "OnnxYoloV8Face",
-    "UltralyticsYoloV8Face",
-    "YoloV8Backend",
-    "YoloV8FaceOptions",
-    "register",
-    "yolov8_face",
-]
+__all__ = ["YoloV8Backend", "YoloV8FaceOptions", "register"]

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from bench.assets import Asset
 from bench.detectors.registry import Requirements, by_backend
-from bench.detectors.yunet.onnx_backend import OnnxYuNet
-from bench.detectors.yunet.opencv_backend import OpenCVYuNet
 from bench.detectors.yunet.options import YuNetBackend, YuNetOptions
+from bench.registry import Lazy
 
 if TYPE_CHECKING:
     from bench.plugins import PluginRegistry
+
 
 #: MIT, OpenCV zoo.
 WEIGHTS = Asset(
@@ -40,7 +40,12 @@ def register(registry: PluginRegistry) -> None:
     registry.asset(WEIGHTS)
     registry.detector(
         "yunet",
-        by_backend({YuNetBackend.onnxruntime: OnnxYuNet, YuNetBackend.opencv: OpenCVYuNet}),
+        by_backend(
+            {
+                YuNetBackend.onnxruntime: Lazy("bench.detectors.yunet.onnx_backend:OnnxYuNet"),
+                YuNetBackend.opencv: Lazy("bench.detectors.yunet.opencv_backend:OpenCVYuNet"),
+            }
+        ),
         YuNetOptions,
         requires={
             YuNetBackend.onnxruntime: Requirements((WEIGHTS.name,), ("onnxruntime", "onnx", "cv2")),
@@ -49,4 +54,4 @@ def register(registry: PluginRegistry) -> None:
     )
 
 
-__all__ = ["OnnxYuNet", "OpenCVYuNet", "YuNetBackend", "YuNetOptions", "register"]
+__all__ = ["YuNetBackend", "YuNetOptions", "register"]

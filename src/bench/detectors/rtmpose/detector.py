@@ -52,36 +52,18 @@ at most ``_MAX_CROPS_PER_PASS``, or of the graph's batch size when it fixes one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from bench.assets import Asset, resolve
-from bench.config.validate import require
+from bench.assets import resolve
 from bench.detectors.base import Detector, Face
 from bench.detectors.onnx_detector import OnnxDetector
-from bench.detectors.options import option_key
-from bench.detectors.registry import Requirements, bind_options, create_detector
+from bench.detectors.registry import bind_options, create_detector
+from bench.detectors.rtmpose import WEIGHTS
+from bench.detectors.rtmpose.options import RTMPoseOptions
 from bench.runtime import Runtime
-
-if TYPE_CHECKING:
-    from bench.plugins import PluginRegistry
-
-#: RTMPose-m face6, mmpose's ONNX SDK export.
-WEIGHTS = Asset(
-    "rtmpose_m_face6",
-    "weights/rtmpose/rtmpose-m_simcc-face6_pt-in1k_120e-256x256-72a37400_20230529.onnx",
-    url="https://download.openmmlab.com/mmpose/v1/projects/rtmposev1/onnx_sdk/"
-    "rtmpose-m_simcc-face6_pt-in1k_120e-256x256-72a37400_20230529.zip",
-    note="RTMPose-m face6 of mmpose (Apache-2.0; 106 LaPa-layout face keypoints, 256x256 "
-    "input), published only on the OpenMMLab download server: the URL above is its ONNX "
-    "SDK zip, unpacked automatically when online; offline, unzip it and save the "
-    "end2end.onnx inside under the file name above (or export the .pth checkpoint of the "
-    "same name with mmdeploy's configs/mmpose/pose-detection_simcc_onnxruntime_dynamic.py, "
-    "onnx_config.input_shape set to [256, 256])",
-)
 
 #: Keypoints of the LaPa (JD-106) layout the face6 model predicts.
 NUM_KEYPOINTS = 106
@@ -93,33 +75,6 @@ STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 #: Most crops in one forward pass when the batch axis is dynamic (bounds activation memory).
 _MAX_CROPS_PER_PASS = 64
 _OUTPUTS = ("simcc_x", "simcc_y")
-
-
-@dataclass
-class RTMPoseOptions:
-    #: Any registered detector that gives face boxes, and its options (its defaults when empty).
-    box_detector: str = "yunet"
-    box_detector_options: dict[str, Any] = field(default_factory=dict)
-    #: Crop = box x this, grown to the input's aspect ratio.
-    box_padding: float = 1.25
-    #: SimCC bins per input pixel (the face6 codec).
-    simcc_split_ratio: float = 2.0
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        require(
-            self.box_detector != "rtmpose",
-            option_key("box_detector"),
-            "must be another detector",
-            self.box_detector,
-        )
-        require(self.box_padding > 0, option_key("box_padding"), "must be positive", self.box_padding)
-        require(
-            self.simcc_split_ratio > 0,
-            option_key("simcc_split_ratio"),
-            "must be positive",
-            self.simcc_split_ratio,
-        )
 
 
 @dataclass(frozen=True)
@@ -262,10 +217,3 @@ class RTMPoseDetector(OnnxDetector):
             "detector_input": f"{width}x{height} crops of the boxes x{self.box_padding}, batched",
             **boxes,
         }
-
-
-def register(registry: PluginRegistry) -> None:
-    registry.asset(WEIGHTS)
-    registry.detector(
-        "rtmpose", RTMPoseDetector, RTMPoseOptions, Requirements((WEIGHTS.name,), ("onnxruntime", "cv2"))
-    )

@@ -19,34 +19,20 @@ LFW's 250 x 250, 6.25x fewer pixels than 640 x 640), and images of one size run 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torchvision.ops import nms
 
-from bench.assets import Asset, resolve
+from bench.assets import resolve
 from bench.backends.onnx_graph import any_size_graph
 from bench.detectors.base import Face
 from bench.detectors.letterbox import Placement, letterbox
 from bench.detectors.onnx_detector import OnnxDetector, same_shape_groups, sigmoid
-from bench.detectors.options import check_thresholds
-from bench.detectors.registry import Requirements
-from bench.detectors.yolo_options import YOLO_STRIDE, InputPadding, check_input_size
+from bench.detectors.yolo_options import YOLO_STRIDE, InputPadding
+from bench.detectors.yolov5_face import WEIGHTS
+from bench.detectors.yolov5_face.options import YoloV5FaceOptions
 from bench.runtime import Runtime
-
-if TYPE_CHECKING:
-    from bench.plugins import PluginRegistry
-
-#: YOLOv5-Face n-0.5 with its raw heads, exported to ONNX.
-WEIGHTS = Asset(
-    "yolov5_face",
-    "weights/yolov5_face/yolov5n-0.5.onnx",
-    sha256="7da50650e16167e93acf24caf01f15f2922ecf168c884f2825a3c95479f8687d",
-    note="export yolov5n-0.5.pt of https://github.com/deepcam-cn/yolov5-face with its "
-    "export.py, keeping the three raw stride heads",
-)
 
 #: Strides of the three heads, in graph output order.
 STRIDES = (8, 16, 32)
@@ -61,25 +47,6 @@ ANCHORS = np.array(
 )
 #: Most images per forward pass (activations of a 640 x 640 input: about 30 MB each).
 MAX_IMAGES_PER_PASS = 16
-
-
-@dataclass
-class YoloV5FaceOptions:
-    #: On objectness x class.
-    score_threshold: float = 0.5
-    nms_threshold: float = 0.5
-    #: The letterbox side: larger images are shrunk to fit it.
-    input_size: int = 640
-    #: ``stride``: pad to the next multiple of 32 (an image runs at about its own size);
-    #: ``square``: pad to ``input_size`` x ``input_size``, as the reference.
-    pad_to: InputPadding = InputPadding.stride
-    #: True: enlarge small images to fill ``input_size`` (as the reference); false: pad only.
-    upscale: bool = False
-    path: str | None = None
-
-    def __post_init__(self) -> None:
-        check_thresholds(self)
-        check_input_size(self.input_size)
 
 
 def decode_heads(
@@ -157,10 +124,3 @@ class YoloV5FaceDetector(OnnxDetector):
             "detector_input": f"letterbox {self.input_size} ({fit}, {pad}), "
             f"up to {MAX_IMAGES_PER_PASS} same-size images per forward",
         }
-
-
-def register(registry: PluginRegistry) -> None:
-    registry.asset(WEIGHTS)
-    registry.detector(
-        "yolov5_face", YoloV5FaceDetector, YoloV5FaceOptions, Requirements((WEIGHTS.name,), ("onnxruntime",))
-    )

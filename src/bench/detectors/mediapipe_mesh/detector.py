@@ -32,34 +32,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from bench.assets import resolve
-from bench.config.validate import require
 from bench.detectors.base import FIVE_POINTS, Detector, Face
-from bench.detectors.mediapipe_common import cpu_device, mediapipe_asset
-from bench.detectors.mediapipe_detection import MediaPipeDetectionOptions, MediaPipeFaceDetector
-from bench.detectors.options import check_unit, option_key
-from bench.detectors.registry import Requirements
+from bench.detectors.mediapipe_common import cpu_device
+from bench.detectors.mediapipe_detection.detector import MediaPipeFaceDetector
+from bench.detectors.mediapipe_mesh import MESH_WEIGHTS
+from bench.detectors.mediapipe_mesh.options import MediaPipeMeshOptions
 from bench.runtime import Runtime
 
-if TYPE_CHECKING:
-    from bench.plugins import PluginRegistry
-
-#: The mesh model.
-MESH_WEIGHTS = mediapipe_asset(
-    "face_landmark", "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
-)
-#: The attention variant (478 points), which does not run under LiteRT: it needs MediaPipe's custom
-#: ops (Landmarks2TransformMatrix...).
-ATTENTION_MESH_WEIGHTS = mediapipe_asset(
-    "face_landmark_with_attention", "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4"
-)
 MESH_POINTS = 468
 
 # Eye contours of the 468-point mesh: the indices in MediaPipe's
@@ -77,22 +63,6 @@ MESH_RIGHT_EYE: tuple[int, ...] = (
 MESH_NOSE = 4
 #: Mouth corners: the subject's right (image left) and left (image right).
 MESH_MOUTH_CORNERS: tuple[int, int] = (61, 291)
-
-
-@dataclass
-class MediaPipeMeshOptions:
-    #: The mesh's face-presence probability below which a face is dropped.
-    score_threshold: float = 0.5
-    #: Crop side / BlazeFace box's longer side.
-    roi_scale: float = 1.5
-    #: The 468-point face mesh ``.tflite``.
-    path: str | None = None
-    #: The BlazeFace detector whose boxes and eyes place the mesh's crops.
-    box_detector_options: MediaPipeDetectionOptions = field(default_factory=MediaPipeDetectionOptions)
-
-    def __post_init__(self) -> None:
-        check_unit("score_threshold", self.score_threshold)
-        require(self.roi_scale > 0, option_key("roi_scale"), "must be positive", self.roi_scale)
 
 
 @dataclass(frozen=True)
@@ -222,14 +192,3 @@ class MediaPipeMeshDetector(Detector):
             "detector_backend": f"{blazeface['detector_backend']} + LiteRT face mesh (CPU)",
             "detector_mesh_weights": str(self.weights),
         }
-
-
-def register(registry: PluginRegistry) -> None:
-    registry.asset(MESH_WEIGHTS)
-    registry.asset(ATTENTION_MESH_WEIGHTS)
-    registry.detector(
-        "mediapipe_mesh",
-        MediaPipeMeshDetector,
-        MediaPipeMeshOptions,
-        Requirements((MESH_WEIGHTS.name,), ("ai_edge_litert",)),
-    )
