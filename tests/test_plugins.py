@@ -67,11 +67,10 @@ def test_bench_list_shows_the_plugin_with_its_distribution(plugin_path: Path) ->
     rows = json.loads(bench_list(with_path(dict(os.environ), plugin_path)).stdout)
     assert all(set(row) == {"kind", "name", "backend", "available", "reason", "source"} for row in rows)
     by_name = {(row["kind"], row["name"]): row for row in rows}
-    assert by_name["detector", "dlib_hog"]["source"] == DISTRIBUTION
-    assert by_name["model", "edgeface_xs_tflite"]["source"] == DISTRIBUTION
-    assert (
-        by_name["detector", "dlib_hog"]["available"] and by_name["model", "edgeface_xs_tflite"]["available"]
-    )
+    assert by_name["detector", "example_dlib_hog"]["source"] == DISTRIBUTION
+    assert by_name["model", "example_edgeface_xs_tflite"]["source"] == DISTRIBUTION
+    assert by_name["detector", "example_dlib_hog"]["available"]
+    assert by_name["model", "example_edgeface_xs_tflite"]["available"]
     assert by_name["detector", "yunet"]["source"] == "bench"
     assert by_name["model", "edgeface_xs_gamma_06"]["source"] == "bench"
 
@@ -82,7 +81,7 @@ def test_the_plugin_registers_without_importing_its_backends(plugin_path: Path) 
         "from bench.cli import prepare\n"
         "from bench.detectors.registry import DETECTORS\n"
         "prepare()\n"
-        "assert DETECTORS.source('dlib_hog') == 'bench-example-plugin'\n"
+        "assert DETECTORS.source('example_dlib_hog') == 'bench-example-plugin'\n"
         "print(sorted(m for m in ('torch', 'dlib', 'ai_edge_litert') if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -99,8 +98,8 @@ def test_the_plugin_runs_alone(store: tuple[str, dict[str, str]], plugin_path: P
     uri, env = store
     completed = run_bench(
         *SUBSET,
-        "detector=dlib_hog",
-        "model=edgeface_xs_tflite",
+        "detector=example_dlib_hog",
+        "model=example_edgeface_xs_tflite",
         f"hydra.run.dir={tmp_path / 'run'}",
         env=with_path(env, plugin_path),
     )
@@ -109,8 +108,8 @@ def test_the_plugin_runs_alone(store: tuple[str, dict[str, str]], plugin_path: P
         [MlflowClient(uri).get_experiment_by_name("face-alignment").experiment_id]
     )
     assert run.info.status == "FINISHED"
-    assert run.data.params["detector.name"] == "dlib_hog"
-    assert run.data.params["model.family"] == "edgeface_tflite"
+    assert run.data.params["detector.name"] == "example_dlib_hog"
+    assert run.data.params["model.family"] == "example_edgeface_tflite"
     assert run.data.metrics["num_pairs_scored"] == 20
     assert run.data.metrics["accuracy"] >= 0.9
 
@@ -122,7 +121,7 @@ def test_the_plugin_is_compared_beside_a_builtin(
     sweep_dir = tmp_path / "sweep"
     completed = run_bench(
         *SUBSET,
-        "detector=yunet,dlib_hog",
+        "detector=yunet,example_dlib_hog",
         f"hydra.sweep.dir={sweep_dir}",
         "-m",
         env=with_path(env, plugin_path),
@@ -132,9 +131,9 @@ def test_the_plugin_is_compared_beside_a_builtin(
     assert parent.info.status == "FINISHED"
     assert [child.info.status for child in children] == ["FINISHED", "FINISHED"]
     comparison = (sweep_dir / "comparison.csv").read_text()
-    assert "dlib_hog" in comparison and "yunet" in comparison
+    assert "example_dlib_hog" in comparison and "yunet" in comparison
     significance = (sweep_dir / "significance.csv").read_text()
-    assert "dlib_hog" in significance
+    assert "example_dlib_hog" in significance
 
 
 def write_broken_plugin(folder: Path) -> None:
@@ -152,7 +151,7 @@ def test_a_broken_plugin_is_named_and_the_rest_still_load(plugin_path: Path, tmp
     assert "plugin 'broken' of broken-plugin was not loaded" in completed.stderr
     assert "a_package_that_is_not_installed" in completed.stderr
     names = {row["name"] for row in json.loads(completed.stdout)}
-    assert {"dlib_hog", "yunet", "edgeface_xs_tflite"} <= names
+    assert {"example_dlib_hog", "yunet", "example_edgeface_xs_tflite"} <= names
 
 
 def test_a_name_is_registered_once() -> None:

@@ -1,9 +1,9 @@
 """An example ``bench`` plugin: one detector and one recognition family from outside the package.
 
-* ``detector=dlib_hog``: dlib's HOG + linear SVM frontal face detector, with its 5-point shape
+* ``detector=example_dlib_hog``: dlib's HOG + linear SVM frontal face detector, with its 5-point shape
   predictor for the eyes (dlib's points are eye corners and the base of the nose, not the nose
   tip of the ArcFace template, so only the two eye centres are given).
-* ``model=edgeface_xs_tflite``: EdgeFace-XS (gamma=0.6) exported to fp16 TFLite, run by LiteRT
+* ``model=example_edgeface_xs_tflite``: EdgeFace-XS (gamma=0.6) exported to fp16 TFLite, run by LiteRT
   one face at a time: how much the on-device format costs in accuracy.
 
 bench imports this module at every start-up, so it stays light: its options, weights and
@@ -31,7 +31,7 @@ WEIGHTS = Asset(
     "weights/edgeface/edgeface_xs_gamma_06_fp16.tflite",
     sha256="2a292d65f1fd7f7b8f8bd73c979464aa74677fd7e85b371c101f390502b9d745",
 )
-MODEL_NAME = "edgeface_xs_tflite"
+MODEL_NAME = "example_edgeface_xs_tflite"
 INPUT = InputSpec(size=112, channels="RGB", mean=127.5, std=127.5)
 
 
@@ -44,7 +44,7 @@ def precision(model: ModelConfig, settings: EmbedSettings, runtime: Runtime) -> 
 
 
 EDGEFACE_TFLITE = ModelFamily(
-    name="edgeface_tflite",
+    name="example_edgeface_tflite",
     create=Lazy("bench_example_plugin.tflite_model:create"),
     models={MODEL_NAME: Requirements((WEIGHTS.name,), ("ai_edge_litert",))},
     weights=weights,
@@ -59,7 +59,7 @@ EDGEFACE_TFLITE = ModelFamily(
 def register(registry: PluginRegistry) -> None:
     """Called once by ``bench.plugins.load_plugins`` through the ``bench.plugins`` entry point."""
     registry.detector(
-        "dlib_hog",
+        "example_dlib_hog",
         Lazy("bench_example_plugin.dlib_hog:DlibHogDetector"),
         DlibHogOptions,
         Requirements(packages=("dlib",)),

@@ -1,4 +1,4 @@
-"""The options of ``detector=dlib_hog``: the schema its YAML is checked against. Light on
+"""The options of ``detector=example_dlib_hog``: the schema its YAML is checked against. Light on
 purpose: bench imports it at start-up, before Hydra composes a config."""
 
 from __future__ import annotations
