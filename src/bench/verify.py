@@ -12,6 +12,7 @@ the defaults. A photo without a face is an error, not a centre crop.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ def aligned_faces(paths: Sequence[Path], config: BenchConfig, runtime: Runtime) 
     """Each photo's selected face aligned to the template, found by the run's face source (one
     detector for both photos; aligned photos pass as they are with ``detector=none``)."""
     aligner = BatchAligner("cpu")  # two faces: OpenCV's warp, a numpy array back
-    finder = face_finder(RunContext(config, None, runtime, StageTimer(), aligner))
+    one_detector = dataclasses.replace(runtime, detect_workers=1)  # not a pool for two photos
+    finder = face_finder(RunContext(config, None, one_detector, StageTimer(), aligner))
     try:
         return np.concatenate([_aligned_face(path, config, finder) for path in paths])
     finally:

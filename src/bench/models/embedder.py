@@ -334,12 +334,10 @@ def create_edgeface_embedder(model: ModelConfig, runtime: Runtime, settings: Emb
                 f"model.path {model.path} is an ONNX graph, which ONNX Runtime runs; backend=torch, "
                 "channels_last and pin_memory are options of PyTorch models: use backend=auto or onnxruntime"
             )
-        return _graph_embedder(model, runtime, Precision(precision), batch_size)
+        return _graph_embedder(model, runtime, precision, batch_size)
     name = model.name
     arch, rank_ratio, quantized = model_layout(model)
-    kernels = choose_precision(
-        Precision(precision), device=runtime.device, quantized=quantized, backend=backend
-    )
+    kernels = choose_precision(precision, device=runtime.device, quantized=quantized, backend=backend)
     precision = kernels.precision
 
     if quantized and runtime.is_cuda:

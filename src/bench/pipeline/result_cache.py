@@ -84,7 +84,8 @@ class RunCache:
         def key(record: ImageRecord) -> str | None:
             try:
                 content = file_digest(image_file(self.root / record.path, self.root))
-                return self.key_of(record.path, self.stress.digest(content) if record.stressed else content)
+                digest = self.stress.digest(content) if record.stressed else content
+                return self.finder.image_key(record.path, digest)
             except ImageDecodeError as error:
                 reason = str(error)
             except OSError as error:
@@ -95,17 +96,16 @@ class RunCache:
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="hash") as pool:
             return list(pool.map(key, records))
 
-    def key_of(self, path: str, digest: str) -> str:
-        return self.finder.image_key(path, digest)
-
     def decoded(self, index: int, path: str, digest: str) -> None:
         """The bytes decoded are what results are stored under, even if the file changed since
         the lookup hashed it."""
-        self.keys[index] = self.key_of(path, digest)
+        self.keys[index] = self.finder.image_key(path, digest)
 
     def put_detections(self, found: dict[int, CachedDetection]) -> None:
-        entries = {key: entry for index, entry in found.items() if (key := self._key(index)) is not None}
-        if self.cache is not None and entries:
+        if self.cache is None or not self.keys:
+            return
+        entries = {key: entry for index, entry in found.items() if (key := self.keys[index]) is not None}
+        if entries:
             with self.timer("cache_write"):
                 self.cache.put_detections(self.detection_key, entries)
 
@@ -115,9 +115,6 @@ class RunCache:
         entries = {self.keys[index]: vectors[row] for row, index in enumerate(indices)}
         with self.timer("cache_write"):
             self.cache.put_embeddings(self.embedding_key, entries)  # type: ignore[arg-type]
-
-    def _key(self, index: int) -> str | None:
-        return self.keys[index] if self.keys else None
 
     def close(self) -> None:
         if self.cache is not None:

@@ -27,7 +27,7 @@ from bench.config import BenchConfig
 from bench.data import Dataset, load_dataset
 from bench.detectors import Face
 from bench.metrics import keys
-from bench.models import Embedder, EmbedSettings, create_embedder, model_family
+from bench.models import Embedder, EmbedSettings, model_family
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
 from bench.pipeline.cache_keys import detection_key, embedding_key
 from bench.pipeline.decoding import Decoded, decode_timed, decoded_batches
@@ -79,8 +79,8 @@ class BenchmarkRunner:
             config.fallback_crop_fraction,
             config.perturbation,
         )
-        self.cache_keys = (detection_key(config, self.runtime), embedding_key(config, self.runtime))
-        self.cache = RunCache(self.cache_keys, self.faces, self.stress, self.dataset.image_root, self.timer)
+        keys = (detection_key(config, self.runtime), embedding_key(config, self.runtime))
+        self.cache = RunCache(keys, self.faces, self.stress, self.dataset.image_root, self.timer)
         self._embedder: Embedder | None = None
 
     def __enter__(self) -> BenchmarkRunner:
@@ -101,9 +101,8 @@ class BenchmarkRunner:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             with self.timer("load"):
-                embedder = create_embedder(
-                    self.config.model, self.runtime, **vars(EmbedSettings.from_hardware(self.config.hardware))
-                )
+                settings = EmbedSettings.from_hardware(self.config.hardware)
+                embedder = self.family.create(self.config.model, self.runtime, settings)
             with self.timer("warmup"):
                 embedder.embed(np.zeros((_WARMUP_FACES, *self.family.input.face_shape), dtype=np.uint8))
             self._embedder = embedder

@@ -46,8 +46,6 @@ class PluginFailure:
 
 @dataclass
 class LoadedPlugins:
-    #: Distributions whose plugins loaded, in load order.
-    distributions: list[str] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
     #: Hydra search paths the plugins asked for.
     config_paths: list[str] = field(default_factory=list)
@@ -112,5 +110,4 @@ def _load_entry_point(entry_point: EntryPoint, loaded: LoadedPlugins) -> None:
         log.warning("%s", failure)
         loaded.failures.append(failure)
         return
-    loaded.distributions.append(distribution)
     loaded.config_paths.extend(registry.config_paths)
