@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep stress tolerance acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
+.PHONY: help install bench sweep matrix stress tolerance acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,18 @@ bench: install ## Run the benchmark (YuNet + EdgeFace-XS on full LFW); extra Hyd
 SWEEP_METHODS = $(PY) -c 'from bench.api import sweep_methods; print(",".join(sweep_methods()))'
 sweep: install ## Every method available here on full LFW as one sweep, compared in one report; extra overrides in ARGS="..."
 	methods=$$($(SWEEP_METHODS)) && $(PY) -m bench -m detector=$$methods $(ARGS)
+
+# The detector x model matrix: every available method x each family's reference model
+# (bench.api.matrix_models) as one sweep, reported as a heatmap with significance groups within
+# each model and Kendall's tau between the models' detector orders; then the template mismatch:
+# each model on each template, with one detector. MATRIX_ARGS narrows it (dataset.folds=[0,1]).
+MATRIX_MODELS = $(PY) -c 'from bench.api import matrix_models; print(",".join(matrix_models()))'
+MATRIX_TEMPLATES ?= arcface_112,dlib_chip_150
+MATRIX_DETECTOR ?= yunet
+matrix: install ## Every available detector x every recognition family on full LFW (one sweep), then each family on each template
+	methods=$$($(SWEEP_METHODS)) && models=$$($(MATRIX_MODELS)) && \
+	$(PY) -m bench -m detector=$$methods model=$$models $(ARGS) && \
+	$(PY) -m bench -m detector=$(MATRIX_DETECTOR) model=$$models model.template=$(MATRIX_TEMPLATES) $(ARGS)
 
 # The stress grid: every available method and the model-only row (none: the reference-aligned
 # faces) x these conditions x severities, on two folds, as one sweep with its stress report.

@@ -28,6 +28,12 @@ def assert_landmark_order(face: Face) -> None:
         assert left_eye[0] < nose[0] < right_eye[0], face.landmarks
         assert max(left_eye[1], right_eye[1]) < nose[1], face.landmarks
         assert all(nose[1] < corner[1] for corner in mouth), face.landmarks
+    if "nose_base" in point:
+        base = point["nose_base"]
+        assert left_eye[0] < base[0] < right_eye[0], face.landmarks
+        assert max(left_eye[1], right_eye[1]) < base[1], face.landmarks
+        assert all(base[1] < corner[1] for corner in mouth), face.landmarks
+        assert "nose" not in point or point["nose"][1] < base[1], face.landmarks
     if "mouth_center" in point:
         assert left_eye[0] < point["mouth_center"][0] < right_eye[0], face.landmarks
     if "left_mouth" in point and "right_mouth" in point:

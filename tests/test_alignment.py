@@ -73,7 +73,7 @@ def test_faces_without_landmarks_are_cropped_square() -> None:
 def test_too_few_points_or_unknown_names_are_errors() -> None:
     with pytest.raises(ValueError, match="at least 2 points"):
         similarity_to_template(np.zeros((1, 2)), ("nose",))
-    with pytest.raises(KeyError, match="no template point"):
+    with pytest.raises(KeyError, match="has no point"):
         template_points(("chin",))
 
 

@@ -78,9 +78,16 @@ def test_every_detector_yaml_binds_to_its_schema_and_factory(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", [name for name in options("model") if name != "onnx"])
-def test_every_model_yaml_names_a_published_variant_and_leaves_it_its_layout(name: str) -> None:
+def test_every_model_yaml_names_a_model_of_its_family_and_leaves_it_its_layout(name: str) -> None:
+    """Each YAML is its family's model by name with the schema's defaults (EdgeFace's: the
+    published variant's layout), so that the YAML and ``model_config({"name": ...})`` agree."""
+    from bench.models.registry import FAMILIES, family_serving
+
     model = bench_config(f"model={name}").model
-    assert model == ModelConfig(name=name) and name in VARIANTS
+    family = family_serving(name)
+    assert family is not None and model.family == family and name in FAMILIES.get(family).models
+    assert model == ModelConfig(name=name, family=family)
+    assert family != "edgeface" or name in VARIANTS
 
 
 def test_the_onnx_model_is_named_after_its_file_which_it_needs() -> None:

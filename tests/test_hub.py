@@ -44,3 +44,13 @@ def test_an_unknown_name_lists_the_published_ones_and_untrained_needs_no_weights
         create_model("edgeface_huge")
     untrained = create_model("edgeface_base", pretrained=False)
     assert sum(p.numel() for p in untrained.parameters()) > 18_000_000
+
+
+def test_the_hub_embedder_serves_any_family_by_name() -> None:
+    embedder = torch.hub.load(
+        str(project_root()), "embedder", name="edgeface_xs_gamma_06", source="local", trust_repo=True
+    )
+    faces = np.random.default_rng(1).integers(0, 256, (2, 112, 112, 3), dtype=np.uint8)
+    np.testing.assert_allclose(
+        embedder.embed(faces), create_embedder({"name": "edgeface_xs_gamma_06"}).embed(faces)
+    )

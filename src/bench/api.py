@@ -1,6 +1,6 @@
 """A small library API over the registry, matching the original system's interface:
 
-    from bench.api import UnifiedFaceDetector, list_available, sweep_methods
+    from bench.api import UnifiedFaceDetector, list_available, matrix_models, sweep_methods
     detector = UnifiedFaceDetector("yunet", device="cpu")
     boxes, landmarks = detector.detect_faces(rgb_image)
     face_112 = detector.align(rgb_image)
@@ -85,6 +85,17 @@ def list_available() -> list[Availability]:
     return sorted(report, key=lambda row: (row.kind, row.name))
 
 
+def matrix_models() -> list[str]:
+    """The models a detector x model matrix compares: each family's reference model
+    (``ModelFamily.reference_model``) that runs here."""
+    runnable = {row.name for row in list_available() if row.kind == "model" and row.available}
+    return sorted(
+        family.reference_model
+        for family in FAMILIES
+        if family.reference_model is not None and family.reference_model in runnable
+    )
+
+
 def sweep_methods() -> list[str]:
     """The methods a sweep compares: every detector that runs here with its default options and
     is a method to rank (``DetectorEntry.compared``: not ``none``, ``given`` or ``reference``)."""
@@ -124,9 +135,14 @@ class UnifiedFaceDetector:
         """Release the method's native resources (MediaPipe's tasks); see ``Detector.close``."""
         self.detector.close()
 
-    def align(self, image: np.ndarray) -> np.ndarray | None:
-        """The selected face warped to the 112x112 ArcFace template; ``None`` when no face."""
-        from bench.alignment import align_face
+    def align(
+        self, image: np.ndarray, template: str = "arcface_112", size: int | None = None
+    ) -> np.ndarray | None:
+        """The selected face warped to ``template`` (a registered one's name: ``arcface_112``,
+        ``dlib_chip_150``...) in a ``size`` x ``size`` crop (the template's own size by
+        default); ``None`` when no face."""
+        from bench.alignment import align_face, template_named
 
+        chosen = template_named(template)
         face = select_face(self.detector.detect([image])[0], image.shape, self.selection)
-        return None if face is None else align_face(image, face)
+        return None if face is None else align_face(image, face, size or chosen.size, chosen)

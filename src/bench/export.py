@@ -25,7 +25,7 @@ from bench.assets import resolve
 from bench.cli import compose_config
 from bench.config import ModelConfig
 from bench.data import decode_image, parse_lfw_pairs
-from bench.models import create_embedder, model_config, model_layout
+from bench.models import create_embedder, model_config, model_family, model_layout
 from bench.models.edgeface import count_parameters, load_edgeface, weights_path
 from bench.models.embedder import is_onnx_graph
 from bench.models.onnx_export import (
@@ -61,7 +61,14 @@ class Parity:
 
 
 def export_model(model: ModelConfig, output: Path, opset: int = OPSET) -> Path:
-    """Write ``model`` (a float EdgeFace) to ``output`` as ONNX, its layout in the metadata."""
+    """Write ``model`` (a float EdgeFace) to ``output`` as ONNX, its layout in the metadata. Only
+    a family that declares itself ``exportable`` (PyTorch's) is; the others are refused."""
+    family = model_family(model)
+    if not family.exportable:
+        raise ValueError(
+            f"model={model.name} is of the {family.name} family, run by {family.backend}: bench export "
+            "writes PyTorch families' networks (EdgeFace) as ONNX graphs, and this one has no PyTorch network"
+        )
     if is_onnx_graph(model):
         raise ValueError(f"model.path {model.path} is already an ONNX graph")
     arch, rank_ratio, quantized = model_layout(model)
@@ -117,7 +124,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     model = model_config(dict(compose_config(overrides).model))
     output = Path(options["output"] or f"exports/{model.name}.onnx")
-    export_model(model, output, int(options["opset"]))
+    try:
+        export_model(model, output, int(options["opset"]))
+    except ValueError as error:
+        raise SystemExit(f"bench export: {error}") from None
     parity = check_parity(model, output, reference_faces(int(options["faces"])))
     report = output.with_suffix(".parity.json")
     figures = {"model": model.name, "graph": str(output), "opset": int(options["opset"])}

@@ -3,9 +3,10 @@
     bench verify A.jpg B.jpg [detector=yunet] [model=edgeface_xs_gamma_06] [threshold=0.32]
 
 Each photo is decoded, its face detected (the run's selection rule picks one) and aligned to the
-112x112 template, and embedded; the cosine of the two embeddings is compared with a threshold.
+model's template at its input size, and embedded; the two embeddings' similarity (the model
+family's: cosine, or minus dlib's Euclidean distance) is compared with a threshold.
 Unless ``threshold=`` is given, it is the accuracy-maximising threshold that a benchmark run of
-the same model, detector and flip setting measured on LFW, read from the MLflow store
+the same model, template, detector and flip setting measured on LFW, read from the MLflow store
 (``tracking.uri``): the run with the most pairs, then the latest. ``make bench`` logs one for
 the defaults. A photo without a face is an error, not a centre crop.
 """
@@ -26,7 +27,9 @@ from bench.config import BenchConfig, to_bench_config
 from bench.data import ImageDecodeError, decode_image
 from bench.detectors import NoFaceError, select_face
 from bench.metrics import keys
-from bench.models import create_embedder
+from bench.models import create_embedder, model_family
+from bench.models.registry import alignment_template
+from bench.models.similarity import similarity_named
 from bench.pipeline.face_source import FaceFinder, RunContext, face_finder
 from bench.pipeline.timing import StageTimer
 from bench.runtime import Runtime
@@ -45,7 +48,7 @@ class Threshold:
 
 def lfw_threshold(config: BenchConfig) -> Threshold:
     """The best threshold measured by a finished, unstressed run of this configuration's model,
-    detector, flip setting and data set (LFW; its aligned faces with ``detector=none``): the run
+    template, detector, flip setting and data set (LFW; its aligned faces with ``detector=none``): the run
     with the most pairs, then the latest."""
     import mlflow
     from mlflow.entities import RunStatus
@@ -59,6 +62,8 @@ def lfw_threshold(config: BenchConfig) -> Threshold:
         run_keys.DATASET_TAG: config.dataset.name,
     }
     params = {**run_keys.CLEAN_PARAMS, run_keys.MODEL_FLIP_PARAM: config.model.flip}
+    if isinstance(config.model.template, str):
+        params[run_keys.MODEL_TEMPLATE_PARAM] = config.model.template
     runs = mlflow.search_runs(
         experiment_names=[config.tracking.experiment],
         filter_string=run_keys.run_filter(params, tags, RunStatus.to_string(RunStatus.FINISHED)),
@@ -83,9 +88,11 @@ def lfw_threshold(config: BenchConfig) -> Threshold:
 
 
 def aligned_faces(paths: Sequence[Path], config: BenchConfig, runtime: Runtime) -> np.ndarray:
-    """Each photo's selected face aligned to the template, found by the run's face source (one
-    detector for both photos; aligned photos pass as they are with ``detector=none``)."""
-    aligner = BatchAligner("cpu")  # two faces: OpenCV's warp, a numpy array back
+    """Each photo's selected face aligned to the model's template, found by the run's face source
+    (one detector for both photos; aligned photos pass as they are with ``detector=none``)."""
+    # Two faces: OpenCV's warp, a numpy array back.
+    size = model_family(config.model).input.size
+    aligner = BatchAligner("cpu", size=size, template=alignment_template(config.model))
     one_detector = dataclasses.replace(runtime, detect_workers=1)  # not a pool for two photos
     finder = face_finder(RunContext(config, None, one_detector, StageTimer(), aligner))
     try:
@@ -125,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (NoThresholdError, NoFaceError, ImageDecodeError, ValueError) as error:
         raise SystemExit(f"bench verify: {error}") from None
     embedder = create_embedder(config.model, runtime, precision=config.hardware.precision)
-    first, second = embedder.embed(faces)
-    cosine = float(first @ second)
-    decision = "the same person" if cosine >= threshold.value else "different people"
+    similarity = similarity_named(model_family(config.model).similarity)
+    score = float(similarity.rows(*embedder.embed(faces)[:, None])[0])
+    decision = "the same person" if score >= threshold.value else "different people"
     print(f"{photos[0]} vs {photos[1]} ({config.detector.name}, {config.model.name})")
-    print(f"cosine {cosine:.4f}, threshold {threshold.value:.4f} ({threshold.source}): {decision}")
+    print(f"{similarity.label} {score:.4f}, threshold {threshold.value:.4f} ({threshold.source}): {decision}")

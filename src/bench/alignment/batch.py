@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.alignment.template import ALIGNED_SIZE
+from bench.alignment.template import ALIGNED_SIZE, ARCFACE_112, Template
 from bench.alignment.warp import face_transform
 from bench.detectors.base import Face
 
@@ -62,7 +62,8 @@ def warp_affine_torch(images: torch.Tensor, matrices: torch.Tensor, size: int) -
 
 
 class BatchAligner:
-    """Aligns one face per image onto the ``size`` x ``size`` template, a batch at a time.
+    """Aligns one face per image onto ``template`` in a ``size`` x ``size`` crop (the recognition
+    model's input), a batch at a time.
 
     ``backend`` ``"auto"`` picks OpenCV on the CPU and the torch warp elsewhere; ``"torch"`` on
     the CPU exists so that the GPU code path can be tested without a GPU. ``align`` returns an
@@ -78,6 +79,7 @@ class BatchAligner:
         size: int = ALIGNED_SIZE,
         pin_memory: bool = False,
         backend: str = "auto",
+        template: Template = ARCFACE_112,
     ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown alignment backend {backend!r}; choose from {list(BACKENDS)}")
@@ -91,6 +93,7 @@ class BatchAligner:
         #: The backend actually used: ``"opencv"`` or ``"torch"``.
         self.backend = backend if backend != "auto" else ("opencv" if target.type == "cpu" else "torch")
         self.size = size
+        self.template = template
         self.pin_memory = pin_memory and target.type == "cuda"
 
     def align(self, images: Sequence[np.ndarray], faces: Sequence[Face]) -> np.ndarray | torch.Tensor:
@@ -109,7 +112,7 @@ class BatchAligner:
         for index, (image, face) in enumerate(zip(images, faces, strict=True)):
             out[index] = cv2.warpAffine(
                 image,
-                face_transform(face, self.size),
+                face_transform(face, self.size, self.template),
                 (self.size, self.size),
                 flags=cv2.INTER_LINEAR,
                 borderValue=0,
@@ -127,7 +130,9 @@ class BatchAligner:
                 (len(indices), *images[indices[0]].shape), dtype=torch.uint8, pin_memory=self.pin_memory
             )
             np.stack([images[i] for i in indices], out=stack.numpy())
-            matrices = torch.from_numpy(np.stack([face_transform(faces[i], self.size) for i in indices]))
+            matrices = torch.from_numpy(
+                np.stack([face_transform(faces[i], self.size, self.template) for i in indices])
+            )
             if self.pin_memory:
                 matrices = matrices.pin_memory()
             stack = stack.to(self.device, non_blocking=self.pin_memory)

@@ -60,3 +60,8 @@ class OnnxSession:
     @property
     def input_shape(self) -> list[int | str | None]:
         return list(self.session.get_inputs()[0].shape)
+
+    def output_width(self) -> int | None:
+        """The first output's last dimension when the graph fixes it (an embedding's width)."""
+        shape = self.session.get_outputs()[0].shape
+        return shape[-1] if shape and isinstance(shape[-1], int) else None

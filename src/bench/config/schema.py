@@ -154,8 +154,19 @@ class ModelConfig:
     path: str | None = None
     #: Sum each embedding with the mirrored face's (test-time augmentation).
     flip: bool = False
+    #: The alignment template: ``native`` (the family's own), a registered template's name
+    #: (``arcface_112``, ``dlib_chip_150``, ...), or ``{size: S, points: {left_eye: [x, y], ...}}``.
+    #: Typed ``Any`` because it is a name or a mapping; checked here.
+    template: Any = "native"
 
     def __post_init__(self) -> None:
+        template = self.template
+        require(
+            isinstance(template, str) or (isinstance(template, dict) and set(template) == {"size", "points"}),
+            "model.template",
+            "must be native, a template's name, or {size: S, points: {name: [x, y], ...}}",
+            template,
+        )
         if self.rank_ratio is not None:
             require(
                 0.0 < self.rank_ratio <= 1.0,
@@ -166,13 +177,37 @@ class ModelConfig:
 
 
 @dataclass
+class InputConfig:
+    """What a recognizer's graph is fed (``bench.models.spec.InputSpec``): ``size`` x ``size``
+    faces in ``channels`` order, scaled as ``(x - mean) / std``."""
+
+    size: int = 112
+    channels: str = "RGB"
+    mean: float = 127.5
+    std: float = 127.5
+
+    def __post_init__(self) -> None:
+        require(self.size >= 8, "model.input.size", "must be at least 8", self.size)
+        require(self.channels in ("RGB", "BGR"), "model.input.channels", "must be RGB or BGR", self.channels)
+        require(self.std > 0, "model.input.std", "must be > 0", self.std)
+
+
+@dataclass
 class OnnxModelConfig(ModelConfig):
-    """``model=onnx``: an exported graph file, run by ONNX Runtime (``bench export``). Its
-    ``path`` is required; the base's ``None`` default survives a ``???`` in the YAML (OmegaConf
-    never merges a missing value over a set one), hence the check here."""
+    """``model=onnx``: any recognizer's ONNX graph run by ONNX Runtime (``bench export`` writes
+    EdgeFace's), fed its own crop: ``input``, ``template`` (``native`` is ``arcface_112``),
+    ``embedding_dim`` (checked against the graph) and ``similarity``. Its ``path`` is required;
+    the base's ``None`` default survives a ``???`` in the YAML (OmegaConf never merges a missing
+    value over a set one), hence the check here."""
+
+    family: str = "onnx"
+    input: InputConfig = field(default_factory=InputConfig)
+    embedding_dim: int = 512
+    similarity: str = "cosine"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.embedding_dim >= 1, "model.embedding_dim", "must be at least 1", self.embedding_dim)
         require(
             self.path is not None and self.path.lower().endswith(".onnx"),
             "model.path",

@@ -8,8 +8,9 @@ Landmark order (the one every detector must return, as the images show them):
     3 ``left_mouth``   the mouth corner on the image's left
     4 ``right_mouth``  the mouth corner on the image's right
 
-A method that does not give all five (MediaPipe's BlazeFace has no mouth corners) returns the
-points it has with their names; the aligner fits the matching subset of the template. A face
+A method that does not give all five returns the points it really measures with their names
+(``POINT_NAMES``: MediaPipe's BlazeFace gives the ``mouth_center``, dlib's 5-point predictor the
+``nose_base``); the aligner fits the matching subset of the template. A face
 may have no landmarks at all (the centre-crop baseline): the aligner then crops its box.
 """
 
@@ -22,6 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FIVE_POINTS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+#: Every point a method may name: the five, the midpoint of the mouth corners, and the base of the
+#: nose (subnasale), which is not the tip.
+POINT_NAMES: tuple[str, ...] = (*FIVE_POINTS, "mouth_center", "nose_base")
 
 
 @dataclass(frozen=True)

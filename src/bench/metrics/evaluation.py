@@ -12,6 +12,7 @@ import numpy as np
 
 from bench.metrics import keys
 from bench.metrics.verification import VerificationResult, evaluate_verification
+from bench.models.similarity import similarity_named
 
 
 @dataclass(frozen=True, eq=False)
@@ -22,10 +23,12 @@ class PairEvaluation:
     metrics: dict[str, float]
 
 
-def pair_scores(embeddings: np.ndarray, index_a: np.ndarray, index_b: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each pair of rows of ``embeddings`` (L2-normalised, so a dot
-    product); NaN where either image has no embedding (its row is NaN)."""
-    return np.einsum("ij,ij->i", embeddings[index_a], embeddings[index_b])
+def pair_scores(
+    embeddings: np.ndarray, index_a: np.ndarray, index_b: np.ndarray, similarity: str = "cosine"
+) -> np.ndarray:
+    """The ``similarity`` of each pair of rows of ``embeddings`` (cosine: L2-normalised rows, so a
+    dot product); NaN where either image has no embedding (its row is NaN)."""
+    return similarity_named(similarity).rows(embeddings[index_a], embeddings[index_b])
 
 
 def evaluate_pairs(

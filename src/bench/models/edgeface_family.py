@@ -34,6 +34,8 @@ EDGEFACE = ModelFamily(
     embedding_dim=512,
     template="arcface_112",
     backend="torch",
+    exportable=True,
+    reference_model="edgeface_xs_gamma_06",
 )
 
 

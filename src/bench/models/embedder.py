@@ -42,6 +42,7 @@ from bench.models.onnx_export import (
     graph_metadata,
     graph_parameters,
 )
+from bench.models.similarity import similarity_named
 from bench.models.spec import InputSpec
 from bench.runtime import Runtime
 
@@ -151,9 +152,10 @@ class Embedder:
     """A loaded recognition network plus the exact recipe that feeds it.
 
     ``embed`` takes ``(N, size, size, 3)`` ``uint8`` RGB faces, as a numpy array or a torch tensor
-    (e.g. already on the GPU), and returns ``(N, embedding_dim)`` float32 rows of unit L2 norm, so
-    a cosine similarity is a plain dot product. A face's embedding does not depend on the batch it came
-    in (int8 models therefore run one face per forward).
+    (e.g. already on the GPU), and returns ``(N, embedding_dim)`` float32 rows: of unit L2 norm
+    when ``unit_length`` (a cosine similarity is then a plain dot product), raw otherwise (a
+    family compared by Euclidean distance, ``bench.models.similarity``). A face's embedding does
+    not depend on the batch it came in (int8 models therefore run one face per forward).
     """
 
     def __init__(
@@ -174,6 +176,7 @@ class Embedder:
         pin_memory: bool = False,
         input_spec: InputSpec = InputSpec(),  # noqa: B008 (a frozen dataclass)
         embedding_dim: int = EMBEDDING_DIM,
+        unit_length: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -196,6 +199,7 @@ class Embedder:
         self.pin_memory = pin_memory
         self.input_spec = input_spec
         self.embedding_dim = embedding_dim
+        self.unit_length = unit_length
         # A reusable pinned staging buffer per calling thread (the pipeline may embed on several):
         # host -> GPU copies from it can run asynchronously, and reusing it is safe because
         # every batch ends with a synchronising copy back to the host.
@@ -247,7 +251,9 @@ class Embedder:
             # Flip fusion: sum with the mirrored face's embedding (before normalising), a cheap
             # test-time augmentation that the EdgeFace numbers "with flip" use.
             features = features + self.forward(torch.flip(x, dims=[3]))
-        return F.normalize(features, dim=1).cpu().numpy()
+        if self.unit_length:
+            features = F.normalize(features, dim=1)
+        return features.cpu().numpy()
 
     def _to_input_device(self, faces: torch.Tensor) -> torch.Tensor:
         target = self.forward.input_device
@@ -406,9 +412,46 @@ def edgeface_precision(model: ModelConfig, settings: EmbedSettings, runtime: Run
 
 
 def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, batch_size: int) -> Embedder:
-    """An ``Embedder`` over an ONNX graph file. Its layout (arch, low-rank factor, parameters)
-    is what ``bench export`` wrote into the graph's metadata; a graph made elsewhere reports
-    ``model.arch`` and ``model.rank_ratio`` as configured, and counts its float initialisers."""
+    """EdgeFace's graph (``model.path`` an ``.onnx`` file with a variant's name): the onnx family's
+    embedder on EdgeFace's input."""
+    return graph_embedder(model, runtime, precision, batch_size, input_spec=InputSpec())
+
+
+def create_graph_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
+    """The ``onnx`` family's factory: any recognizer's graph on the input its config describes."""
+    from bench.models.registry import model_family
+
+    family = model_family(model)
+    if settings.backend is EmbedBackend.torch or settings.channels_last or settings.pin_memory:
+        raise ValueError(
+            f"model={model.name} is an ONNX graph, which ONNX Runtime runs; backend=torch, channels_last "
+            "and pin_memory are options of PyTorch models: use backend=auto or onnxruntime"
+        )
+    return graph_embedder(
+        model,
+        runtime,
+        settings.precision,
+        settings.batch_size,
+        input_spec=family.input,
+        embedding_dim=family.embedding_dim,
+        unit_length=similarity_named(family.similarity).unit_length,
+    )
+
+
+def graph_embedder(
+    model: ModelConfig,
+    runtime: Runtime,
+    precision: Precision,
+    batch_size: int,
+    *,
+    input_spec: InputSpec,
+    embedding_dim: int = EMBEDDING_DIM,
+    unit_length: bool = True,
+) -> Embedder:
+    """An ``Embedder`` over an fp32 ONNX graph file. Its layout (arch, low-rank factor,
+    parameters) is what ``bench export`` wrote into the graph's metadata; a graph made elsewhere
+    reports ``model.arch`` and ``model.rank_ratio`` as configured, and counts its float
+    initialisers. Its output width must be ``embedding_dim``."""
     kernels = choose_precision(
         precision, device=runtime.device, quantized=False, backend=EmbedBackend.onnxruntime
     )
@@ -425,8 +468,15 @@ def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, 
     rank = metadata.get(GRAPH_RANK_RATIO)
     rank_ratio = model.rank_ratio if rank is None else (None if rank == "none" else float(rank))
     parameters = metadata.get(GRAPH_PARAMETERS)
+    forward = OnnxForward(path, runtime)
+    width = forward.session.output_width()
+    if width is not None and width != embedding_dim:
+        raise ValueError(
+            f"{path} gives {width}-d embeddings but the config says {embedding_dim}: "
+            f"set model.embedding_dim={width}"
+        )
     return Embedder(
-        OnnxForward(path, runtime),
+        forward,
         name=model.name,
         arch=arch or UNKNOWN_ARCH,
         weights=path,
@@ -437,6 +487,9 @@ def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, 
         precision=kernels.precision,
         kernels=kernels.reason,
         batch_size=batch_size,
+        input_spec=input_spec,
+        embedding_dim=embedding_dim,
+        unit_length=unit_length,
     )
 
 

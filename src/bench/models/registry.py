@@ -1,11 +1,12 @@
 """Recognition families by name: what a model needs fed, what it gives back, how it is built.
 
-A family (EdgeFace; a plugin's) registers one ``ModelFamily``: a factory from the ``model``
-config to an ``Embedder``, the model names it serves (the ``model`` group's choices) with what
-each needs, its input spec, embedding size, similarity, the alignment template it was trained
-on, and what its embeddings depend on (weights, precision) for the feature cache. Every family
-is registered at start-up, so its callables import their backend when called (a
-``bench.registry.Lazy``, or a function with the import inside), not when registered.
+A family (EdgeFace, SFace, dlib's ResNet; a plugin's) registers one ``ModelFamily``: a factory
+from the ``model`` config to an ``Embedder``, the model names it serves (the ``model`` group's
+choices) with what each needs, its input spec, embedding size, similarity, its native alignment
+template (the one it was trained on), and what its embeddings depend on (weights, precision) for
+the feature cache. Every family is registered at start-up, so its callables import their backend
+when called (a ``bench.registry.Lazy``, or a function with the import inside), not when
+registered. A family whose input is the config's to say (``model=onnx``) gives ``configure``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import OmegaConf
 
+from bench.alignment.template import Template, template_from_points, template_named
 from bench.config import EmbedBackend, HardwareConfig, ModelConfig, Precision
+from bench.models.similarity import SIMILARITIES
 from bench.models.spec import InputSpec
 from bench.registry import BUILTIN_SOURCE, Registry, Requirements
 
@@ -27,8 +30,8 @@ if TYPE_CHECKING:
     from bench.models.embedder import Embedder
     from bench.runtime import Runtime
 
-#: The templates the aligner warps to (``bench.alignment``).
-TEMPLATES = ("arcface_112",)
+#: ``model.template``'s value for the family's own template.
+NATIVE = "native"
 
 
 @dataclass(frozen=True)
@@ -65,20 +68,36 @@ class ModelFamily:
     precision: Callable[[ModelConfig, EmbedSettings, Runtime], str]
     input: InputSpec = field(default_factory=InputSpec)
     embedding_dim: int = 512
+    #: How embeddings are compared (``bench.metrics.similarity.SIMILARITIES``).
     similarity: str = "cosine"
+    #: The native alignment template's name (``bench.alignment.template.TEMPLATES``).
     template: str = "arcface_112"
     #: What runs the network, shown by ``bench list`` (``torch``, ``litert``...).
     backend: str = "torch"
+    #: For a family whose input, embedding size or similarity the config gives: this family as
+    #: one ``model`` config describes it.
+    configure: Callable[[ModelFamily, ModelConfig], ModelFamily] | None = None
+    #: Whether ``bench export`` can write the model as an ONNX graph (PyTorch families).
+    exportable: bool = False
+    #: The schema of its ``model`` configs (a family with keys of its own subclasses it).
+    config_type: type[ModelConfig] = ModelConfig
+    #: The model that stands for the family where families are compared (``make matrix``);
+    #: ``None``: none runs by name alone (``model=onnx`` needs a file).
+    reference_model: str | None = None
 
     def __post_init__(self) -> None:
-        if self.template not in TEMPLATES:
+        if self.reference_model is not None and self.reference_model not in self.models:
             raise ValueError(
-                f"model family {self.name!r}: unknown template {self.template!r}; known: {TEMPLATES}"
+                f"model family {self.name!r}: reference model {self.reference_model!r} not among its models"
             )
-        if self.similarity != "cosine":
+        if self.similarity not in SIMILARITIES:
             raise ValueError(
-                f"model family {self.name!r}: only cosine similarity is scored, not {self.similarity!r}"
+                f"model family {self.name!r}: unknown similarity {self.similarity!r}; "
+                f"known: {sorted(SIMILARITIES)}"
             )
+
+    def for_model(self, model: ModelConfig) -> ModelFamily:
+        return self if self.configure is None else self.configure(self, model)
 
 
 FAMILIES: Registry[ModelFamily] = Registry("model family")
@@ -89,7 +108,22 @@ def register_family(family: ModelFamily, origin: str = BUILTIN_SOURCE) -> None:
 
 
 def model_family(model: ModelConfig) -> ModelFamily:
-    return FAMILIES.get(model.family)
+    """The family of a ``model`` config, as that config describes it."""
+    return FAMILIES.get(model.family).for_model(model)
+
+
+def alignment_template(model: ModelConfig) -> Template:
+    """The template a ``model`` config's faces are aligned to: its family's own for ``native``, a
+    registered one by name, or points and size given in the config."""
+    value = model.template
+    if isinstance(value, str):
+        return template_named(model_family(model).template if value == NATIVE else value)
+    if isinstance(value, Mapping) and set(value) == {"size", "points"}:
+        return template_from_points(value["points"], value["size"])
+    raise ValueError(
+        f"model.template must be {NATIVE!r}, a template's name or {{size: S, points: {{name: [x, y]}}}}, "
+        f"got {value!r}"
+    )
 
 
 def list_models() -> list[str]:
@@ -97,15 +131,26 @@ def list_models() -> list[str]:
     return sorted(name for family in FAMILIES for name in family.models)
 
 
+def family_serving(name: str) -> str | None:
+    """The family whose models include ``name`` (``None``: none does)."""
+    return next((family.name for family in FAMILIES if name in family.models), None)
+
+
 def model_config(cfg: ModelConfig | Mapping[str, Any]) -> ModelConfig:
-    """A ``model`` config as the typed object, checked as Hydra would (unknown keys, types)."""
+    """A ``model`` config as the typed object of its family's schema, checked as Hydra would
+    (unknown keys, types). Without a ``family``, the one that serves ``name`` (``sface_int8`` ->
+    ``sface``)."""
     if isinstance(cfg, ModelConfig):
         return cfg
-    allowed = [item.name for item in dataclasses.fields(ModelConfig)]
-    unknown = sorted(set(cfg) - set(allowed))
+    given = dict(cfg)
+    if "family" not in given and (serving := family_serving(str(given.get("name")))) is not None:
+        given["family"] = serving
+    schema = FAMILIES.get(given["family"]).config_type if "family" in given else ModelConfig
+    allowed = [item.name for item in dataclasses.fields(schema)]
+    unknown = sorted(set(given) - set(allowed))
     if unknown:
         raise ValueError(f"unknown model config keys {unknown}; allowed: {allowed}")
-    merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), dict(cfg))
+    merged = OmegaConf.merge(OmegaConf.structured(schema), given)
     return cast(ModelConfig, OmegaConf.to_object(merged))
 
 

@@ -10,6 +10,7 @@ from bench.cache import config_key
 from bench.config import BenchConfig
 from bench.detectors import detector_entry
 from bench.models import EmbedSettings, model_family
+from bench.models.registry import alignment_template
 from bench.runtime import Runtime
 
 #: Bumped when the runner changes what it stores, so old entries are never misread.
@@ -34,7 +35,8 @@ def detection_key(config: BenchConfig, runtime: Runtime) -> str:
 
 
 def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
-    """Everything that decides which face is aligned and how it is embedded."""
+    """Everything that decides which face is aligned and how it is embedded: the template's
+    points and the family's input, not only their names, so a redefined template misses."""
     family = model_family(config.model)
     settings = EmbedSettings.from_hardware(config.hardware)
     return config_key(
@@ -44,7 +46,12 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
             "failure_policy": config.failure_policy,
             "fallback_crop_fraction": config.fallback_crop_fraction,
             "perturbation": dataclasses.asdict(config.perturbation) if config.perturbation.active else None,
-            "model": _without_paths(dataclasses.asdict(config.model)),
+            # The template as its points (below), so native and its own name share entries.
+            "model": _without_paths({**dataclasses.asdict(config.model), "template": None}),
+            "family": family.name,
+            "template": alignment_template(config.model).key(),
+            "input": dataclasses.asdict(family.input),
+            "similarity": family.similarity,
             "model_weights": sha256_of(family.weights(config.model)),
             "precision": family.precision(config.model, settings, runtime),
         }

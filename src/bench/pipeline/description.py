@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.config import BenchConfig
 from bench.cpu import cpu_info
-from bench.models import Embedder
+from bench.models import Embedder, model_family
 from bench.pipeline.face_source import FaceFinder
 from bench.pipeline.result_cache import RunCache
 from bench.runtime import Runtime
@@ -20,9 +20,15 @@ def describe_run(
     embedder: Embedder | None,
 ) -> dict[str, str]:
     """A model the cache made unnecessary is recorded as not loaded."""
+    family = model_family(config.model)
     described = {
         "detector": config.detector.name,
         "model": config.model.name,
+        "model_family": family.name,
+        "model_template": faces.aligner.template.name,
+        "model_template_native": family.template,
+        "model_input_size": str(faces.aligner.size),
+        "model_similarity": family.similarity,
         "pipeline": config.pipeline.name,
         "device": runtime.device_name,
         "cpu": str(cpu_info()),

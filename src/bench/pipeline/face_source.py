@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.alignment import ALIGNED_SIZE, BatchAligner
+from bench.alignment import BatchAligner
 from bench.cache import bytes_digest
 from bench.config import BenchConfig, ConfigValueError, FaceSource
 from bench.data import Dataset, TemplateDataset
@@ -134,14 +134,15 @@ class AlignedInput(FaceFinder):
         return [[Face(box=[0, 0, image.shape[1], image.shape[0]], score=1.0)] for image in images]
 
     def align(self, images: list[np.ndarray], faces: list[Face]) -> np.ndarray | torch.Tensor:
+        size, template = self.aligner.size, self.aligner.template.name
         for image in images:
-            if image.shape[:2] != (ALIGNED_SIZE, ALIGNED_SIZE):
+            if image.shape[:2] != (size, size):
                 raise ValueError(
                     f"detector={self.name} passes images through unaligned, but one is "
-                    f"{image.shape[1]}x{image.shape[0]}, not {ALIGNED_SIZE}x{ALIGNED_SIZE}: "
-                    "use it only with an aligned data set"
+                    f"{image.shape[1]}x{image.shape[0]}, not the {size}x{size} {template} crop the model "
+                    "takes: use it only with a data set aligned for that model"
                 )
-        return np.stack(images) if images else np.empty((0, ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8)
+        return np.stack(images) if images else np.empty((0, size, size, 3), np.uint8)
 
 
 class GivenLandmarks(FaceFinder):

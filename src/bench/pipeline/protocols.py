@@ -10,6 +10,7 @@ how their embeddings are scored. The runner asks no other question about the pro
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from bench.metrics.templates import evaluate_templates
 from bench.pipeline.entries import ImageEntries, ImageEntry
 from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
 
+if TYPE_CHECKING:
+    from bench.models import ModelFamily
+
 #: The protocols' names: logged with each run (``run_keys.PROTOCOL_TAG``), so that what a run
 #: writes, prints and is compared by (``bench.tracking.protocol_reports``) follows it.
 PAIRS = "pairs"
@@ -28,6 +32,16 @@ TEMPLATES = "templates"
 
 class Protocol(ABC):
     name: str
+    #: The similarities (``ModelFamily.similarity``) its scoring knows; ``None``: any.
+    similarities: tuple[str, ...] | None = None
+
+    def check_similarity(self, family: ModelFamily) -> None:
+        """Refuse, before any work, a family whose embeddings this protocol cannot score."""
+        if self.similarities is not None and family.similarity not in self.similarities:
+            raise ValueError(
+                f"the {self.name} protocol scores {' or '.join(self.similarities)} embeddings, and "
+                f"model family {family.name!r} compares by {family.similarity}: choose another model"
+            )
 
     @abstractmethod
     def entries(self, dataset: Dataset, stress: StressConfig) -> ImageEntries:
@@ -36,9 +50,14 @@ class Protocol(ABC):
 
     @abstractmethod
     def evaluate(
-        self, dataset: Dataset, entries: ImageEntries, records: list[ImageRecord], embeddings: np.ndarray
+        self,
+        dataset: Dataset,
+        entries: ImageEntries,
+        records: list[ImageRecord],
+        embeddings: np.ndarray,
+        similarity: str,
     ) -> BenchmarkResult:
-        """Score the embeddings; ``runtime`` is left for the runner to fill in."""
+        """Score the embeddings by ``similarity``; ``runtime`` is left for the runner to fill in."""
 
 
 def _flags(records: list[ImageRecord]) -> tuple[np.ndarray, np.ndarray]:
@@ -66,10 +85,15 @@ class PairsProtocol(Protocol):
         )
 
     def evaluate(
-        self, dataset: Dataset, entries: ImageEntries, records: list[ImageRecord], embeddings: np.ndarray
+        self,
+        dataset: Dataset,
+        entries: ImageEntries,
+        records: list[ImageRecord],
+        embeddings: np.ndarray,
+        similarity: str,
     ) -> BenchmarkResult:
         detected, fallback = _flags(records)
-        scores = pair_scores(embeddings, entries.index_a, entries.index_b)
+        scores = pair_scores(embeddings, entries.index_a, entries.index_b, similarity)
         evaluation = evaluate_pairs(
             scores,
             dataset.labels,
@@ -98,6 +122,9 @@ class PairsProtocol(Protocol):
 
 class TemplatesProtocol(Protocol):
     name = TEMPLATES
+    #: Template features are means of unit-length image features, compared by cosine
+    #: (insightface's IJB recipe); a raw Euclidean embedding has no such recipe here.
+    similarities = ("cosine",)
 
     def entries(self, dataset: Dataset, stress: StressConfig) -> ImageEntries:
         assert isinstance(dataset, TemplateDataset)
@@ -105,7 +132,12 @@ class TemplatesProtocol(Protocol):
         return ImageEntries([ImageEntry(path, stress.active) for path in dataset.images], none, none)
 
     def evaluate(
-        self, dataset: Dataset, entries: ImageEntries, records: list[ImageRecord], embeddings: np.ndarray
+        self,
+        dataset: Dataset,
+        entries: ImageEntries,
+        records: list[ImageRecord],
+        embeddings: np.ndarray,
+        similarity: str,
     ) -> BenchmarkResult:
         assert isinstance(dataset, TemplateDataset)
         detected, fallback = _flags(records)

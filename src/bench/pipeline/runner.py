@@ -28,6 +28,7 @@ from bench.data import Dataset, load_dataset
 from bench.detectors import Face
 from bench.metrics import keys
 from bench.models import Embedder, EmbedSettings, model_family
+from bench.models.registry import alignment_template
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
 from bench.pipeline.cache_keys import detection_key, embedding_key
 from bench.pipeline.decoding import Decoded, decode_timed, decoded_batches
@@ -70,7 +71,13 @@ class BenchmarkRunner:
         self.protocol = protocol_of(self.dataset)
         self.entries = self.protocol.entries(self.dataset, config.stress)
         self.family = model_family(config.model)
-        aligner = BatchAligner(self.runtime.device, pin_memory=config.hardware.pin_memory)
+        self.protocol.check_similarity(self.family)
+        aligner = BatchAligner(
+            self.runtime.device,
+            size=self.family.input.size,
+            pin_memory=config.hardware.pin_memory,
+            template=alignment_template(config.model),
+        )
         self.faces = face_finder(RunContext(config, self.dataset, self.runtime, self.timer, aligner))
         self.chooser = FaceChooser(
             config.detector.name,
@@ -133,7 +140,9 @@ class BenchmarkRunner:
             progress.stop()
             wall = time.perf_counter() - started - setup
             with memory.phase("evaluate"), self.timer("evaluate"):
-                result = self.protocol.evaluate(self.dataset, self.entries, records, embeddings)
+                result = self.protocol.evaluate(
+                    self.dataset, self.entries, records, embeddings, self.family.similarity
+                )
         result.runtime = describe_run(
             self.config, self.runtime, self.cache, self.stress, self.faces, self._embedder
         )
@@ -144,6 +153,8 @@ class BenchmarkRunner:
             self.faces.passes_through,
             self.config.dataset.max_image_pixels,
             self.stress,
+            self.faces.aligner.template,
+            self.faces.aligner.size,
         )
         result.memory_trace = memory.trace
         result.metrics.update(

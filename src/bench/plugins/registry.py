@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from bench.alignment.template import Template, register_template
 from bench.assets import Asset, register_asset
 from bench.detectors.registry import register_detector
 from bench.models.registry import ModelFamily, register_family
@@ -40,6 +41,10 @@ class PluginRegistry:
     def model_family(self, family: ModelFamily) -> None:
         """A recognition family and the model names (``model`` group choices) it serves."""
         self._staged.append(lambda: register_family(family, origin=self.source))
+
+    def template(self, template: Template) -> None:
+        """An alignment template that ``model.template`` (or a family's native one) can name."""
+        self._staged.append(lambda: register_template(template, origin=self.source))
 
     def configs(self, search_path: str) -> None:
         """A config folder of the plugin's package, e.g. ``pkg://my_plugin.conf`` holding

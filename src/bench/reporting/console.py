@@ -27,7 +27,7 @@ def summary_table(title: str, metrics: Mapping[str, float]) -> Table:
             (f"TAR @ FAR {keys.format_far(far)}", percent_with_unit(metrics[keys.tar_at_far(far)]))
             for far in keys.DEFAULT_FAR_TARGETS
         ),
-        ("best threshold (cosine)", fixed(metrics[keys.BEST_THRESHOLD], 4)),
+        ("best threshold (score)", fixed(metrics[keys.BEST_THRESHOLD], 4)),
         ("detection success (images)", percent_with_unit(metrics[keys.SUCCESS_RATE])),
         ("detection success (pairs)", percent_with_unit(metrics[keys.PAIR_SUCCESS_RATE])),
         (

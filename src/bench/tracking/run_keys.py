@@ -57,6 +57,7 @@ ENDED_BY_TAG = "bench.ended_by"
 DETECTOR_PARAM = "detector.name"
 MODEL_PARAM = "model.name"
 MODEL_FLIP_PARAM = "model.flip"
+MODEL_TEMPLATE_PARAM = "model.template"
 DATASET_PARAM = "dataset.name"
 FOLDS_PARAM = "dataset.folds"
 PAIRS_PER_FOLD_PARAM = "dataset.pairs_per_fold"
@@ -69,6 +70,9 @@ PERTURBATION_MAGNITUDE_PARAM = "perturbation.magnitude"
 STRESS_PARAMS = "stress.*"
 #: Prefix of what the run found out about itself (threads, weights files, versions).
 RUNTIME_PARAM_PREFIX = "runtime."
+#: The template a run aligned to, resolved (``native`` named), and its model's native one.
+TEMPLATE_RUNTIME_PARAM = f"{RUNTIME_PARAM_PREFIX}model_template"
+NATIVE_TEMPLATE_RUNTIME_PARAM = f"{RUNTIME_PARAM_PREFIX}model_template_native"
 #: Parameters (``fnmatch`` patterns) that differ between jobs without being what a sweep compares.
 INCIDENTAL_PARAMS = (
     f"{RUNTIME_PARAM_PREFIX}*",  # follows from the config
