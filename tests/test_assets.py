@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.assets import ASSETS, AssetChecksumError, AssetNotFoundError, resolve, search_roots
+from bench.assets import ASSETS, Asset, AssetChecksumError, AssetNotFoundError, resolve, search_roots
 from bench.paths import project_root
 
 
@@ -64,3 +64,26 @@ def test_missing_asset_names_the_file_the_places_and_the_url() -> None:
 def test_unknown_asset_name() -> None:
     with pytest.raises(KeyError, match="unknown asset"):
         resolve("no_such_asset")
+
+
+def test_a_package_asset_is_found_inside_its_installed_package_without_importing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights a registry package ships (dlib's models, SFace's graph) are looked for inside it;
+    missing, the error names the file, where it looked and how to install the package."""
+    package = tmp_path / "weights_pkg"
+    (package / "models").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('importing it is not needed')\n")
+    asset = Asset("test_packaged", "models/net.dat", note="pip install weights-pkg", package="weights_pkg")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AssetNotFoundError) as missing:
+        resolve(asset)
+    assert str(package / "models" / "net.dat") in str(missing.value)
+    assert "pip install weights-pkg" in str(missing.value)
+    (package / "models" / "net.dat").write_bytes(b"weights")
+    assert resolve(asset) == (package / "models" / "net.dat").resolve()
+    absent = Asset(
+        "test_packaged_absent", "models/net.dat", note="pip install nothing-here", package="no_such_pkg"
+    )
+    with pytest.raises(AssetNotFoundError, match=r"(?s)nowhere.*not installed.*pip install nothing-here"):
+        resolve(absent)

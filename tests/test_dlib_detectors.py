@@ -6,15 +6,13 @@ batch form of the CNN, where the weights come from and what is said when they ar
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from bench.assets import AssetNotFoundError, resolve
+from bench.assets import AssetNotFoundError
 from bench.config.validate import ConfigValueError
 from bench.detectors import Detector, Face, create_detector, detector_entry, select_face
 from bench.detectors.base import POINT_NAMES
@@ -23,8 +21,6 @@ from bench.detectors.dlib import (
     PREDICTOR,
     DlibHogOptions,
     DlibMmodOptions,
-    packaged_asset,
-    packaged_file,
 )
 from bench.detectors.dlib.detector import DlibHogDetector, DlibMmodDetector
 from bench.detectors.registry import DETECTORS
@@ -63,10 +59,9 @@ def test_the_builtins_are_registered_with_what_they_need(lfw_images: list[np.nda
     load_plugins()
     for name in METHODS:
         assert DETECTORS.source(name) == "bench"
-        assert detector_entry(name).requirements_for(detector_entry(name).options()).packages == (
-            "dlib",
-            "face_recognition_models",
-        )
+        needs = detector_entry(name).requirements_for(detector_entry(name).options())
+        assert needs.packages == ("dlib",) and PREDICTOR.name in needs.assets
+        assert PREDICTOR.package == "face_recognition_models"
     assert isinstance(create_detector("dlib_hog", RUNTIME), DlibHogDetector)
     default_cnn = create_detector("dlib_mmod", RUNTIME)
     assert isinstance(default_cnn, DlibMmodDetector) and default_cnn.upsample == 1
@@ -151,41 +146,10 @@ def test_the_config_composes_and_checks_its_ranges(method: str) -> None:
         bench_config(f"detector={method}", "detector.options.score_threshold=-0.5")
 
 
-def test_without_the_package_the_error_names_the_file_and_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
-    with pytest.raises(FileNotFoundError) as raised:
-        packaged_file("shape_predictor_5_face_landmarks.dat")
-    message = str(raised.value)
-    assert "shape_predictor_5_face_landmarks.dat" in message
-    assert "pip install face-recognition-models" in message
-    # The asset made then is looked for below the assets roots, and its error says the same.
-    asset = packaged_asset("test_dlib_missing", "mmod_human_face_detector.dat", "0" * 64)
-    assert asset.relpath == "face_recognition_models/models/mmod_human_face_detector.dat"
-    monkeypatch.setenv("BENCH_ASSETS", str(tmp_path))
-    with pytest.raises(AssetNotFoundError, match="pip install face-recognition-models") as missing:
-        resolve(asset)
-    assert str(tmp_path / asset.relpath) in str(missing.value)
-
-
-def test_a_package_without_the_file_says_where_it_looked(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *args: SimpleNamespace(submodule_search_locations=[str(tmp_path)]),
-    )
-    with pytest.raises(FileNotFoundError, match=r"mmod_human_face_detector\.dat") as raised:
-        packaged_file("mmod_human_face_detector.dat")
-    assert str(tmp_path / "models" / "mmod_human_face_detector.dat") in str(raised.value)
-
-
 def test_a_given_path_that_does_not_exist_is_named(tmp_path: Path) -> None:
-    with pytest.raises(AssetNotFoundError, match=rf"{PREDICTOR}: the configured path .*missing\.dat"):
+    with pytest.raises(AssetNotFoundError, match=rf"{PREDICTOR.name}: the configured path .*missing\.dat"):
         create_detector("dlib_hog", RUNTIME, path=str(tmp_path / "missing.dat"))
     with pytest.raises(
-        AssetNotFoundError, match=rf"{MMOD}: the configured path .*/mmod_human_face_detector\.dat"
+        AssetNotFoundError, match=rf"{MMOD.name}: the configured path .*/mmod_human_face_detector\.dat"
     ):
         create_detector("dlib_mmod", RUNTIME, path=str(tmp_path))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -15,11 +14,11 @@ import torch
 
 from bench.alignment import DLIB_CHIP_150, align_face, face_transform
 from bench.alignment.similarity import apply_similarity, fit_similarity
-from bench.assets import AssetNotFoundError
+from bench.assets import AssetNotFoundError, resolve
 from bench.config import EmbedBackend, Precision
 from bench.detectors.base import Face
-from bench.models import dlib_family
-from bench.models.dlib_family import DLIB, WEIGHTS_FILE, dlib_weights, packaged_file
+from bench.detectors.dlib import PREDICTOR
+from bench.models.dlib_family import DLIB, WEIGHTS, dlib_weights
 from bench.models.registry import (
     EmbedSettings,
     alignment_template,
@@ -50,14 +49,14 @@ def embedder() -> Any:
 
 @pytest.fixture(scope="module")
 def dlib_model() -> Any:
-    return dlib.face_recognition_model_v1(str(packaged_file(WEIGHTS_FILE)))
+    return dlib.face_recognition_model_v1(str(resolve(WEIGHTS)))
 
 
 @pytest.fixture(scope="module")
 def shaped(lfw_images: list[np.ndarray]) -> list[tuple[np.ndarray, Any]]:
     """Each LFW sample with dlib's own 5-point shape of its largest HOG face."""
     detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(packaged_file("shape_predictor_5_face_landmarks.dat")))
+    predictor = dlib.shape_predictor(str(resolve(PREDICTOR)))
     found = []
     for image in lfw_images:
         box = max(detector(image, 1), key=lambda rect: rect.area())
@@ -256,7 +255,7 @@ def test_a_face_does_not_depend_on_its_batch(lfw_images: list[np.ndarray], embed
 
 
 def test_the_forward_refuses_values_it_would_round() -> None:
-    forward = DlibForward(packaged_file(WEIGHTS_FILE))
+    forward = DlibForward(resolve(WEIGHTS))
     with pytest.raises(ValueError, match=r"whole numbers in 0\.\.255"):
         forward(torch.full((1, 3, 150, 150), 0.5))
     with pytest.raises(ValueError, match=r"\(N, 3, 150, 150\)"):
@@ -264,21 +263,7 @@ def test_the_forward_refuses_values_it_would_round() -> None:
     assert forward(torch.zeros((0, 3, 150, 150))).shape == (0, 128)
 
 
-def test_a_missing_package_or_file_says_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    model = model_config({"name": "dlib_resnet34"})
-    monkeypatch.setattr(dlib_family.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(AssetNotFoundError, match="pip install face-recognition-models") as missing:
-        dlib_weights(model)
-    assert WEIGHTS_FILE in str(missing.value) and "model.path" in str(missing.value)
-
-    empty = SimpleNamespace(submodule_search_locations=[str(tmp_path)])
-    monkeypatch.setattr(dlib_family.importlib.util, "find_spec", lambda name: empty)
-    with pytest.raises(AssetNotFoundError, match="pip install face-recognition-models") as missing:
-        dlib_weights(model)
-    assert str(tmp_path / "models" / WEIGHTS_FILE) in str(missing.value)
-
+def test_a_missing_model_path_is_named(tmp_path: Path) -> None:
     absent = tmp_path / "elsewhere.dat"
     with pytest.raises(AssetNotFoundError, match=str(absent)):
         dlib_weights(model_config({"name": "dlib_resnet34", "path": str(absent)}))
@@ -286,7 +271,7 @@ def test_a_missing_package_or_file_says_what_to_install(
 
 def test_model_path_overrides_the_package(tmp_path: Path) -> None:
     copy = tmp_path / "copy.dat"
-    copy.write_bytes(packaged_file(WEIGHTS_FILE).read_bytes())
+    copy.write_bytes(resolve(WEIGHTS).read_bytes())
     model = model_config({"name": "dlib_resnet34", "path": str(copy)})
     assert dlib_weights(model) == copy.resolve()
     assert create_embedder(model).weights == copy.resolve()
@@ -298,8 +283,8 @@ def test_model_path_overrides_the_package(tmp_path: Path) -> None:
         (EmbedSettings(), "cuda", "hardware=cpu"),
         (EmbedSettings(backend=EmbedBackend.torch), "cpu", "embed_backend=auto"),
         (EmbedSettings(backend=EmbedBackend.onnxruntime), "cpu", "embed_backend=auto"),
-        (EmbedSettings(precision=Precision.bf16), "cpu", "precision=fp32 or auto"),
-        (EmbedSettings(precision=Precision.fp16), "cpu", "precision=fp32 or auto"),
+        (EmbedSettings(precision=Precision.bf16), "cpu", "precision=auto or fp32"),
+        (EmbedSettings(precision=Precision.fp16), "cpu", "precision=auto or fp32"),
         (EmbedSettings(channels_last=True), "cpu", "channels_last=false"),
         (EmbedSettings(pin_memory=True), "cpu", "pin_memory=false"),
     ],
@@ -308,9 +293,7 @@ def test_settings_it_cannot_honour_are_refused(settings: EmbedSettings, device: 
     runtime = Runtime(torch.device(device, 0) if device == "cuda" else torch.device(device), (), 1, 1)
     model = model_config({"name": "dlib_resnet34"})
     with pytest.raises(ValueError, match=advice):
-        DLIB.create(model, runtime, settings)
-    with pytest.raises(ValueError, match=advice):
-        DLIB.precision(model, settings, runtime)
+        DLIB.check(model, settings, runtime)
 
 
 def test_what_it_honours() -> None:
@@ -329,7 +312,7 @@ def test_the_layout_matches_the_file() -> None:
     """29 convolutions' and one linear layer's float32 parameters are the file's bytes, less a
     little serialisation."""
     parameters, flops = network_complexity()
-    size = packaged_file(WEIGHTS_FILE).stat().st_size
+    size = resolve(WEIGHTS).stat().st_size
     assert 0 < size - 4 * parameters < 16_000
     assert 400e6 < flops < 600e6
 

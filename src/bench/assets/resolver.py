@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tarfile
@@ -94,12 +95,16 @@ def resolve(
             raise AssetNotFoundError(f"{asset.name}: the configured path {path} does not exist")
         return path.resolve()
 
-    searched = [root / asset.relpath for root in search_roots()]
+    searched = _places(asset)
     for candidate in searched:
         if candidate.exists():
             return _verify(asset, candidate.resolve())
 
     problem = "no download URL is known"
+    if asset.package:
+        problem = f"it ships in the Python package {asset.package!r}, which is not installed here"
+        if searched:
+            problem = f"the installed package {asset.package!r} lacks it"
     if asset.url and download and not os.environ.get(OFFLINE_ENV):
         try:
             return _verify(asset, _download(asset))
@@ -109,15 +114,29 @@ def resolve(
         problem = "downloads are off (BENCH_OFFLINE is set or download=False)"
 
     lines = [f"asset {asset.name!r} ({asset.relpath}) was not found. Searched:"]
-    lines += [f"  - {path}" for path in searched]
+    lines += [f"  - {path}" for path in searched] or ["  - nowhere"]
     lines.append(f"Upstream: {asset.url or 'none'} ({problem}).")
     if asset.note:
         lines.append(f"To obtain it: {asset.note}.")
-    lines.append(
-        f"Put it at one of the places above, set {ASSETS_ENV} to a folder holding "
-        f"{asset.relpath}, or give its path in the config."
-    )
+    if asset.package:
+        lines.append(f"Install {asset.package!r} as above, or give the file's path in the config.")
+    else:
+        lines.append(
+            f"Put it at one of the places above, set {ASSETS_ENV} to a folder holding "
+            f"{asset.relpath}, or give its path in the config."
+        )
     raise AssetNotFoundError("\n".join(lines))
+
+
+def _places(asset: Asset) -> list[Path]:
+    """Where ``asset`` may be: inside its installed package (located with ``find_spec``, which
+    imports nothing: dlib's models package needs the removed ``pkg_resources`` to import), or
+    below every asset root."""
+    if asset.package is None:
+        return [root / asset.relpath for root in search_roots()]
+    spec = importlib.util.find_spec(asset.package)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    return [Path(folder) / asset.relpath for folder in folders]
 
 
 def _download(asset: Asset) -> Path:

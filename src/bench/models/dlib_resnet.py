@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from bench.config import ModelConfig, Precision
-from bench.models.dlib_family import DLIB, check_settings, dlib_weights
+from bench.models.dlib_family import DLIB, dlib_weights
 from bench.models.embedder import Embedder
 from bench.models.registry import EmbedSettings
 from bench.models.similarity import similarity_named
@@ -137,10 +137,8 @@ class DlibEmbedder(Embedder):
 
 
 def create_dlib_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
-    """The ``dlib`` family's factory. Settings it cannot honour (a CUDA device, an explicit
-    torch or onnxruntime backend, a precision other than fp32, channels_last, pin_memory) are
-    refused before anything loads, each with what to change."""
-    check_settings(model, settings, runtime)
+    """The ``dlib`` family's factory (settings it cannot honour are refused by
+    ``ModelFamily.check`` before)."""
     path = dlib_weights(model)
     forward = DlibForward(path)
     return DlibEmbedder(

@@ -422,11 +422,6 @@ def create_graph_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedS
     from bench.models.registry import model_family
 
     family = model_family(model)
-    if settings.backend is EmbedBackend.torch or settings.channels_last or settings.pin_memory:
-        raise ValueError(
-            f"model={model.name} is an ONNX graph, which ONNX Runtime runs; backend=torch, channels_last "
-            "and pin_memory are options of PyTorch models: use backend=auto or onnxruntime"
-        )
     return graph_embedder(
         model,
         runtime,

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.assets import AssetNotFoundError
-from bench.config import ModelConfig, OnnxModelConfig
-from bench.models.registry import ModelFamily
+from bench.config import EmbedBackend, ModelConfig, OnnxModelConfig, Precision
+from bench.models.registry import Capabilities, ModelFamily
 from bench.models.spec import InputSpec
 from bench.registry import Lazy, Requirements
 
@@ -49,6 +49,12 @@ ONNX = ModelFamily(
     backend="onnxruntime",
     configure=_configure,
     config_type=OnnxModelConfig,
+    # arch and rank_ratio describe a graph made elsewhere (its FLOPs); the graph runs as shipped.
+    capabilities=Capabilities(
+        backends=(EmbedBackend.auto, EmbedBackend.onnxruntime),
+        precisions=(Precision.auto, Precision.fp32),
+        torch_options=False,
+    ),
 )
 
 

@@ -57,6 +57,29 @@ class EmbedSettings:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What of the ``hardware`` settings and EdgeFace's layout keys a family can honour; the rest
+    is refused before anything loads, with what to change (``ModelFamily.check``)."""
+
+    cuda: bool = True
+    backends: tuple[EmbedBackend, ...] = tuple(EmbedBackend)
+    precisions: tuple[Precision, ...] = tuple(Precision)
+    #: ``channels_last`` and ``pin_memory``: PyTorch's.
+    torch_options: bool = True
+    #: ``arch``, ``rank_ratio``, ``quantized``: EdgeFace's layouts.
+    layouts: bool = True
+
+
+#: A network run as it was shipped, in fp32, on the CPU or CUDA by ONNX Runtime.
+FIXED_ONNX_GRAPH = Capabilities(
+    backends=(EmbedBackend.auto, EmbedBackend.onnxruntime),
+    precisions=(Precision.auto, Precision.fp32),
+    torch_options=False,
+    layouts=False,
+)
+
+
+@dataclass(frozen=True)
 class ModelFamily:
     name: str
     create: Callable[[ModelConfig, Runtime, EmbedSettings], Embedder]
@@ -84,6 +107,7 @@ class ModelFamily:
     #: The model that stands for the family where families are compared (``make matrix``);
     #: ``None``: none runs by name alone (``model=onnx`` needs a file).
     reference_model: str | None = None
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
     def __post_init__(self) -> None:
         if self.reference_model is not None and self.reference_model not in self.models:
@@ -98,6 +122,42 @@ class ModelFamily:
 
     def for_model(self, model: ModelConfig) -> ModelFamily:
         return self if self.configure is None else self.configure(self, model)
+
+    def check(self, model: ModelConfig, settings: EmbedSettings, runtime: Runtime) -> None:
+        """Refuse what this family cannot honour, saying what to change."""
+        can, name, runner = self.capabilities, model.name, f"the {self.name} family's {self.backend}"
+        if runtime.is_cuda and not can.cuda:
+            raise ValueError(
+                f"model={name} runs on the CPU ({runner} has no CUDA build), but the run is on "
+                f"{runtime.device_name}: use hardware=cpu"
+            )
+        if settings.backend not in can.backends:
+            allowed = " or ".join(str(backend) for backend in can.backends)
+            raise ValueError(
+                f"model={name} is run by {runner}, not by {settings.backend}: "
+                f"use hardware.embed_backend={allowed}"
+            )
+        if settings.precision not in can.precisions:
+            allowed = " or ".join(str(precision) for precision in can.precisions)
+            raise ValueError(
+                f"model={name} computes as shipped; precision={settings.precision} is PyTorch autocast: "
+                f"use hardware.precision={allowed}"
+            )
+        if (settings.channels_last or settings.pin_memory) and not can.torch_options:
+            raise ValueError(
+                f"model={name} is run by {runner}; channels_last and pin_memory are options of PyTorch "
+                "models: set hardware.channels_last=false and hardware.pin_memory=false"
+            )
+        if (model.arch is not None or model.rank_ratio is not None or model.quantized) and not can.layouts:
+            raise ValueError(
+                f"model={name}: arch, rank_ratio and quantized describe EdgeFace layouts; this network "
+                "is fixed: leave them unset"
+            )
+
+    def build(self, model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
+        """The family's ``Embedder`` for ``model``, after ``check``."""
+        self.check(model, settings, runtime)
+        return self.create(model, runtime, settings)
 
 
 FAMILIES: Registry[ModelFamily] = Registry("model family")
@@ -174,4 +234,4 @@ def create_embedder(
         from bench.runtime import Runtime
 
         runtime = Runtime.local()
-    return model_family(model).create(model, runtime, settings)
+    return model_family(model).build(model, runtime, settings)

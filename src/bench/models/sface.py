@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.assets.derived import derived_file, is_onnx_model
-from bench.config import EmbedBackend, ModelConfig, Precision
+from bench.config import ModelConfig, Precision
 from bench.models.embedder import UNKNOWN_ARCH, Embedder, OnnxForward
 from bench.models.sface_family import SFACE, sface_graph
 
@@ -54,9 +54,7 @@ _PARAMETER_INPUTS = {
 
 def create_sface_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
     """The ``sface`` family's factory: the fixed graph on ONNX Runtime behind the common
-    ``Embedder``. Settings it cannot honour are refused before anything loads, each with what
-    to change, rather than ignored."""
-    _check(model, settings)
+    ``Embedder`` (settings it cannot honour are refused by ``ModelFamily.check`` before)."""
     source = sface_graph(model)
     graph = fixed_graph(source)
     forward = OnnxForward(graph, runtime)
@@ -79,30 +77,6 @@ def create_sface_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedS
         embedding_dim=SFACE.embedding_dim,
         unit_length=True,
     )
-
-
-def _check(model: ModelConfig, settings: EmbedSettings) -> None:
-    name = model.name
-    if settings.backend is EmbedBackend.torch:
-        raise ValueError(
-            f"model={name} is an ONNX graph that ONNX Runtime runs; there is no PyTorch build of it: "
-            "use hardware.embed_backend=auto or onnxruntime"
-        )
-    if settings.precision not in (Precision.auto, Precision.fp32):
-        raise ValueError(
-            f"model={name} computes in fp32 (its int8 weights are dequantised in the graph); "
-            f"precision={settings.precision} is PyTorch autocast: use hardware.precision=fp32 or auto"
-        )
-    if settings.channels_last or settings.pin_memory:
-        raise ValueError(
-            f"model={name} runs on ONNX Runtime; channels_last and pin_memory are options of PyTorch "
-            "models: set hardware.channels_last=false and hardware.pin_memory=false"
-        )
-    if model.arch is not None or model.rank_ratio is not None or model.quantized:
-        raise ValueError(
-            f"model={name}: arch, rank_ratio and quantized describe EdgeFace layouts; SFace's graph "
-            "is fixed: leave them unset"
-        )
 
 
 def fixed_graph(source: Path) -> Path:

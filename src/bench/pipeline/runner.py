@@ -109,7 +109,7 @@ class BenchmarkRunner:
         if self._embedder is None:
             with self.timer("load"):
                 settings = EmbedSettings.from_hardware(self.config.hardware)
-                embedder = self.family.create(self.config.model, self.runtime, settings)
+                embedder = self.family.build(self.config.model, self.runtime, settings)
             with self.timer("warmup"):
                 embedder.embed(np.zeros((_WARMUP_FACES, *self.family.input.face_shape), dtype=np.uint8))
             self._embedder = embedder
