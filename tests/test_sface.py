@@ -251,3 +251,30 @@ def test_the_config_composes() -> None:
 def test_bench_list_reports_it() -> None:
     (row,) = [row for row in list_available() if row.kind == "model" and row.name == "sface_int8"]
     assert (row.backend, row.available, row.reason) == ("onnxruntime", True, "")
+
+
+def test_model_onnx_runs_the_same_graph_on_the_input_its_config_gives(
+    shipped: Path, faces: np.ndarray
+) -> None:
+    """Any recognizer's graph as ``model=onnx``: SFace's, fed 0-255 RGB and 128-d, embeds as the
+    ``sface`` family does."""
+    graph = {
+        "name": "sface_graph",
+        "family": "onnx",
+        "path": str(fixed_graph(shipped)),
+        "input": {"size": 112, "channels": "RGB", "mean": 0.0, "std": 1.0},
+        "embedding_dim": 128,
+    }
+    np.testing.assert_allclose(
+        create_embedder(graph).embed(faces), create_embedder({"name": "sface_int8"}).embed(faces), atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"model\.embedding_dim=128"):
+        create_embedder({**graph, "embedding_dim": 512})
+
+
+def test_bench_export_refuses_a_family_without_a_pytorch_network(tmp_path: Path) -> None:
+    from bench.export import export_model
+    from bench.models import model_config
+
+    with pytest.raises(ValueError, match="sface family, run by onnxruntime"):
+        export_model(model_config({"name": "sface_int8"}), tmp_path / "x.onnx")

@@ -41,6 +41,16 @@ def test_a_given_threshold_needs_no_store(lfw_root: Path, capsys: pytest.Capture
     assert "threshold 1.0000 (given): different people" in out
 
 
+def test_another_family_is_aligned_and_scored_its_own_way(
+    lfw_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dlib's network: its 150x150 chip, and minus the Euclidean distance against its threshold."""
+    main([str(lfw_root / photo) for photo in SAME] + ["model=dlib_resnet34", "threshold=-0.6"])
+    out = capsys.readouterr().out
+    distance = -float(re.search(r"minus the Euclidean distance (\S+),", out).group(1))
+    assert 0.0 < distance < 0.6 and out.rstrip().endswith("the same person")
+
+
 def test_without_a_run_it_says_what_to_run(lfw_root: Path) -> None:
     with pytest.raises(
         SystemExit,

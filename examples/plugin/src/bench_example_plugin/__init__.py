@@ -1,8 +1,8 @@
 """An example ``bench`` plugin: one detector and one recognition family from outside the package.
 
-* ``detector=example_dlib_hog``: dlib's HOG + linear SVM frontal face detector, with its 5-point shape
-  predictor for the eyes (dlib's points are eye corners and the base of the nose, not the nose
-  tip of the ArcFace template, so only the two eye centres are given).
+* ``detector=example_dlib_hog``: bench's ``dlib_hog`` (dlib's HOG detector and 5-point shape
+  predictor) aligned on the two eye centres alone, without the nose base: an ablation a plugin
+  adds without touching bench.
 * ``model=example_edgeface_xs_tflite``: EdgeFace-XS (gamma=0.6) exported to fp16 TFLite, run by LiteRT
   one face at a time: how much the on-device format costs in accuracy.
 
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from bench.assets import Asset, resolve
 from bench.config import ModelConfig
+from bench.detectors.dlib import PREDICTOR, DlibHogOptions
 from bench.models import EmbedSettings, InputSpec, ModelFamily
 from bench.plugins import PluginRegistry
 from bench.registry import Lazy, Requirements
-from bench_example_plugin.options import DlibHogOptions
 
 if TYPE_CHECKING:
     from bench.runtime import Runtime
@@ -60,9 +60,9 @@ def register(registry: PluginRegistry) -> None:
     """Called once by ``bench.plugins.load_plugins`` through the ``bench.plugins`` entry point."""
     registry.detector(
         "example_dlib_hog",
-        Lazy("bench_example_plugin.dlib_hog:DlibHogDetector"),
+        Lazy("bench_example_plugin.dlib_hog:EyesOnlyDlibHog"),
         DlibHogOptions,
-        Requirements(packages=("dlib",)),
+        Requirements((PREDICTOR.name,), ("dlib",)),
     )
     registry.asset(WEIGHTS)
     registry.model_family(EDGEFACE_TFLITE)
