@@ -2,7 +2,8 @@
 
 SQLite in WAL mode lets several processes (a sweep run in parallel) read and write the same
 directory at once: writers queue on the busy timeout instead of failing, readers never block,
-and each write is one short transaction, so a killed run loses at most the batch in flight.
+and each write is one statement, one short transaction (``_put`` says why no longer), so a killed
+run loses at most the rows in flight.
 Every row carries a checksum of its payload; a row that fails it is dropped and recomputed.
 """
 
@@ -38,6 +39,8 @@ EMBEDDINGS = f"embeddings_v{SCHEMA_VERSION}"
 #: Keys per ``IN (...)`` query: far fewer round trips than one query per image, and under
 #: the 999 bound parameters older SQLite builds allow.
 _CHUNK = 500
+#: Rows per ``INSERT``: 4 parameters each, under the same bound.
+_ROWS_PER_INSERT = 240
 #: How long a writer waits for another process's transaction before giving up.
 _BUSY_TIMEOUT_S = 60.0
 #: Creating a new file races other processes opening it, and switching it to WAL can report
@@ -226,8 +229,9 @@ class FeatureCache:
         return found
 
     def _drop(self, table: str, config: str, rows: list[tuple[str, object, object]]) -> None:
-        # Matching the bad payload too keeps a good row another process has just written.
-        with self._lock, self._transaction():
+        # Matching the bad payload too keeps a good row another process has just written. Each
+        # DELETE is its own transaction, for the reason ``_put`` gives.
+        with self._lock:
             self._connection.executemany(
                 f"DELETE FROM {table} WHERE config = ? AND image = ? "
                 "AND CAST(payload AS BLOB) IS ? AND CAST(checksum AS BLOB) IS ?",
@@ -236,21 +240,27 @@ class FeatureCache:
             self.corrupted += len(rows)
 
     def _put(self, table: str, config: str, payloads: Mapping[str, bytes]) -> None:
+        """Each chunk of rows is one ``INSERT`` statement, which SQLite runs as one transaction
+        inside one call that releases the GIL. An explicit ``BEGIN ... COMMIT`` around several
+        statements would hold the write lock while Python runs between them, and a thread in a C
+        call that keeps the GIL (dlib's networks: 1-20 s a call) could then stall the commit past
+        every other process's busy timeout ("database is locked", seen with two runs on one cache)."""
         rows = [(config, image, payload, _checksum(payload)) for image, payload in payloads.items()]
-        if not rows:
-            return
-        with self._lock, self._transaction():
-            self._connection.executemany(
-                f"INSERT OR REPLACE INTO {table} (config, image, payload, checksum) VALUES (?, ?, ?, ?)",
-                rows,
-            )
+        with self._lock:
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start : start + _ROWS_PER_INSERT]
+                self._connection.execute(
+                    f"INSERT OR REPLACE INTO {table} (config, image, payload, checksum) VALUES "
+                    + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
+                    [value for row in chunk for value in row],
+                )
 
     def get_detections(self, config: str, digests: Sequence[str]) -> dict[str, CachedDetection]:
         """The cached detections among ``digests`` (image digests) for this config key."""
         return self._get(DETECTIONS, config, digests, _decode_detection)
 
     def put_detections(self, config: str, entries: Mapping[str, CachedDetection]) -> None:
-        """Store (or replace) detections by image digest, all in one transaction."""
+        """Store (or replace) detections by image digest (``_put``)."""
         self._put(DETECTIONS, config, {image: _encode_detection(entry) for image, entry in entries.items()})
 
     def get_embeddings(self, config: str, digests: Sequence[str]) -> dict[str, np.ndarray]:
@@ -258,7 +268,7 @@ class FeatureCache:
         return self._get(EMBEDDINGS, config, digests, _floats)
 
     def put_embeddings(self, config: str, entries: Mapping[str, np.ndarray]) -> None:
-        """Store (or replace) embeddings, as float32, by image digest in one transaction."""
+        """Store (or replace) embeddings, as float32, by image digest (``_put``)."""
         self._put(EMBEDDINGS, config, {image: _encode_embedding(vector) for image, vector in entries.items()})
 
     def close(self) -> None:
