@@ -42,6 +42,7 @@ from bench.models.onnx_export import (
     graph_metadata,
     graph_parameters,
 )
+from bench.models.registry import model_family
 from bench.models.similarity import similarity_named
 from bench.models.spec import InputSpec
 from bench.runtime import Runtime
@@ -340,7 +341,7 @@ def create_edgeface_embedder(model: ModelConfig, runtime: Runtime, settings: Emb
                 f"model.path {model.path} is an ONNX graph, which ONNX Runtime runs; backend=torch, "
                 "channels_last and pin_memory are options of PyTorch models: use backend=auto or onnxruntime"
             )
-        return _graph_embedder(model, runtime, precision, batch_size)
+        return graph_embedder(model, runtime, precision, batch_size, input_spec=InputSpec())
     name = model.name
     arch, rank_ratio, quantized = model_layout(model)
     kernels = choose_precision(precision, device=runtime.device, quantized=quantized, backend=backend)
@@ -411,16 +412,8 @@ def edgeface_precision(model: ModelConfig, settings: EmbedSettings, runtime: Run
     ).precision
 
 
-def _graph_embedder(model: ModelConfig, runtime: Runtime, precision: Precision, batch_size: int) -> Embedder:
-    """EdgeFace's graph (``model.path`` an ``.onnx`` file with a variant's name): the onnx family's
-    embedder on EdgeFace's input."""
-    return graph_embedder(model, runtime, precision, batch_size, input_spec=InputSpec())
-
-
 def create_graph_embedder(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
     """The ``onnx`` family's factory: any recognizer's graph on the input its config describes."""
-    from bench.models.registry import model_family
-
     family = model_family(model)
     return graph_embedder(
         model,
