@@ -17,9 +17,7 @@ def similarity_to_template(
     template: Template = ARCFACE_112,
 ) -> np.ndarray:
     """The 2x3 least-squares similarity taking the named landmarks onto ``template``'s points in a
-    ``size`` x ``size`` crop (``bench.alignment.similarity``)."""
-    if len(names) < 2:
-        raise ValueError(f"a similarity transform needs at least 2 points, got {names}")
+    ``size`` x ``size`` crop (``bench.alignment.similarity``, which refuses fewer than 2)."""
     return fit_similarity(np.asarray(landmarks, dtype=np.float64), template.points_for(names, size))
 
 

@@ -178,12 +178,8 @@ def alignment_template(model: ModelConfig) -> Template:
     value = model.template
     if isinstance(value, str):
         return template_named(model_family(model).template if value == NATIVE else value)
-    if isinstance(value, Mapping) and set(value) == {"size", "points"}:
-        return template_from_points(value["points"], value["size"])
-    raise ValueError(
-        f"model.template must be {NATIVE!r}, a template's name or {{size: S, points: {{name: [x, y]}}}}, "
-        f"got {value!r}"
-    )
+    # Any other form was refused when the config was made (``ModelConfig.__post_init__``).
+    return template_from_points(value["points"], value["size"])
 
 
 def list_models() -> list[str]:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.assets import Asset, resolve
-from bench.config import ModelConfig
+from bench.config import ModelConfig, Precision
 from bench.detectors.dlib import PREDICTOR, DlibHogOptions
 from bench.models import EmbedSettings, InputSpec, ModelFamily
+from bench.models.registry import Capabilities
 from bench.plugins import PluginRegistry
 from bench.registry import Lazy, Requirements
 
@@ -53,6 +54,8 @@ EDGEFACE_TFLITE = ModelFamily(
     embedding_dim=512,
     template="arcface_112",
     backend="litert",
+    # LiteRT runs it on the CPU, with fp16 weights and fp32 activations.
+    capabilities=Capabilities(cuda=False, precisions=(Precision.auto, Precision.fp32)),
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.config import ModelConfig, Precision
+from bench.config import ModelConfig
 from bench.models import Embedder, EmbedSettings
 from bench.models.complexity import complexity
 from bench.runtime import Runtime
@@ -46,10 +46,8 @@ class LiteRTForward:
 
 
 def create(model: ModelConfig, runtime: Runtime, settings: EmbedSettings) -> Embedder:
-    if runtime.is_cuda or settings.precision not in (Precision.auto, Precision.fp32):
-        raise ValueError(
-            f"model={model.name} runs on LiteRT on the CPU in fp32: use hardware=cpu precision=fp32"
-        )
+    """What LiteRT cannot honour (CUDA, a precision but fp32) is refused before, by bench
+    (``ModelFamily.check``, from the family's ``capabilities``)."""
     path = weights(model)
     return Embedder(
         LiteRTForward(path, runtime.embed_threads),
