@@ -322,7 +322,7 @@ BAD_FILES = {
     "bad/empty.jpg": "empty file",
     "bad/truncated.jpg": "truncated JPEG: no end-of-image marker",
     "bad/corrupt.jpg": "not a decodable image: corrupt JPEG data",
-    "bad/notes.jpg": "not an image: unrecognised format, starts with b'<!DOCTYPE html><'",
+    "bad/notes.jpg": "not an image: starts with bytes that no supported format has",
     "bad/missing.jpg": "file does not exist",
 }
 
@@ -377,8 +377,6 @@ def test_run_counts_each_bad_image_as_a_failure_with_its_reason(
     with (tmp_path / "failures.csv").open() as file:
         failures = {row["image"]: row for row in csv.DictReader(file)}
     assert set(failures) == {*BAD_FILES, "odd/tiny.jpg"}
-    assert (
-        failures["bad/truncated.jpg"]["reason"]
-        == f"{root}/bad/truncated.jpg: truncated JPEG: no end-of-image marker"
-    )
+    # The image column names the file; the reason is its content's, shared by every copy.
+    assert failures["bad/truncated.jpg"]["reason"] == "truncated JPEG: no end-of-image marker"
     assert failures["odd/tiny.jpg"]["fallback"] == "1"

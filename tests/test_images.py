@@ -33,7 +33,7 @@ def decode_image(path: Path) -> np.ndarray:
         (corpus.jpeg_without_end_marker, "truncated JPEG: no end-of-image marker"),
         (corpus.truncated_png, "truncated PNG: no IEND chunk"),
         (corpus.corrupt_jpeg, "not a decodable image: corrupt JPEG data"),
-        (corpus.text_file, "not an image: unrecognised format, starts with b'<!DOCTYPE html><'"),
+        (corpus.text_file, "not an image: starts with bytes that no supported format has"),
     ],
 )
 def test_bad_files_raise_with_file_and_reason(

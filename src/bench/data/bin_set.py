@@ -3,8 +3,8 @@
 A ``.bin`` is a pickle of ``(images, same)``: ``2N`` encoded aligned 112x112 faces (JPEG or PNG
 bytes), pair ``i`` being images ``2i`` and ``2i + 1``, and ``N`` same/different flags. Files made
 under Python 2 hold ``str`` images, read as bytes here. Since a pickle can run code on load, it is
-read with an unpickler that admits only what the format holds (containers, bytes, booleans, and
-numpy's array and scalar reconstruction), so a hostile file fails with a message instead.
+read by ``bench.data.bin_pickle``, which admits only what the format holds (containers, bytes,
+booleans, and numpy's arrays and scalars), so a hostile file fails with a message instead.
 
 The runner reads images from a folder, so a set is unpacked once into the asset cache (named by
 a hash of the file's content), each distinct image once: ``lfw.bin`` repeats every image each
@@ -27,18 +27,15 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from bench.assets.resolver import cache_root, sha256_of
+from bench.data.bin_pickle import load_restricted
+from bench.data.images import signature_format
 from bench.data.pairs import Pair, ProtocolError
 
 #: insightface's folds: ``KFold(n_splits=10, shuffle=False)`` over the pairs.
 NUM_FOLDS = 10
 #: Bump when the unpacked folder's layout changes, so old folders are not reused.
 _LAYOUT = "1"
-#: numpy globals that pickled arrays and numpy scalars need (both spellings of numpy's core).
-_NUMPY_GLOBALS = {
-    (module, name)
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-    for name in ("_reconstruct", "scalar")
-} | {("numpy", "ndarray"), ("numpy", "dtype")}
+_FLAGS_HELP = "the flags must be a list of booleans, one a pair"
 
 
 class BinFormatError(ProtocolError):
@@ -53,19 +50,12 @@ class BinSet:
     same: np.ndarray
 
 
-class _FormatUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) in _NUMPY_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refers to {module}.{name}, which the format never holds")
-
-
 def read_bin(path: Path) -> BinSet:
     """The images and flags of ``path``; a file of another format is a ``BinFormatError``."""
     try:
         with open(path, "rb") as handle:
-            content = _FormatUnpickler(handle, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as error:
+            content = load_restricted(handle)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
         raise BinFormatError(
             f"{path}: not an insightface .bin (a pickle of images and flags): {error}"
         ) from None
@@ -74,17 +64,17 @@ def read_bin(path: Path) -> BinSet:
             f"{path}: expected a pickled (images, same_flags) pair, got {type(content).__name__}"
         )
     images, flags = content
-    images = [_image_bytes(path, index, image) for index, image in enumerate(images)]
-    same = np.asarray(flags)
-    if same.ndim != 1 or not np.isin(same, (0, 1)).all():
+    if not isinstance(images, (list, tuple)):
         raise BinFormatError(
-            f"{path}: the flags must be a list of booleans, got {same.dtype} of shape {same.shape}"
+            f"{path}: the images must be a list of encoded images, got {type(images).__name__}"
         )
+    images = [_image_bytes(path, index, image) for index, image in enumerate(images)]
+    same = _flags(path, flags)
     if len(images) != 2 * len(same):
         raise BinFormatError(
             f"{path}: {len(images)} images for {len(same)} pairs; the format holds two images a pair"
         )
-    return BinSet(images, same.astype(bool))
+    return BinSet(images, same)
 
 
 def write_bin(path: Path, images: Sequence[bytes], same: Sequence[bool]) -> None:
@@ -144,6 +134,19 @@ def _write_folder(folder: Path, files: dict[str, bytes]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _flags(path: Path, flags: object) -> np.ndarray:
+    """The same/different flags: a list (or a 1-D array) of booleans, or of 0 and 1."""
+    if isinstance(flags, np.ndarray) and flags.ndim == 1:
+        flags = flags.tolist()
+    if not isinstance(flags, (list, tuple)):
+        raise BinFormatError(f"{path}: {_FLAGS_HELP}, got {type(flags).__name__}")
+    for index, flag in enumerate(flags):
+        if not (isinstance(flag, (int, np.integer, np.bool_)) and flag in (0, 1)):
+            shown = int(flag) if isinstance(flag, (int, np.integer)) else f"a {type(flag).__name__}"
+            raise BinFormatError(f"{path}: {_FLAGS_HELP}: flag {index} is {shown}")
+    return np.array(flags, dtype=bool)
+
+
 def _image_bytes(path: Path, index: int, image: object) -> bytes:
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 1:
         return image.tobytes()
@@ -157,4 +160,5 @@ def _extension(path: Path, index: int, image: bytes) -> str:
         return "jpg"
     if image.startswith(b"\x89PNG"):
         return "png"
-    raise BinFormatError(f"{path}: image {index} is neither JPEG nor PNG (it starts {image[:8]!r})")
+    kind = signature_format(image)
+    raise BinFormatError(f"{path}: image {index} is neither JPEG nor PNG (it is {kind or 'no image format'})")

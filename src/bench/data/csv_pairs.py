@@ -7,10 +7,12 @@ import posixpath
 from collections import Counter
 from pathlib import Path
 
-from bench.data.pairs import Pair, ProtocolError, check_distinct
+from bench.data.pairs import Pair, ProtocolError, check_distinct, check_path_characters
 
 COLUMNS = ("path_a", "path_b", "label")
 FOLD = "fold"
+#: The largest fold number: folds are scored as int64.
+MAX_FOLD = 2**63 - 1
 _HEADER_HELP = f"the first line must be the header {','.join(COLUMNS)} (optionally ,{FOLD}, any order)"
 
 
@@ -94,11 +96,18 @@ def _fold(path: Path, line: int, value: str) -> int:
         fold = -1
     if fold < 0:
         raise ProtocolError(f"{path}:{line}: fold must be a non-negative integer, got {value!r}")
+    # int() also reads other scripts' digits ("٣" is 3), and the folds are scored as an int64
+    # array: a larger number would fail only once every image has been processed.
+    if not (value.isascii() and value.isdigit()):
+        raise ProtocolError(f"{path}:{line}: fold must be written in ASCII digits 0-9, got {value!r}")
+    if fold > MAX_FOLD:
+        raise ProtocolError(f"{path}:{line}: fold must be at most {MAX_FOLD}, got {value!r}")
     return fold
 
 
 def _image(path: Path, line: int, column: str, value: str) -> str:
     """The image path, normalised (``a/./b.jpg`` is ``a/b.jpg``) so duplicates are found."""
+    check_path_characters(path, line, column, value)
     normal = posixpath.normpath(value) if value else ""
     if not normal or normal.startswith(("/", "../")) or normal in (".", ".."):
         raise ProtocolError(

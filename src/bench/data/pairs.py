@@ -97,7 +97,18 @@ def _parse_pair_line(path: Path, number: int, line: str, fold: int, same: bool) 
     if pair.same != same:
         kind = "same-person" if same else "different-people"
         raise ProtocolError(f"{path}:{number}: expected a {kind} line here, got {line!r}")
+    for image in (pair.image_a, pair.image_b):
+        check_path_characters(path, number, "the image path", image)
     return pair
+
+
+def check_path_characters(protocol: Path, line: int, subject: str, value: str) -> None:
+    """Refuse a path no file system can hold, naming the protocol's line and ``subject``: a NUL
+    byte ends a C string, so ``os`` would stop on it with a bare ``ValueError``."""
+    if "\0" in value:
+        raise ProtocolError(
+            f"{protocol}:{line}: {subject} holds a NUL byte, which no file name can hold: {value!r}"
+        )
 
 
 def check_distinct(path: Path, pairs: Iterable[Pair]) -> None:
