@@ -55,6 +55,12 @@ def content(image: np.ndarray) -> str:
     return bytes_digest(np.ascontiguousarray(image).tobytes())
 
 
+def degraded(condition: Stress, image: np.ndarray, path: str = LFW_SAMPLES[0]) -> np.ndarray:
+    """``image`` (named ``path`` in the data set) degraded, with the donor drawn for it."""
+    digest = content(image)
+    return condition.degrade(image, digest, condition.draw_donor(digest, path)).image
+
+
 def fingerprint(image: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
 
@@ -88,14 +94,11 @@ def test_the_same_image_is_degraded_the_same_way_and_another_seed_differently(
     condition: StressCondition, lfw_images: list[np.ndarray]
 ) -> None:
     image = lfw_images[0]
-    first = stress(condition).degrade(image, content(image), LFW_SAMPLES[0]).image
-    again = stress(condition).degrade(image.copy(), content(image), LFW_SAMPLES[0]).image
+    first = degraded(stress(condition), image)
+    again = degraded(stress(condition), image.copy())
     assert np.array_equal(first, again)
     assert first.shape != image.shape or not np.array_equal(first, image)
-    others = [
-        stress(condition, seed=seed).degrade(image, content(image), LFW_SAMPLES[0]).image
-        for seed in range(1, 9)
-    ]
+    others = [degraded(stress(condition, seed=seed), image) for seed in range(1, 9)]
     differs = any(other.shape != first.shape or not np.array_equal(first, other) for other in others)
     assert differs == (condition not in DRAW_NOTHING)
 
@@ -265,7 +268,8 @@ def test_a_distractor_is_another_persons_face_and_the_selection_keeps_this_one(
     detector = create_detector("yunet", Runtime.local("cpu", threads=1))
     for index in range(3):
         image, path = lfw_images[index], LFW_SAMPLES[index]
-        stressed = stress(StressCondition.distractor, 3).apply(image, content(image), path)
+        distractor = stress(StressCondition.distractor, 3)
+        stressed = distractor.apply(image, content(image), distractor.draw_donor(content(image), path))
         assert not np.array_equal(stressed.image, image)
         (faces,) = detector.detect([stressed.image])
         assert len(faces) >= 2  # this face and the pasted one, as large
@@ -278,7 +282,7 @@ def test_a_distractor_is_another_persons_face_and_the_selection_keeps_this_one(
     lonely = FaceDonors(resolve("lfw_deepfunneled"), (LFW_SAMPLES[0],), 50_000_000)
     config = StressConfig(name=StressCondition.distractor, levels=default_levels(StressCondition.distractor))
     with pytest.raises(StressError, match="every image of the data set shows the person of"):
-        Stress(config, lonely).degrade(lfw_images[0], content(lfw_images[0]), LFW_SAMPLES[0])
+        Stress(config, lonely).draw_donor(content(lfw_images[0]), LFW_SAMPLES[0])
 
 
 def test_a_condition_placed_by_the_face_names_an_image_without_one() -> None:

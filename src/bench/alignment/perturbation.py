@@ -23,7 +23,7 @@ def inter_ocular(landmarks: np.ndarray, names: tuple[str, ...]) -> float:
 
 def perturb_face(face: Face, config: PerturbationConfig, key: str) -> tuple[Face, float]:
     """``face`` with its landmarks moved as ``config`` says, drawn from ``config.seed`` and ``key``
-    (the image's path), and the NME of the move; a face without two eyes is returned unchanged."""
+    (the image's content key), and the NME of the move; a face without two eyes is returned unchanged."""
     names = face.landmark_names
     if face.landmarks is None or not {"left_eye", "right_eye"} <= set(names):
         return face, math.nan

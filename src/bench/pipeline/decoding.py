@@ -22,7 +22,9 @@ class Decoded:
     index: int
     image: np.ndarray | None
     reason: str
-    #: Digest of the bytes decoded (when the cache is on): results are stored under it.
+    #: Digest of the bytes decoded (degraded, when stressed), when asked for: results are stored
+    #: under it. ``None`` also when the file (or a donor) could not be read: a read error is the
+    #: file system's state, not the content's, and is never cached.
     digest: str | None = None
 
 
@@ -35,16 +37,25 @@ def decode_timed(
     entry = entries[index]
     try:
         data = read_image_bytes(root / entry.path, root)
-        image = decode_image_bytes(data, root / entry.path, max_pixels)
-        content = bytes_digest(data) if digest or entry.stressed else None
-        if entry.stressed:
-            assert content is not None
-            image = stress.apply(image, content, entry.path).image
-            content = stress.digest(content)
-        decoded = Decoded(index, image, "", content if digest else None)
+        clean = bytes_digest(data) if digest or entry.stressed else ""
+        donor = stress.draw_donor(clean, entry.path) if entry.stressed else None
     except (ImageDecodeError, StressError) as error:
-        decoded = Decoded(index, None, str(error))
+        return Decoded(index, None, failure_reason(error)), time.perf_counter() - start
+    key = (stress.digest(clean, donor) if entry.stressed else clean) if digest else None
+    try:
+        image = decode_image_bytes(data, root / entry.path, max_pixels)
+        if entry.stressed:
+            image = stress.apply(image, clean, donor).image
+        decoded = Decoded(index, image, "", key)
+    except (ImageDecodeError, StressError) as error:
+        decoded = Decoded(index, None, failure_reason(error), key)
     return decoded, time.perf_counter() - start
+
+
+def failure_reason(error: ImageDecodeError | StressError) -> str:
+    """Why an image failed, for its record: without its name (failures.csv has a column for it,
+    and a reason cached under the content is every copy's)."""
+    return error.reason if isinstance(error, ImageDecodeError) else str(error)
 
 
 def decoded_batches(

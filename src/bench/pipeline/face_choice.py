@@ -29,14 +29,21 @@ class FaceChooser:
         self.fallback_fraction = fallback_fraction
         self.perturbation = perturbation if perturbation is not None and perturbation.active else None
 
+    @property
+    def needs_keys(self) -> bool:
+        """Whether ``choose`` draws from each record's ``key``."""
+        return self.perturbation is not None
+
     def choose(self, record: ImageRecord, shape: tuple[int, int], faces: list[Face]) -> Face | None:
         """The face to align, recorded in ``record``; ``None`` when the image is left out."""
         record.num_faces = len(faces)
         face = select_face(faces, shape, self.selection)
         if face is not None:
             if self.perturbation is not None:
-                key = f"{record.path}:{int(record.stressed)}"
-                face, record.perturbation_nme = perturb_face(face, self.perturbation, key)
+                # Drawn from the content, as the embedding is cached: files with the same bytes
+                # get the same error, whichever of them filled the cache.
+                assert record.key, "a perturbation is drawn from the image's key"
+                face, record.perturbation_nme = perturb_face(face, self.perturbation, record.key)
             record.status, record.face = ImageStatus.DETECTED, face
             return face
         record.status = ImageStatus.NO_FACE

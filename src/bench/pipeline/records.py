@@ -35,6 +35,10 @@ class ImageRecord:
     reason: str = ""
     #: The landmark error a ``perturbation`` added to the face (NME), when one did.
     perturbation_nme: float | None = None
+    #: What the image's results are stored under and its perturbation drawn from: the digest of
+    #: the bytes decoded (degraded, when stressed) with the face source's part; never its name.
+    #: Empty when neither the cache nor a perturbation needs it.
+    key: str = ""
 
     @property
     def embedded(self) -> bool:

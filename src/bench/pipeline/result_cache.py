@@ -13,11 +13,12 @@ import numpy as np
 
 from bench.cache import CachedDetection, FeatureCache, file_digest
 from bench.data import ImageDecodeError, image_file, unreadable_reason
+from bench.pipeline.decoding import failure_reason
 from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.face_source import FaceFinder
 from bench.pipeline.records import ImageRecord, ImageStatus
 from bench.pipeline.timing import StageTimer
-from bench.stress import Stress
+from bench.stress import Stress, StressError
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Work:
 
 
 class RunCache:
+    """The run's cache lookups and writes, by each record's ``key``. Keys are computed when the
+    cache is on or the face chooser draws from them (a perturbation), cache or not."""
+
     def __init__(
         self,
         keys: tuple[str, str],
@@ -40,8 +44,6 @@ class RunCache:
         self.cache: FeatureCache | None = None
         self.detection_key, self.embedding_key = keys
         self.finder, self.stress, self.root, self.timer = finder, stress, image_root, timer
-        #: Each entry's key; ``None`` for an unreadable file (and for every entry with no cache).
-        self.keys: list[str | None] = []
 
     def open(self, directory: Path) -> None:
         self.cache = FeatureCache(directory)
@@ -56,65 +58,67 @@ class RunCache:
         """Fill in every image whose results are cached; the rest is the work left."""
         if self.cache is None:
             return Work(list(range(len(records))))
-        self.keys = self._key_all(records, workers)
-        known = [key for key in self.keys if key is not None]
+        self._key_all(records, workers)
+        known = [record.key for record in records if record.key]
         detections = self.cache.get_detections(self.detection_key, known)
         vectors = self.cache.get_embeddings(self.embedding_key, known)
         work = Work([])
-        for index, key in enumerate(self.keys):
-            if key is None:
+        for index, record in enumerate(records):
+            if not record.key:
                 continue
-            entry = detections.get(key)
+            entry = detections.get(record.key)
             if entry is None:
                 work.indices.append(index)
             elif entry.error:
-                records[index].status, records[index].reason = ImageStatus.DECODE_ERROR, entry.error
-            elif chooser.choose(records[index], entry.shape, entry.faces) is None:
+                record.status, record.reason = ImageStatus.DECODE_ERROR, entry.error
+            elif chooser.choose(record, entry.shape, entry.faces) is None:
                 continue
-            elif key in vectors:
-                embeddings[index] = vectors[key]
+            elif record.key in vectors:
+                embeddings[index] = vectors[record.key]
             else:
                 work.indices.append(index)
                 work.detections[index] = entry
         return work
 
-    def _key_all(self, records: list[ImageRecord], workers: int) -> list[str | None]:
-        """Content hashes of every image file; an unreadable file is a decode error right away."""
+    def _key_all(self, records: list[ImageRecord], workers: int) -> None:
+        """Each record's key from its file's content; an unreadable file is a decode error right
+        away (and, having no content, nothing is cached for it)."""
 
-        def key(record: ImageRecord) -> str | None:
+        def key(record: ImageRecord) -> None:
             try:
                 content = file_digest(image_file(self.root / record.path, self.root))
-                digest = self.stress.digest(content) if record.stressed else content
-                return self.finder.image_key(record.path, digest)
-            except ImageDecodeError as error:
-                reason = str(error)
+                if record.stressed:
+                    content = self.stress.digest(content, self.stress.draw_donor(content, record.path))
+                record.key = self.finder.image_key(record.path, content)
+                return
+            except (ImageDecodeError, StressError) as error:
+                reason = failure_reason(error)
             except OSError as error:
-                reason = unreadable_reason(self.root / record.path, error)
+                reason = unreadable_reason(error)
             record.status, record.reason = ImageStatus.DECODE_ERROR, reason
-            return None
 
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="hash") as pool:
-            return list(pool.map(key, records))
+            list(pool.map(key, records))
 
-    def decoded(self, index: int, path: str, digest: str) -> None:
+    def decoded(self, record: ImageRecord, digest: str) -> None:
         """The bytes decoded are what results are stored under, even if the file changed since
         the lookup hashed it."""
-        self.keys[index] = self.finder.image_key(path, digest)
+        record.key = self.finder.image_key(record.path, digest)
 
-    def put_detections(self, found: dict[int, CachedDetection]) -> None:
-        if self.cache is None or not self.keys:
+    def put_detections(self, records: list[ImageRecord], found: dict[int, CachedDetection]) -> None:
+        if self.cache is None:
             return
-        entries = {key: entry for index, entry in found.items() if (key := self.keys[index]) is not None}
+        entries = {records[index].key: entry for index, entry in found.items() if records[index].key}
         if entries:
             with self.timer("cache_write"):
                 self.cache.put_detections(self.detection_key, entries)
 
-    def put_embeddings(self, indices: list[int], vectors: np.ndarray) -> None:
-        if self.cache is None or not self.keys:
+    def put_embeddings(self, records: list[ImageRecord], indices: list[int], vectors: np.ndarray) -> None:
+        if self.cache is None:
             return
-        entries = {self.keys[index]: vectors[row] for row, index in enumerate(indices)}
+        entries = {records[index].key: vectors[row] for row, index in enumerate(indices)}
         with self.timer("cache_write"):
-            self.cache.put_embeddings(self.embedding_key, entries)  # type: ignore[arg-type]
+            self.cache.put_embeddings(self.embedding_key, entries)
 
     def close(self) -> None:
         if self.cache is not None:

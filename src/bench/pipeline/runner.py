@@ -179,7 +179,7 @@ class BenchmarkRunner:
                 with self.timer("embed"):
                     vectors = self.embedder.embed(batch.faces)
                 embeddings[batch.indices] = vectors
-                self.cache.put_embeddings(batch.indices, vectors)
+                self.cache.put_embeddings(records, batch.indices, vectors)
             progress.advance("embed", batch.size)
 
         stage: BackgroundStage[AlignedBatch] | InlineStage[AlignedBatch] = (
@@ -189,7 +189,7 @@ class BenchmarkRunner:
         )
         with stage:
             batcher = EmbedBatcher(self.config.hardware.embed_batch_size, stage.put)
-            decoded = self._decoded(list(chunks(work.indices, self.config.hardware.batch_size)))
+            decoded = self._decoded(list(chunks(work.indices, self.config.hardware.batch_size)), records)
             detect_and_align = partial(
                 self._detect_and_align, cached=work.detections, records=records, progress=progress
             )
@@ -200,7 +200,7 @@ class BenchmarkRunner:
             batcher.flush()
             stage.close()
 
-    def _decoded(self, batches: list[list[int]]) -> Iterator[list[Decoded]]:
+    def _decoded(self, batches: list[list[int]], records: list[ImageRecord]) -> Iterator[list[Decoded]]:
         """Decoded batches in order; the bytes decoded are what results are stored under, even
         if the file changed since the cache lookup hashed it."""
         entries = self.entries.entries
@@ -209,7 +209,7 @@ class BenchmarkRunner:
             root=self.dataset.image_root,
             entries=entries,
             stress=self.stress,
-            digest=self.cache.enabled,
+            digest=self.cache.enabled or self.chooser.needs_keys,
             max_pixels=self.config.dataset.max_image_pixels,
         )
         workers, depth = self.config.hardware.num_workers, self.config.pipeline.queue_depth
@@ -217,7 +217,7 @@ class BenchmarkRunner:
             for decoded, seconds in batch:
                 self.timer.add("decode", seconds)
                 if decoded.digest is not None:
-                    self.cache.decoded(decoded.index, entries[decoded.index].path, decoded.digest)
+                    self.cache.decoded(records[decoded.index], decoded.digest)
             yield [decoded for decoded, _ in batch]
 
     def _detect_and_align(
@@ -233,7 +233,8 @@ class BenchmarkRunner:
             if item.image is None:
                 record = records[item.index]
                 record.status, record.reason = ImageStatus.DECODE_ERROR, item.reason
-                new_entries[item.index] = CachedDetection([], error=item.reason)
+                if item.digest is not None:
+                    new_entries[item.index] = CachedDetection([], error=item.reason)
             else:
                 images[item.index] = item.image
         progress.advance("decode", len(decoded))
@@ -246,7 +247,7 @@ class BenchmarkRunner:
             for index, image_faces in zip(to_detect, faces, strict=True):
                 found[index] = image_faces
                 new_entries[index] = CachedDetection(image_faces, shape=images[index].shape[:2])
-        self.cache.put_detections(new_entries)
+        self.cache.put_detections(records, new_entries)
         progress.advance("detect", len(decoded))
 
         with self.timer("align"):

@@ -38,7 +38,8 @@ def sample_faces(
             data = read_image_bytes(image_root / record.path, image_root)
             image = decode_image_bytes(data, image_root / record.path, max_pixels)
             if record.stressed:
-                image = stress.apply(image, bytes_digest(data), record.path).image
+                clean = bytes_digest(data)
+                image = stress.apply(image, clean, stress.draw_donor(clean, record.path)).image
         except (ImageDecodeError, StressError) as error:
             log.warning("sample face not shown: %s", error)
             continue

@@ -12,7 +12,7 @@ import numpy as np
 from bench.config import StressCondition
 
 if TYPE_CHECKING:
-    from bench.stress.distractor import FaceDonors
+    from bench.stress.distractor import Donor
 
 
 class StressError(ValueError):
@@ -32,9 +32,8 @@ class Degradation:
     seeds: np.random.SeedSequence
     #: The face's five reference points, given to the conditions placed by the face.
     landmarks: np.ndarray | None = None
-    #: The image's name in the data set, and the run's images: where ``distractor`` draws from.
-    path: str | None = None
-    donors: FaceDonors | None = None
+    #: The other person's image ``distractor`` pastes a face from, drawn for this image.
+    donor: Donor | None = None
 
     @property
     def level(self) -> float:

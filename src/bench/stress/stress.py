@@ -19,7 +19,7 @@ from bench.cache import config_key
 from bench.config import StressConfig, StressKind
 from bench.stress import photometric
 from bench.stress.degradation import Degradation, StressError
-from bench.stress.distractor import FaceDonors
+from bench.stress.distractor import Donor, FaceDonors
 from bench.stress.faces import REFERENCE_FACES
 from bench.stress.specs import spec_of
 
@@ -70,6 +70,14 @@ class Stressed:
     image: np.ndarray
     #: 2x3 affine map from the clean image's coordinates to these (OpenCV's pixel centres).
     transform: np.ndarray
+    #: The degraded image's cache identity (``Stress.digest``).
+    digest: str
+
+
+#: Independent random streams from one image's seed: the condition's draws, and the donor's
+#: (a child stream, so that adding it changed no condition's draws).
+_CONDITION_STREAM: tuple[int, ...] = ()
+_DONOR_STREAM = (1,)
 
 
 class Stress:
@@ -89,7 +97,6 @@ class Stress:
                 "seed": config.seed,
                 "levels": config.levels,
                 "library": self.library,
-                "donors": donors.fingerprint if self.spec.needs_donors and donors is not None else None,
                 "reference_weights": (
                     REFERENCE_FACES.weights() if self.spec.needs_reference_landmarks else None
                 ),
@@ -104,23 +111,34 @@ class Stress:
     def describe(self) -> dict[str, str]:
         return {"stress_library": self.library or "bench.stress.geometric"} if self.active else {}
 
-    def digest(self, content_digest: str) -> str:
-        """The cache identity of the degraded image whose clean bytes have ``content_digest``."""
-        return hashlib.blake2b(f"{content_digest}:{self.key}".encode(), digest_size=16).hexdigest()
+    def draw_donor(self, content_digest: str, path: str) -> Donor | None:
+        """The other person's image the condition pastes a face from into the image ``path``
+        (with clean bytes of ``content_digest``), read; ``None`` for a condition that takes none."""
+        if not self.active or not self.spec.needs_donors:
+            return None
+        if self.donors is None:
+            raise StressError("stress=distractor needs the run's images to take another person's face from")
+        return self.donors.draw(path, np.random.default_rng(self._seeds(content_digest, _DONOR_STREAM)))
 
-    def apply(self, image: np.ndarray, content_digest: str, path: str | None = None) -> Stressed:
-        """``image`` degraded; the same image (by content) gives the same bytes every time.
-        ``path`` (the image's name in the data set) tells ``distractor`` whose face it is."""
+    def digest(self, content_digest: str, donor: Donor | None = None) -> str:
+        """The cache identity of the degraded image: the clean bytes' digest, the condition's key
+        and the bytes of the ``donor`` it draws on, if any; never a name."""
+        parts = [content_digest, self.key] + ([donor.digest] if donor is not None else [])
+        return hashlib.blake2b(":".join(parts).encode(), digest_size=16).hexdigest()
+
+    def apply(self, image: np.ndarray, content_digest: str, donor: Donor | None = None) -> Stressed:
+        """``image`` degraded; the same image (by content, with the same donor's) gives the same
+        bytes every time. ``donor`` is ``draw_donor``'s for this image."""
         if not self.active:
-            return Stressed(image, np.eye(2, 3))
-        digest = self.digest(content_digest)
+            return Stressed(image, np.eye(2, 3), content_digest)
+        digest = self.digest(content_digest, donor)
         stressed = _RECENT.get(digest)
         if stressed is None:
-            stressed = self.degrade(image, content_digest, path)
+            stressed = self.degrade(image, content_digest, donor)
             _RECENT.put(digest, stressed)
         return stressed
 
-    def degrade(self, image: np.ndarray, content_digest: str, path: str | None = None) -> Stressed:
+    def degrade(self, image: np.ndarray, content_digest: str, donor: Donor | None = None) -> Stressed:
         """``apply`` without the process's recent images: computed here and now, by the
         condition's spec."""
         landmarks = (
@@ -131,12 +149,15 @@ class Stress:
             condition=self.config.name,
             severity=self.config.severity,
             levels=self.config.levels,
-            seeds=np.random.SeedSequence([self.config.seed, int(content_digest, 16)]),
+            seeds=self._seeds(content_digest, _CONDITION_STREAM),
             landmarks=landmarks,
-            path=path,
-            donors=self.donors,
+            donor=donor,
         )
-        return Stressed(*self.spec.apply(job))
+        return Stressed(*self.spec.apply(job), self.digest(content_digest, donor))
+
+    def _seeds(self, content_digest: str, stream: tuple[int, ...]) -> np.random.SeedSequence:
+        """The image's own seed: the run's ``stress.seed`` and the content, never the name."""
+        return np.random.SeedSequence([self.config.seed, int(content_digest, 16)], spawn_key=stream)
 
     def _reference_landmarks(self, image: np.ndarray, content_digest: str) -> np.ndarray:
         landmarks = REFERENCE_FACES.landmarks(image, content_digest)
