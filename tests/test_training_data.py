@@ -124,10 +124,12 @@ def test_a_set_without_header_is_every_key_and_label_lists_give_their_first(
     assert [label for _, label in RecordDataset(tmp_path / "plain")] == [label for _, label in folder.samples]
 
     with RecordWriter(tmp_path / "labels") as writer:  # face2rec2 packs [label, aligned]
-        writer.write(0, pack(IRHeader(0, [3.0, 3.0], 0, 0), b""))
+        writer.write(0, pack(IRHeader(0, [3.0, 5.0], 0, 0), b""))
         for key in (1, 2):
-            writer.write(key, pack(IRHeader(0, [7.0, 1.0], key, 0), folder.samples[key][0].read_bytes()))
-    assert [label for _, label in RecordDataset(tmp_path / "labels")] == [7, 7]
+            writer.write(key, pack(IRHeader(0, [1.0, 0.0], key, 0), folder.samples[key][0].read_bytes()))
+        for key, span in ((3, [1.0, 1.0]), (4, [1.0, 3.0])):  # identity 0 has no image, 1 has both
+            writer.write(key, pack(IRHeader(0, span, key, 0), b""))
+    assert [label for _, label in RecordDataset(tmp_path / "labels")] == [1, 1]
 
 
 def test_records_are_framed_byte_for_byte_as_mxnet_writes_them(tmp_path: Path) -> None:

@@ -4,12 +4,17 @@ schedule, data position and random states, written atomically.
 ``<output>/checkpoints/step_<N>/rank<r>.pt``, one file per process (the head's class centres and
 their optimiser state are sharded); a resumed run needs the same number of processes. The
 backbone alone, loadable as the benchmark's ``model.path``, is ``<output>/backbone.pt``.
+
+A checkpoint holds tensors and plain values only, so it loads with ``weights_only=True``: a
+crafted file cannot run code when a run resumes from it.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,10 +28,13 @@ def checkpoint_dir(output_dir: Path, step: int) -> Path:
 
 
 def random_states() -> dict[str, Any]:
-    """Python's, NumPy's and PyTorch's generators (CUDA's too when there is a GPU)."""
+    """Python's, NumPy's and PyTorch's generators (CUDA's too when there is a GPU). NumPy's key
+    is a list of ints rather than an array: an array would need code to unpickle."""
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
     states: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": numpy_state,
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -36,7 +44,9 @@ def random_states() -> dict[str, Any]:
 
 def restore_random_states(states: dict[str, Any]) -> None:
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    numpy_state = states["numpy"]
+    key = np.array(numpy_state["state"]["key"], dtype=np.uint32)
+    np.random.set_state({**numpy_state, "state": {**numpy_state["state"], "key": key}})
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -64,8 +74,19 @@ def load_checkpoint(directory: Path, rank: int, world_size: int) -> dict[str, An
     path = directory / f"rank{rank}.pt"
     if not path.is_file():
         raise FileNotFoundError(f"resume: {path} does not exist (resume=<output>/checkpoints/step_<N>)")
-    # Our own files: optimiser and generator states need more than weights_only allows.
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        named = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        code = f"; this one names {named[1]}, which only running code could rebuild" if named else ""
+        raise ValueError(
+            f"resume: {path}: not a checkpoint of bench.train, refused unopened: a checkpoint holds "
+            f"tensors and plain values only{code}"
+        ) from None
+    except RuntimeError as error:  # torch's archive reader: a truncated or foreign file
+        raise ValueError(f"resume: {path}: not a readable checkpoint: {str(error).split('.')[0]}") from None
+    if not isinstance(state, dict) or "world_size" not in state:
+        raise ValueError(f"resume: {path}: not a checkpoint of bench.train (no world_size)")
     if state["world_size"] != world_size:
         raise ValueError(
             f"resume: {directory} was written by {state['world_size']} process(es), this run has "

@@ -50,7 +50,12 @@ _IR_HEADER = struct.Struct("<IfQQ")
 #: dmlc keeps a length in the lrecord's low 29 bits (``WriteRecord`` checks ``size < 2^29``).
 _LENGTH_MASK = (1 << 29) - 1
 _WHOLE, _FIRST, _MIDDLE, _LAST = range(4)
-_INDEX_LINE = re.compile(r"(-?\d+)\t(\d+)")
+#: At most 18 digits: every key and offset fits in an int64.
+_INDEX_LINE = re.compile(r"(-?\d{1,18})\t(\d{1,18})")
+#: An image record's IRHeader and the first label of a list: all a label scan reads of a record.
+_LABEL_PREFIX = np.dtype([("flag", "<u4"), ("label", "<f4"), ("ids", "<u8", 2), ("first", "<f4")])
+#: Records whose prefixes one vectorised read gathers: bounds the scan's index arrays (~20 MB).
+_SCAN_CHUNK = 65_536
 
 
 class RecordIOError(ValueError):
@@ -114,7 +119,7 @@ def iter_records(rec_path: Path) -> Iterator[tuple[int, bytes]]:
         size = os.fstat(handle.fileno()).st_size
         offset = 0
         while offset < size:
-            payload, following = _read_record(handle.fileno(), rec_path, offset)
+            payload, following = _read_record(handle.fileno(), rec_path, offset, size)
             yield offset, payload
             offset = following
 
@@ -172,6 +177,7 @@ class RecordReader:
             )
         #: The keys in the ``.idx``'s order (``MXIndexedRecordIO.keys``).
         self.keys = keys
+        self._size = size
         order = np.argsort(keys, kind="stable")
         self._sorted_keys, self._sorted_offsets = keys[order], offsets[order]
         repeated = np.flatnonzero(self._sorted_keys[1:] == self._sorted_keys[:-1])
@@ -193,9 +199,56 @@ class RecordReader:
             raise RecordIOError(f"{self.idx_path}: no key {key}")
         return int(self._sorted_offsets[np.searchsorted(self._sorted_keys, key)])
 
+    def first_missing(self, start: int, stop: int) -> int | None:
+        """The smallest key of ``range(start, stop)`` that the index lacks; ``None`` if it holds
+        them all. Counted in the index, so a hostile range costs nothing."""
+        low = np.searchsorted(self._sorted_keys, start)
+        held = self._sorted_keys[low : low + max(0, min(stop - start, len(self)))]
+        gaps = np.flatnonzero(held != np.arange(start, start + len(held)))
+        if gaps.size:
+            return int(start + gaps[0])
+        return None if len(held) >= stop - start else start + len(held)
+
     def read(self, key: int) -> bytes:
         """``MXIndexedRecordIO.read_idx``: the payload of ``key``'s record, split pieces rejoined."""
-        return _read_record(self._fileno(), self.rec_path, self.offset(key))[0]
+        return _read_record(self._fileno(), self.rec_path, self.offset(key), self._size)[0]
+
+    def read_prefixes(self, keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``size`` bytes of the payload of each of ``keys`` (rows of a ``len(keys) x
+        size`` uint8 array, zeros past a shorter payload) and their lengths (at most ``size``).
+
+        A scan of millions of records' headers: gathered in chunks from a memory map of the
+        ``.rec``, as numpy can gather them, where a read per record would take minutes. A record
+        that fails a check of ``read``'s, or is split within its first ``size`` bytes, is read as
+        ``read`` reads it: the same error, or its rejoined prefix."""
+        positions = np.searchsorted(self._sorted_keys, keys)
+        absent = np.flatnonzero(self._sorted_keys[np.minimum(positions, len(self) - 1)] != keys)
+        if absent.size:
+            raise RecordIOError(f"{self.idx_path}: no key {keys[absent[0]]}")
+        offsets = self._sorted_offsets[positions]
+        prefixes = np.zeros((len(keys), size), dtype=np.uint8)
+        lengths = np.zeros(len(keys), dtype=np.int64)
+        if not len(keys):
+            return prefixes, lengths
+        content = np.memmap(self.rec_path, dtype=np.uint8, mode="r", shape=(self._size,))
+        columns = np.arange(_RECORD_HEAD.size + size)
+        for first in range(0, len(keys), _SCAN_CHUNK):
+            at = offsets[first : first + _SCAN_CHUNK]
+            raw = content[np.minimum(at[:, None] + columns, self._size - 1)]
+            magic, lrecord = np.ascontiguousarray(raw[:, : _RECORD_HEAD.size]).view("<u4").T
+            flag, length = lrecord >> 29, lrecord & _LENGTH_MASK
+            whole = (flag == _WHOLE) | ((flag == _FIRST) & (length >= size))
+            fits = (length + 3) // 4 * 4 <= self._size - at - _RECORD_HEAD.size
+            gathered = (magic == MAGIC) & whole & fits
+            kept = np.minimum(length[gathered], size)
+            rows = first + np.flatnonzero(gathered)
+            prefixes[rows] = raw[gathered, _RECORD_HEAD.size :] * (columns[:size] < kept[:, None])
+            lengths[rows] = kept
+            for row in first + np.flatnonzero(~gathered):
+                payload = _read_record(self._fileno(), self.rec_path, int(offsets[row]), self._size, size)[0]
+                prefixes[row, : len(payload)] = np.frombuffer(payload, dtype=np.uint8)
+                lengths[row] = len(payload)
+        return prefixes, lengths
 
     def close(self) -> None:
         if self._file is not None:
@@ -216,7 +269,11 @@ class RecordDataset(Dataset[tuple[np.ndarray, int]]):
     """An insightface ``PREFIX.rec``/``PREFIX.idx`` as ``(image, label)``: ``HxWx3`` uint8 RGB
     (aligned 112x112 faces, checked) and the integer label. The images are those
     arcface_torch's ``MXFaceDataset`` trains on: keys ``1 .. label[0] - 1`` when key 0 is
-    insightface's header, else every key of the index."""
+    insightface's header, else every key of the index.
+
+    Opening the set checks the header against the index and reads every image's label (its
+    record's first bytes only): a label that is no identity of the header is refused here, naming
+    its record, since Partial FC would score such an image against no class centre."""
 
     def __init__(self, prefix: Path) -> None:
         self.reader = RecordReader(prefix)
@@ -224,24 +281,71 @@ class RecordDataset(Dataset[tuple[np.ndarray, int]]):
         #: The keys of the identity records, ``range(first, end)``; ``None`` without a header.
         self.identity_keys: range | None = None
         if header is not None and header.flag > 0:
-            if header.flag < 2 or not 1 <= header.label[0] <= header.label[1]:
-                raise RecordIOError(
-                    f"{self.reader.rec_path}: record 0 is no insightface header: labels {header.label}, "
-                    "expected (first identity key, end key)"
-                )
-            self.identity_keys = range(int(header.label[0]), int(header.label[1]))
+            self.identity_keys = self._identity_keys(header)
             self.image_keys = np.arange(1, self.identity_keys.start)
         else:
             self.image_keys = self.reader.keys
+        #: Each image's label, in ``image_keys``' order.
+        self.labels = self._read_labels()
 
     def __len__(self) -> int:
         return len(self.image_keys)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         key = int(self.image_keys[index])
-        header, image = unpack(self.reader.read(key))
-        label = header.label[0] if header.flag > 0 else header.label
-        return decode_face(image, Path(f"{self.reader.rec_path}[{key}]")), int(label)
+        _, image = unpack(self.reader.read(key))
+        return decode_face(image, Path(f"{self.reader.rec_path}[{key}]")), int(self.labels[index])
+
+    def _identity_keys(self, header: IRHeader) -> range:
+        """Record 0's identity keys, checked to be in the index with the image keys before them:
+        a header claiming more records than the index holds is refused before anything is sized
+        from it."""
+        rec_path, idx_path = self.reader.rec_path, self.reader.idx_path
+        labels = header.label
+        if header.flag < 2 or not (np.isfinite(labels[1]) and 1 <= labels[0] <= labels[1]):
+            raise RecordIOError(
+                f"{rec_path}: record 0 is no insightface header: labels {labels}, "
+                "expected (first identity key, end key)"
+            )
+        keys = range(int(labels[0]), int(labels[1]))
+        missing = self.reader.first_missing(1, keys.stop)
+        if missing is not None:
+            raise RecordIOError(
+                f"{rec_path}: record 0 declares {keys.start - 1} images and {keys.stop - keys.start} "
+                f"identities, keys 1 to {keys.stop - 1}; {idx_path} holds {len(self.reader)} keys, no key "
+                f"{missing}"
+            )
+        return keys
+
+    def _read_labels(self) -> np.ndarray:
+        """Every image's label, checked to be an identity of the header (a non-negative integer
+        without one)."""
+        rec_path = self.reader.rec_path
+        prefixes, lengths = self.reader.read_prefixes(self.image_keys, _LABEL_PREFIX.itemsize)
+        header = prefixes.view(_LABEL_PREFIX)[:, 0]
+        needed = np.where(header["flag"] == 0, _IR_HEADER.size, _LABEL_PREFIX.itemsize)
+        short = np.flatnonzero(lengths < needed)
+        if short.size:
+            row = short[0]
+            raise RecordIOError(
+                f"{rec_path}: record {self.image_keys[row]} has {lengths[row]} bytes, too few for its "
+                f"IRHeader and first label ({needed[row]} bytes)"
+            )
+        labels = np.where(header["flag"] == 0, header["label"], header["first"]).astype(np.float64)
+        classes = len(self.identity_keys) if self.identity_keys is not None else np.inf
+        valid = (labels == np.floor(labels)) & (labels >= 0) & (labels < classes)
+        wrong = np.flatnonzero(~valid)
+        if wrong.size:
+            row = wrong[0]
+            allowed = (
+                "integers >= 0"
+                if self.identity_keys is None
+                else f"integers in [0, {classes}), record 0's identities"
+            )
+            raise RecordIOError(
+                f"{rec_path}: record {self.image_keys[row]} has label {labels[row]}; labels are {allowed}"
+            )
+        return labels.astype(np.int64)
 
 
 def pack_image_folder(folder: Path, prefix: Path) -> tuple[int, int]:
@@ -308,17 +412,24 @@ def _read_index(idx_path: Path) -> tuple[np.ndarray, np.ndarray]:
                 continue
             fields = _INDEX_LINE.fullmatch(line.strip())
             if fields is None:
-                raise RecordIOError(f"{idx_path}:{number}: expected 'key<TAB>offset', got {line.strip()!r}")
+                raise RecordIOError(
+                    f"{idx_path}:{number}: expected 'key<TAB>offset', got {line.strip()[:80]!r} (integers of "
+                    "at most 18 digits)"
+                )
             keys.append(int(fields[1]))
             offsets.append(int(fields[2]))
     return np.array(keys, dtype=np.int64), np.array(offsets, dtype=np.int64)
 
 
-def _read_record(fileno: int, rec_path: Path, offset: int) -> tuple[bytes, int]:
-    """The payload of the record at ``offset`` (its split pieces rejoined) and the next record's
-    offset, checked as dmlc's ``RecordIOReader::NextRecord`` checks it, and a split record's
-    flags in order."""
+def _read_record(
+    fileno: int, rec_path: Path, offset: int, file_size: int, limit: int | None = None
+) -> tuple[bytes, int]:
+    """The payload of the record at ``offset`` (its split pieces rejoined; its first ``limit``
+    bytes only) and the next record's offset, checked as dmlc's ``RecordIOReader::NextRecord``
+    checks it, and a split record's flags in order. Each piece's declared length is checked
+    against the bytes that follow it in the file (``file_size``) before it is read."""
     pieces = []
+    kept = 0
     start = offset
     while True:
         head = os.pread(fileno, _RECORD_HEAD.size, offset)
@@ -336,13 +447,23 @@ def _read_record(fileno: int, rec_path: Path, offset: int) -> tuple[bytes, int]:
             where = "a record's start" if offset == start else "the continuation of a split record"
             raise RecordIOError(f"{rec_path}: continuation flag {flag} at offset {offset}, {where}")
         padded = (length + 3) & ~3
-        data = os.pread(fileno, padded, offset + _RECORD_HEAD.size)
-        if len(data) < padded:
+        following = file_size - offset - _RECORD_HEAD.size
+        if padded > following:
+            raise RecordIOError(
+                f"{_truncated(fileno, rec_path, start)}: it declares {length} bytes at offset {offset}, "
+                f"{following} follow"
+            )
+        if pieces:
+            kept += len(_MAGIC_BYTES)  # rejoined, the magic number precedes this piece
+        wanted = length if limit is None else min(length, max(limit - kept, 0))
+        data = os.pread(fileno, wanted, offset + _RECORD_HEAD.size)
+        if len(data) < wanted:
             raise _truncated(fileno, rec_path, start)
-        pieces.append(data[:length])
+        pieces.append(data)
+        kept += wanted
         offset += _RECORD_HEAD.size + padded
-        if flag in (_WHOLE, _LAST):
-            return _MAGIC_BYTES.join(pieces), offset
+        if flag in (_WHOLE, _LAST) or (limit is not None and kept >= limit):
+            return _MAGIC_BYTES.join(pieces)[:limit], offset
 
 
 def _truncated(fileno: int, rec_path: Path, offset: int) -> RecordIOError:
