@@ -13,7 +13,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from bench.config import BenchConfig, ConfigValueError, to_bench_config
+from bench.cache import FeatureCache
+from bench.config import BenchConfig, ConfigValueError, check_integer_overrides, to_bench_config
+from bench.config.tracking_uri import mask_credentials
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.progress import Progress
 from bench.tracking import current_sweep, flatten, run_keys, skip_job, tracked_run
@@ -35,14 +37,20 @@ def run_experiment(cfg: DictConfig) -> float:
     (``BenchConfig.not_applicable``), or repeats another (``repeats_the_clean_job``), is skipped
     without a run and listed on the parent; alone, the first is an error.
     """
-    config = to_bench_config(cfg)
     hydra_cfg = HydraConfig.get()
+    check_integer_overrides(cfg, hydra_cfg.overrides.task)
+    config = to_bench_config(cfg)
     sweep = current_sweep() if hydra_cfg.mode is RunMode.MULTIRUN else None
     if (reason := config.not_applicable) is not None and sweep is None:
         raise ConfigValueError(reason)
     if sweep is not None and (reason := config.not_applicable or config.repeats_the_clean_job):
         skip_job(sweep, config.tracking.uri, hydra_cfg.job.num, " ".join(hydra_cfg.overrides.task), reason)
         return math.nan
+    if config.cache.enabled:
+        assert config.cache.dir is not None  # checked by CacheConfig
+        # Opened once before the run: a cache folder that cannot be created or written stops the job
+        # here, with its path and the remedies, instead of failing the run once it is open.
+        FeatureCache(Path(config.cache.dir)).close()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     tags = {
         run_keys.DETECTOR_TAG: config.detector.name,
@@ -60,10 +68,10 @@ def run_experiment(cfg: DictConfig) -> float:
     try:
         with tracked_run(config.tracking, name, params, tags, sweep.parent_run_id if sweep else None) as run:
             run_id = run.info.run_id
-            (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            (out_dir / "config.yaml").write_text(mask_credentials(OmegaConf.to_yaml(cfg, resolve=True)))
             mlflow.log_artifact(str(out_dir / "config.yaml"))
             metrics, protocol = benchmark(config, out_dir)
-            log.info("MLflow run %s (%s) in %s", run_id, name, config.tracking.uri)
+            log.info("MLflow run %s (%s) in %s", run_id, name, mask_credentials(config.tracking.uri))
     except Exception:
         if sweep is None or run_id is None:  # no FAILED run for the sweep to count: Hydra reports it
             raise

@@ -15,11 +15,15 @@ def _image_hash() -> hashlib.blake2b:
     return hashlib.blake2b(digest_size=16)
 
 
+def canonical_json(config: Mapping[str, Any]) -> str:
+    """The config as JSON that equal content always spells alike, whatever the order of its
+    mappings; values JSON cannot hold (enums) are written as their ``str``."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def config_key(config: Mapping[str, Any]) -> str:
-    """SHA-256 of the config as canonical JSON: equal content gives an equal key whatever the
-    order of its mappings. Values JSON cannot hold are keyed by their ``str``."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 of the config's ``canonical_json``: equal content gives an equal key."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()
 
 
 def file_digest(path: Path) -> str:

@@ -5,6 +5,8 @@ directory at once: writers queue on the busy timeout instead of failing, readers
 and each write is one statement, one short transaction (``_put`` says why no longer), so a killed
 run loses at most the rows in flight.
 Every row carries a checksum of its payload; a row that fails it is dropped and recomputed.
+A cache that cannot be created, opened or written is refused on opening, with its path and the
+remedies; one that can no longer be written mid-run (a full disk) stops caching, and the run goes on.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -48,6 +51,16 @@ _BUSY_TIMEOUT_S = 60.0
 _SETUP_ATTEMPTS = 20
 #: Arrays are stored as raw little-endian float32, whatever the machine.
 _FLOAT32 = np.dtype("<f4")
+#: SQLite's primary result codes for a file it cannot write to: a full disk (or file system), a
+#: read-only file or folder, a failed write in the OS, a file it cannot create or open.
+_UNWRITABLE = frozenset(
+    {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+)
+#: What to do about a cache that cannot be used, in every message that says so.
+_REMEDY = (
+    "run with cache=off to compute everything without it, or set BENCH_CACHE_DIR=<another folder> "
+    "(or cache.dir=<another folder>)"
+)
 
 
 @dataclass(frozen=True)
@@ -142,29 +155,65 @@ class CorruptCacheError(RuntimeError):
         )
 
 
+class CacheUnavailableError(RuntimeError):
+    """The cache folder cannot be created, or its database opened or written. Raised on opening,
+    before any work: SQLite's and the OS's own messages name neither the path nor a way out."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"The feature cache cannot be used: {path} {problem}. Either {_REMEDY}.")
+
+
+def _make_folder(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        problem = (
+            "is a file, not a folder" if directory.is_file() else f"cannot be created ({error.strerror})"
+        )
+        raise CacheUnavailableError(directory, problem) from error
+    # SQLite creates its journal files beside the database: without this, "unable to open database file".
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CacheUnavailableError(directory, "is a folder this user cannot write to")
+
+
+def _unwritable(error: sqlite3.OperationalError) -> bool:
+    # An extended code (SQLITE_READONLY_DBMOVED, SQLITE_IOERR_WRITE, ...) holds its primary in the low byte.
+    return (error.sqlite_errorcode & 0xFF) in _UNWRITABLE
+
+
 class FeatureCache:
     """Detections and embeddings keyed by ``(config key, image digest)``.
 
     Safe to share between threads (one connection behind a lock) and between processes (WAL).
-    Lookups return hits only; a missing key is simply absent from the result.
+    Lookups return hits only; a missing key is simply absent from the result. Opening checks that
+    the folder and the database can be written (``CacheUnavailableError`` if not).
     """
 
     def __init__(self, directory: Path) -> None:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        _make_folder(directory)
         self.path = directory / "features.sqlite"
-        #: Entries found corrupted since opening; each was deleted and reported as a miss.
+        #: Entries found corrupted since opening; each was reported as a miss (and deleted, while
+        #: the cache can be written).
         self.corrupted = 0
+        #: Why writes stopped (SQLite's message); empty while the cache is written to.
+        self.write_failure = ""
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        try:
+            self._connection = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.OperationalError as error:
+            raise CacheUnavailableError(self.path, f"cannot be opened ({error})") from error
         try:
             self._set_up()
         except BaseException as error:
             self._connection.close()
-            # OperationalError (locked, unreadable) is a DatabaseError too, but its message says what to do.
-            if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
+            # An OperationalError (read-only, full, locked past every attempt) is a DatabaseError
+            # too, but says the file cannot be used, not that it is damaged.
+            if isinstance(error, sqlite3.OperationalError):
+                raise CacheUnavailableError(self.path, f"cannot be opened for writing ({error})") from error
+            if isinstance(error, sqlite3.DatabaseError):
                 raise CorruptCacheError(self.path, error) from error
             raise
 
@@ -181,6 +230,9 @@ class FeatureCache:
                             "image TEXT NOT NULL, payload BLOB NOT NULL, checksum BLOB NOT NULL, "
                             "PRIMARY KEY (config, image)) WITHOUT ROWID"
                         )
+                    # Once the tables exist nothing above writes; this write is what proves the file
+                    # writable (a read-only file or folder) before any work is done.
+                    self._connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or attempt == _SETUP_ATTEMPTS - 1:
@@ -231,13 +283,36 @@ class FeatureCache:
     def _drop(self, table: str, config: str, rows: list[tuple[str, object, object]]) -> None:
         # Matching the bad payload too keeps a good row another process has just written. Each
         # DELETE is its own transaction, for the reason ``_put`` gives.
-        with self._lock:
-            self._connection.executemany(
+        self._write(
+            lambda: self._connection.executemany(
                 f"DELETE FROM {table} WHERE config = ? AND image = ? "
                 "AND CAST(payload AS BLOB) IS ? AND CAST(checksum AS BLOB) IS ?",
                 [(config, *row) for row in rows],
             )
+        )
+        with self._lock:
             self.corrupted += len(rows)
+
+    def _write(self, write: Callable[[], object]) -> None:
+        """Run ``write`` under the lock, unless writes have stopped. A file that can no longer be
+        written (a full disk, a read-only file) stops them, with one warning: the run keeps and
+        scores what it computes, only not in the cache, rather than losing it all to a crash."""
+        with self._lock:
+            if self.write_failure:
+                return
+            try:
+                write()
+            except sqlite3.OperationalError as error:
+                if not _unwritable(error):
+                    raise
+                self.write_failure = str(error)
+                log.warning(
+                    "The feature cache %s cannot be written (%s): this run stops caching and goes on, "
+                    "scoring everything it computes. Free space or fix the folder, or %s.",
+                    self.path,
+                    error,
+                    _REMEDY,
+                )
 
     def _put(self, table: str, config: str, payloads: Mapping[str, bytes]) -> None:
         """Each chunk of rows is one ``INSERT`` statement, which SQLite runs as one transaction
@@ -246,7 +321,8 @@ class FeatureCache:
         call that keeps the GIL (dlib's networks: 1-20 s a call) could then stall the commit past
         every other process's busy timeout ("database is locked", seen with two runs on one cache)."""
         rows = [(config, image, payload, _checksum(payload)) for image, payload in payloads.items()]
-        with self._lock:
+
+        def insert() -> None:
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
                 self._connection.execute(
@@ -254,6 +330,8 @@ class FeatureCache:
                     + ", ".join(["(?, ?, ?, ?)"] * len(chunk)),
                     [value for row in chunk for value in row],
                 )
+
+        self._write(insert)
 
     def get_detections(self, config: str, digests: Sequence[str]) -> dict[str, CachedDetection]:
         """The cached detections among ``digests`` (image digests) for this config key."""

@@ -14,6 +14,7 @@ from bench.config.enums import (
     StressKind,
     StressSides,
 )
+from bench.config.overrides import check_integer_overrides
 from bench.config.schema import (
     GEOMETRIC_CONDITIONS,
     SEVERITIES,
@@ -69,6 +70,7 @@ __all__ = [
     "StressKind",
     "StressSides",
     "TrackingConfig",
+    "check_integer_overrides",
     "register_configs",
     "to_bench_config",
 ]

@@ -9,7 +9,7 @@ before any data or model is loaded. Components receive these objects, never stri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from omegaconf import MISSING
 
@@ -27,6 +27,7 @@ from bench.config.enums import (
     StressKind,
     StressSides,
 )
+from bench.config.tracking_uri import check_tracking_uri
 from bench.config.validate import require
 
 
@@ -42,6 +43,12 @@ class DetectorConfig:
 
 #: Pillow, which reads image headers, refuses one above this (twice its ``MAX_IMAGE_PIXELS``).
 MAX_IMAGE_PIXELS_CEILING = 178_956_970
+#: Threads and workers of one kind. OpenCV and torch take a thread count as a C int (a larger one
+#: is an ``OverflowError`` once the run is open) and every thread takes a stack: 1024 is more than
+#: any machine's cores, and far from both limits.
+MAX_THREADS = 1024
+#: insightface's ``.bin`` protocol: ``KFold(10)`` over the pairs (``bench.data.bin_set``).
+INSIGHTFACE_FOLDS = 10
 
 
 @dataclass
@@ -71,6 +78,7 @@ class DatasetConfig:
             require(
                 len(self.folds) > 0, "dataset.folds", "must name at least one fold or be null", self.folds
             )
+            self._check_fold_numbers(self.folds)
         if self.pairs_per_fold is not None:
             require(
                 self.pairs_per_fold >= 2,
@@ -79,16 +87,41 @@ class DatasetConfig:
                 self.pairs_per_fold,
             )
 
+    @property
+    def known_folds(self) -> int | None:
+        """How many folds the protocol has, when the config alone tells (the file is not read here)."""
+        return None
+
+    def _check_fold_numbers(self, folds: list[int]) -> None:
+        # A fold the protocol lacks would otherwise stop the job only once its run is open.
+        count = self.known_folds
+        if count is None:
+            require(all(fold >= 0 for fold in folds), "dataset.folds", "must be >= 0", folds)
+        else:
+            require(
+                all(0 <= fold < count for fold in folds),
+                "dataset.folds",
+                f"must lie in [0, {count - 1}] ({self.name} has {count} fold{'s' if count > 1 else ''})",
+                folds,
+            )
+
 
 @dataclass
 class LfwDatasetConfig(DatasetConfig):
     """LFW's ``pairs.txt`` over an image folder, both found by the asset resolver."""
+
+    #: Folds of each LFW protocol asset: View 2's ``pairs.txt`` and View 1's ``pairsDevTest.txt``.
+    PROTOCOL_FOLDS: ClassVar[dict[str, int]] = {"lfw_pairs": 10, "lfw_pairs_dev_test": 1}
 
     #: Asset names of the image folder and of ``pairs.txt``; explicit paths win when given.
     images: str = MISSING
     images_path: str | None = None
     pairs: str = MISSING
     pairs_path: str | None = None
+
+    @property
+    def known_folds(self) -> int | None:
+        return self.PROTOCOL_FOLDS.get(self.pairs) if self.pairs_path is None else None
 
 
 @dataclass
@@ -112,6 +145,10 @@ class BinDatasetConfig(DatasetConfig):
 
     path: str = MISSING
     aligned: bool = True
+
+    @property
+    def known_folds(self) -> int | None:
+        return INSIGHTFACE_FOLDS
 
 
 @dataclass
@@ -246,9 +283,17 @@ class HardwareConfig:
             self.embed_batch_size,
         )
         require(self.num_workers >= 0, "hardware.num_workers", "must be an integer >= 0", self.num_workers)
+        require(
+            self.num_workers <= MAX_THREADS,
+            "hardware.num_workers",
+            f"must be at most {MAX_THREADS}",
+            self.num_workers,
+        )
         for key in ("detect_threads", "embed_threads"):
             value = getattr(self, key)
             require(value is None or value >= 1, f"hardware.{key}", "must be an integer >= 1 or null", value)
+            if value is not None:
+                require(value <= MAX_THREADS, f"hardware.{key}", f"must be at most {MAX_THREADS}", value)
         if self.device_index is not None:
             require(self.device is not Device.cpu, "hardware.device_index", "needs device=cuda or auto", 0)
             require(self.device_index >= 0, "hardware.device_index", "must be >= 0", self.device_index)
@@ -270,7 +315,9 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         require(self.queue_depth >= 1, "pipeline.queue_depth", "must be >= 1", self.queue_depth)
         for key in ("embed_workers", "detect_workers"):
-            require(getattr(self, key) >= 1, f"pipeline.{key}", "must be >= 1", getattr(self, key))
+            value = getattr(self, key)
+            require(value >= 1, f"pipeline.{key}", "must be >= 1", value)
+            require(value <= MAX_THREADS, f"pipeline.{key}", f"must be at most {MAX_THREADS}", value)
 
 
 @dataclass
@@ -293,6 +340,9 @@ class TrackingConfig:
     experiment: str = "face-alignment"
     #: ``None``: ``<detector>+<model>@<dataset>``.
     run_name: str | None = None
+
+    def __post_init__(self) -> None:
+        check_tracking_uri(self.uri)
 
 
 #: Severities a condition is defined at (ImageNet-C's five).
@@ -360,7 +410,8 @@ class StressConfig:
 class PerturbationConfig:
     """A controlled landmark error before alignment, for the alignment-tolerance curve
     (``make tolerance``): the kinds are ``Perturbation``'s. Each image draws its own from ``seed``
-    and its path. A face without landmarks (a fallback crop) is aligned as it is."""
+    and its content (as its results are cached). A face without landmarks (a fallback crop) is
+    aligned as it is."""
 
     kind: Perturbation = Perturbation.none
     #: x inter-ocular distance (noise, shift), a fraction (scale), degrees (rotation).
