@@ -12,14 +12,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.paths import project_root
 from bench.plugins import load_plugins
+from bench.run_folders import claim_folder
 from bench.signals import Terminated
 
 
 def prepare() -> None:
     """What composing a config needs, before Hydra composes anything (idempotent): the
-    interpolations the YAML uses (paths that do not move with Hydra's run dirs, a data set named
-    after its file), and every component, built-in or plugin, with its config schema."""
+    interpolations the YAML uses (paths that do not move with Hydra's run dirs, each run's own
+    folder, a data set named after its file), and every component, built-in or plugin, with its
+    config schema."""
     OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
+    # Cached: a run claims one folder however often Hydra reads its run dir (bench.run_folders).
+    OmegaConf.register_new_resolver(
+        "claim_folder", lambda wanted: str(claim_folder(str(wanted))), use_cache=True, replace=True
+    )
     OmegaConf.register_new_resolver("path_stem", lambda path: Path(str(path)).stem, replace=True)
     load_plugins()
 
@@ -29,9 +35,13 @@ def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -
     that take the benchmark's overrides (``bench export``, ``bench verify``) and for the tests."""
     from hydra import compose, initialize_config_dir
 
+    from bench.config import check_integer_overrides
+
     prepare()
     with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
-        return compose(config_name=config_name, overrides=list(overrides))
+        cfg = compose(config_name=config_name, overrides=list(overrides))
+    check_integer_overrides(cfg, overrides)
+    return cfg
 
 
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="config")
