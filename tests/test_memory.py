@@ -145,7 +145,7 @@ def test_write_memory_trace_columns(tmp_path: Path, gpu: bool) -> None:
         rows = list(csv.DictReader(handle))
     expected = ["seconds", "phase", "rss_mb", *(GPU_SERIES if gpu else ())]
     assert list(rows[0]) == expected
-    assert rows[2]["seconds"] == "0.500" and rows[2]["rss_mb"] == "102.0"
+    assert rows[2]["seconds"] == "0.5" and rows[2]["rss_mb"] == "102.0"  # numbers, not formatted text
     if gpu:  # NVML's series was not sampled: written as NaN, not dropped or zeroed
         assert rows[0]["gpu_allocated_mb"] == "10.0" and rows[0]["gpu_used_mb"] == "nan"
 

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from bench.cli import prepare
 from bench.config.store import to_typed_config
+from bench.config.tracking_uri import mask_credentials
 from bench.config.training import TrainConfig
 from bench.paths import project_root
 from bench.tracking import flatten, tracked_run
@@ -45,7 +46,7 @@ def app(cfg: DictConfig) -> float:
                 config, processes, lambda step, metrics: mlflow.log_metrics(metrics, step=step)
             )
             report(result)
-            log.info("MLflow run %s in %s", run.info.run_id, config.tracking.uri)
+            log.info("MLflow run %s in %s", run.info.run_id, mask_credentials(config.tracking.uri))
         return result.last_loss
     finally:
         stop_processes()

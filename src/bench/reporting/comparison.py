@@ -39,6 +39,7 @@ from bench.reporting.columns import Column, column_keys, escaped, markdown_table
 from bench.reporting.dashboard import plot_dashboard, plot_faces_by_method
 from bench.reporting.formatting import MISSING, fixed, integer, p_value, percent, with_spread, yes_no
 from bench.reporting.plots import plot_roc_curves
+from bench.reporting.safe_csv import write_table
 
 FINISHED = "FINISHED"
 PAIR_KEY = ("fold", "image_a", "image_b")
@@ -150,10 +151,10 @@ def compare_runs(runs: Sequence[MethodRun], out_dir: Path) -> Comparison:
     notes += _cache_notes(table)
     total_pairs = max((len(frame) for frame in scored.values()), default=0)
     files = [out_dir / "comparison.csv", out_dir / "comparison.md"]
-    table.to_csv(files[0], index=False)
+    write_table(table, files[0])
     if significance:
         files.append(out_dir / "significance.csv")
-        pd.DataFrame([asdict(test) for test in significance.tests]).to_csv(files[-1], index=False)
+        write_table(pd.DataFrame([asdict(test) for test in significance.tests]), files[-1])
 
     ranked = table[table["status"] == FINISHED]
     files.append(

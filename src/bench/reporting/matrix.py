@@ -31,6 +31,7 @@ from bench.reporting.columns import Column, column_keys, markdown_table
 from bench.reporting.comparison import FINISHED, MethodRun, common_pairs, keyed_pairs, pair_decisions
 from bench.reporting.formatting import MISSING, fixed, integer, p_value, percent
 from bench.reporting.plots import save_figure
+from bench.reporting.safe_csv import write_table
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def matrix_report(runs: Sequence[MatrixRun], out_dir: Path) -> list[Path]:
     mismatch_lines: list[str] = []
     if not mismatch.empty:
         files.append(out_dir / "template_mismatch.csv")
-        mismatch.to_csv(files[-1], index=False)
+        write_table(mismatch, files[-1])
         mismatch_lines = _mismatch_markdown(mismatch, level="#" if not matrix else "##")
     if not matrix:
         files.append(out_dir / "template_mismatch.md")
@@ -136,13 +137,13 @@ def matrix_report(runs: Sequence[MatrixRun], out_dir: Path) -> list[Path]:
         ]
     )
     files += [out_dir / "matrix.csv", out_dir / "matrix_tau.csv"]
-    table.to_csv(files[-2], index=False)
-    taus.to_csv(files[-1], index=False)
+    write_table(table, files[-2])
+    write_table(taus, files[-1])
     if significance.empty:
         notes.append("no model has 2 detectors to test: matrix_significance.csv not written")
     else:
         files.append(out_dir / "matrix_significance.csv")
-        significance.to_csv(files[-1], index=False)
+        write_table(significance, files[-1])
     files.append(_heatmap(table, out_dir / "matrix_heatmap.png"))
     files.append(out_dir / "matrix.md")
     files[-1].write_text(_markdown(table, taus, mismatch_lines, notes))

@@ -24,6 +24,7 @@ from bench.reporting.comparison import common_pairs, keyed_pairs, pair_decisions
 from bench.reporting.dashboard import plot_faces_by_method
 from bench.reporting.formatting import percent
 from bench.reporting.plots import save_figure
+from bench.reporting.safe_csv import write_table
 
 #: The condition of a method's clean baseline.
 CLEAN = "none"
@@ -57,10 +58,10 @@ def stress_report(runs: Sequence[StressRun], out_dir: Path) -> list[Path]:
         out_dir / "stress_summary.md",
         out_dir / "stress_significance.csv",
     ]
-    results.to_csv(files[0], index=False)
-    summary.to_csv(files[1], index=False)
+    write_table(results, files[0])
+    write_table(summary, files[1])
     files[2].write_text(_markdown(summary) + _groups_markdown(groups))
-    groups.to_csv(files[3], index=False)
+    write_table(groups, files[3])
     degraded = results[results["condition"] != CLEAN]
     if not degraded.empty:
         files.append(_curves(results, keys.ACCURACY, "accuracy (%)", out_dir / "stress_accuracy.png"))

@@ -22,6 +22,7 @@ from bench.reporting.columns import Column, column_keys, markdown_table, metric_
 from bench.reporting.comparison import FINISHED, Comparison, MethodRun
 from bench.reporting.formatting import MISSING, fixed, integer, percent_with_unit
 from bench.reporting.plots import plot_roc_curves
+from bench.reporting.safe_csv import write_table
 
 #: The table (``comparison.csv`` in this order; ``comparison.md`` where a column has a header). Its
 #: metrics are shown when the runs logged them (1:N only with its files).
@@ -70,7 +71,7 @@ def compare_template_runs(runs: Sequence[MethodRun], out_dir: Path) -> Compariso
     table = pd.concat([order, table[~done]], ignore_index=True)
     table.loc[table["status"] == FINISHED, "rank"] = range(1, int(done.sum()) + 1)
     files = [out_dir / "comparison.csv", out_dir / "comparison.md"]
-    table.to_csv(files[0], index=False)
+    write_table(table, files[0])
     ranked_by = f"TAR at FAR {keys.format_far(ranking_far)}" if ranking_far is not None else "AUC"
     notes = [] if ranking_far is not None else ["no FAR of the table is measurable by every run"]
     files[1].write_text(_markdown(table, ranked_by, notes))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from bench.metrics import keys
 from bench.metrics.templates import TemplateEvaluation
 from bench.reporting.formatting import MISSING, fixed, percent, percent_with_unit
+from bench.reporting.safe_csv import write_rows
 from bench.tracking import run_keys
 
 
@@ -66,11 +66,11 @@ def write_template_results(evaluation: TemplateEvaluation, out_dir: Path) -> lis
         sections += ["", "## 1:N identification", "", *identification_markdown(evaluation)]
     report.write_text("\n".join(sections) + "\n")
     table = out_dir / run_keys.TAR_AT_FAR_FILE
-    with table.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["far", "tar", "tar_insightface"])
-        for far, tar in evaluation.table.tar.items():
-            writer.writerow([far, tar, evaluation.table.tar_insightface[far]])
+    write_rows(
+        table,
+        ["far", "tar", "tar_insightface"],
+        ([far, tar, evaluation.table.tar_insightface[far]] for far, tar in evaluation.table.tar.items()),
+    )
     scores = out_dir / run_keys.TEMPLATE_SCORES_FILE
     np.savez_compressed(
         scores, score=evaluation.scores.astype(np.float32), same=evaluation.labels.astype(np.int8)

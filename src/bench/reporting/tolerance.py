@@ -23,6 +23,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from bench.reporting.plots import save_figure
+from bench.reporting.safe_csv import write_table
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def tolerance_report(
     table = pd.DataFrame(rows).sort_values(["role", "kind", "magnitude", "label"], kind="stable")
     csv = out_dir / "alignment_tolerance.csv"
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv, index=False)
+    write_table(table, csv)
     return [csv, _plot(table, out_dir / "alignment_tolerance.png")]
 
 

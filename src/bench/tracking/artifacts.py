@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Sequence
@@ -17,41 +16,42 @@ from bench.detectors import FIVE_POINTS
 from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
+from bench.reporting.safe_csv import write_rows
 from bench.tracking import run_keys
 from bench.tracking.protocol_reports import report_for
 
 
 def write_failures(result: BenchmarkResult, path: Path) -> Path:
     """Every image that was not detected, why, and what was done with it."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "stressed", "status", "reason", "num_faces", "fallback"])
-        for record in result.records:
-            if record.status is not ImageStatus.DETECTED:
-                writer.writerow(
-                    [
-                        record.path,
-                        int(record.stressed),
-                        record.status.value,
-                        record.reason,
-                        record.num_faces,
-                        int(record.fallback),
-                    ]
-                )
-    return path
+    return write_rows(
+        path,
+        ["image", "stressed", "status", "reason", "num_faces", "fallback"],
+        (
+            [
+                record.path,
+                int(record.stressed),
+                record.status.value,
+                record.reason,
+                record.num_faces,
+                int(record.fallback),
+            ]
+            for record in result.records
+            if record.status is not ImageStatus.DETECTED
+        ),
+    )
 
 
 def write_memory_trace(result: BenchmarkResult, path: Path) -> Path:
     """One row per sample; GPU columns only when the run sampled the GPU (NaN stays ``nan``)."""
     series = trace_series(result.memory_trace)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["seconds", "phase", *series])
-        writer.writerows(
-            [f"{sample.seconds:.3f}", sample.phase, *(f"{getattr(sample, name):.1f}" for name in series)]
+    return write_rows(
+        path,
+        ["seconds", "phase", *series],
+        (
+            [round(sample.seconds, 3), sample.phase, *(round(getattr(sample, name), 1) for name in series)]
             for sample in result.memory_trace
-        )
-    return path
+        ),
+    )
 
 
 def log_memory_trace(run_id: str, trace: Sequence[MemorySample], start_ms: int) -> None:

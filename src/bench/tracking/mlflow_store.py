@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 import traceback
@@ -11,16 +12,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 import mlflow
 import psutil
 from mlflow.entities import Run, RunStatus
+from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
+from mlflow.utils.credentials import read_mlflow_creds
 
 from bench.config import TrackingConfig
+from bench.config.tracking_uri import check_tracking_uri, mask_credentials
 from bench.signals import Terminated, sigterm_raises
 from bench.tracking.run_keys import run_filter
 from bench.tracking.store_setup import prepare_store
@@ -49,21 +53,43 @@ class TrackingServerUnreachableError(RuntimeError):
 
     def __init__(self, uri: str, reason: object) -> None:
         super().__init__(
-            f"No MLflow tracking server answers at {uri} ({reason}). Start one with `make server` "
-            "(http://127.0.0.1:5001, what tracking=server uses), or log to the local SQLite store "
-            "with tracking=mlflow (and MLFLOW_TRACKING_URI unset)."
+            mask_credentials(
+                f"No MLflow tracking server answers at {uri} ({reason}). Start one with `make server` "
+                "(http://127.0.0.1:5001, what tracking=server uses), or log to the local SQLite store "
+                "with tracking=mlflow (and MLFLOW_TRACKING_URI unset)."
+            )
         )
+
+
+def health_request(uri: str) -> urllib.request.Request:
+    """``GET /health`` of the server at ``uri``, with the basic-auth credentials MLflow's client
+    sends: the URI's own (urllib alone would take them for part of the host name), else
+    ``MLFLOW_TRACKING_USERNAME`` and ``MLFLOW_TRACKING_PASSWORD`` (or ``~/.mlflow/credentials``)."""
+    parts = urlsplit(uri)
+    address = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    request = urllib.request.Request(f"{address.rstrip('/')}/health")
+    if parts.username or parts.password:  # as requests takes them, for MLflow's client
+        user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    else:
+        user, password = read_mlflow_creds()
+        if not (user and password):  # MLflow sends its own only as a pair
+            return request
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    return request
 
 
 def check_tracking_server(uri: str, timeout_s: float = SERVER_CHECK_TIMEOUT_S) -> None:
     """Raise :class:`TrackingServerUnreachableError` at once if ``uri`` is an http(s) address where
-    no server answers ``GET /health`` (what ``mlflow server`` serves) within ``timeout_s``.
+    no server answers ``GET /health`` (what ``mlflow server`` serves) within ``timeout_s``, and
+    ``ConfigValueError`` if ``uri`` is no valid URI (:func:`check_tracking_uri`).
     Any HTTP answer counts as reachable: what the server then refuses, MLflow reports itself.
     Other stores (SQLite, files) are local and not checked."""
+    check_tracking_uri(uri)
     if urlparse(uri).scheme not in ("http", "https"):
         return
     try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+        with urllib.request.urlopen(health_request(uri), timeout=timeout_s):
             return
     except urllib.error.HTTPError:
         return
@@ -81,6 +107,9 @@ def ensure_experiment(name: str, uri: str) -> str:
     Through a client, not the fluent API: a sweep's callback calls it too, and must leave the
     process-wide tracking URI and run state to the jobs that run in its process."""
     check_tracking_server(uri)
+    if mask_credentials(uri) != uri and not MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.is_set():
+        # MLflow prints a link to each run it ends: the tracking URI, password and all.
+        MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT.set(True)
     prepare_store(uri, artifact_root_for(uri))
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(name)
@@ -166,7 +195,8 @@ def tracked_run(
 ) -> Iterator[Run]:
     """Open an MLflow run (a child of ``parent_run_id``, a sweep's run, when given) that ends
     FINISHED; KILLED on Ctrl-C or SIGTERM; FAILED, with the traceback as ``traceback.txt``, if
-    the body raises. Results already cached stay cached, so a re-run resumes."""
+    the body raises. Results already cached stay cached, so a re-run resumes. Passwords in URIs
+    among the parameters and tags (``tracking.uri``, a Hydra override) are masked."""
     uri = tracking.uri
     experiment_id = ensure_experiment(tracking.experiment, uri)
     end_stale_runs(MlflowClient(uri), experiment_id)
@@ -174,18 +204,18 @@ def tracked_run(
     run = mlflow.start_run(
         experiment_id=experiment_id,
         run_name=run_name,
-        tags={**tags, **owner_tags()},
+        tags={key: mask_credentials(value) for key, value in {**tags, **owner_tags()}.items()},
         parent_run_id=parent_run_id,
     )
     try:
         with sigterm_raises():
-            mlflow.log_params({key: "None" if value is None else value for key, value in params.items()})
+            mlflow.log_params({key: mask_credentials(str(value)) for key, value in params.items()})
             yield run
     except (KeyboardInterrupt, Terminated):
         mlflow.end_run(RunStatus.to_string(RunStatus.KILLED))
         raise
     except BaseException:
-        mlflow.log_text(traceback.format_exc(), "traceback.txt")
+        mlflow.log_text(mask_credentials(traceback.format_exc()), "traceback.txt")
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
         raise
     mlflow.end_run(RunStatus.to_string(RunStatus.FINISHED))

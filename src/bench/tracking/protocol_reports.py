@@ -7,7 +7,6 @@ sweeper gets back and a sweep's comparison all follow that name, never a sniffed
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.protocols import PAIRS, TEMPLATES
 from bench.reporting.comparison import Comparison
 from bench.reporting.console import summary_table, template_summary_table
+from bench.reporting.safe_csv import read_table, write_rows
 from bench.reporting.template_comparison import compare_template_runs
 from bench.reporting.templates import write_template_results
 from bench.tracking import run_keys
@@ -47,16 +47,22 @@ class ProtocolReport:
 
 def write_pair_scores(result: BenchmarkResult, path: Path) -> Path:
     detected = [record.status is ImageStatus.DETECTED for record in result.records]
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["fold", "image_a", "image_b", "same", "score", "both_detected"])
-        pairs = zip(result.dataset.pairs, result.scores, result.index_a, result.index_b, strict=True)
-        for pair, score, index_a, index_b in pairs:
-            both = detected[index_a] and detected[index_b]
-            writer.writerow(
-                [pair.fold, pair.image_a, pair.image_b, int(pair.same), f"{score:.6f}", int(both)]
-            )
-    return path
+    pairs = zip(result.dataset.pairs, result.scores, result.index_a, result.index_b, strict=True)
+    return write_rows(
+        path,
+        ["fold", "image_a", "image_b", "same", "score", "both_detected"],
+        (
+            [
+                pair.fold,
+                pair.image_a,
+                pair.image_b,
+                int(pair.same),
+                round(float(score), 6),
+                int(detected[index_a] and detected[index_b]),
+            ]
+            for pair, score, index_a, index_b in pairs
+        ),
+    )
 
 
 def _pair_artifacts(result: BenchmarkResult, out_dir: Path) -> tuple[list[Path], Roc]:
@@ -88,7 +94,7 @@ REPORTS: dict[str, ProtocolReport] = {
         summary=summary_table,
         artifacts=_pair_artifacts,
         scores_file=run_keys.PAIR_SCORES_FILE,
-        read_scores=pd.read_csv,
+        read_scores=read_table,
         compare=compare_pair_runs,
     ),
     TEMPLATES: ProtocolReport(

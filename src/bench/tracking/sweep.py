@@ -27,6 +27,8 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from omegaconf import DictConfig
 
+from bench.config import ConfigValueError
+from bench.config.tracking_uri import mask_credentials
 from bench.reporting.comparison import varying_labels
 from bench.signals import Handler, raise_on_sigterm, restore_sigterm
 from bench.tracking import run_keys
@@ -58,6 +60,7 @@ class SweepContext:
 
 def skip_job(sweep: SweepContext, uri: str, job_number: int, overrides: str, reason: str) -> None:
     """Record on the parent run (in the store at ``uri``) that this job was skipped, and why."""
+    overrides = mask_credentials(overrides)
     log.warning("Job #%d (%s) skipped: %s", job_number, overrides, reason)
     MlflowClient(uri).set_tag(
         sweep.parent_run_id, f"{run_keys.SKIPPED_JOB_TAG}{job_number}", f"{overrides}: {reason}"
@@ -111,7 +114,7 @@ class SweepTracker(Callback):
         uri = str(config.tracking.uri)
         try:
             experiment_id = ensure_experiment(str(config.tracking.experiment), uri)
-        except TrackingServerUnreachableError as error:
+        except (TrackingServerUnreachableError, ConfigValueError) as error:
             # Hydra would turn the exception into a warning and start every job regardless.
             sys.exit(f"Sweep: {error}")
         end_stale_runs(MlflowClient(uri), experiment_id)
@@ -119,7 +122,7 @@ class SweepTracker(Callback):
         tags = {
             run_keys.SWEEP_ID_TAG: sweep_id,
             run_keys.SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
-            run_keys.OVERRIDES_TAG: " ".join(config.hydra.overrides.task),
+            run_keys.OVERRIDES_TAG: mask_credentials(" ".join(config.hydra.overrides.task)),
             **owner_tags(),
         }
         self.uri = uri
@@ -133,7 +136,9 @@ class SweepTracker(Callback):
         # stops), SIGTERM must reach end_open_sweep rather than kill the process outright.
         SweepTracker.previous_sigterm = raise_on_sigterm()
         SweepTracker.open_sweep = self
-        log.info("Sweep %s: MLflow parent run %s in %s", sweep_id, self.parent.info.run_id, uri)
+        log.info(
+            "Sweep %s: MLflow parent run %s in %s", sweep_id, self.parent.info.run_id, mask_credentials(uri)
+        )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: object) -> None:
         self.end(stopped_by=None)
