@@ -8,20 +8,24 @@ weights). The graph has a dynamic batch axis: input ``x`` ``(N, 3, 112, 112)`` R
 ``faces`` reference-aligned LFW faces, at that batch and one face at a time, against the PyTorch
 model: the per-face cosine of the two embeddings must be at least ``MIN_COSINE``, else the
 command fails. The figures are printed and written beside the graph (``<output>.parity.json``).
-The file runs in the benchmark as ``model=onnx model.path=FILE``.
+The file runs in the benchmark as ``model=onnx model.path=FILE``. The options, and whether both
+files can be written without replacing an input of the export, are checked before any work; each
+file is replaced whole or not at all (``bench.atomic_write``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.assets import resolve
+from bench.atomic_write import write_atomically
 from bench.cli import compose_config
 from bench.config import ModelConfig
 from bench.data import decode_image, parse_lfw_pairs
@@ -60,9 +64,9 @@ class Parity:
         return self.min_cosine >= MIN_COSINE
 
 
-def export_model(model: ModelConfig, output: Path, opset: int = OPSET) -> Path:
-    """Write ``model`` (a float EdgeFace) to ``output`` as ONNX, its layout in the metadata. Only
-    a family that declares itself ``exportable`` (PyTorch's) is; the others are refused."""
+def exportable_weights(model: ModelConfig) -> Path:
+    """The weights file of ``model`` if ``bench export`` can write it as a graph: only a family
+    that declares itself ``exportable`` (PyTorch's), and of it a float model; else a ``ValueError``."""
     family = model_family(model)
     if not family.exportable:
         raise ValueError(
@@ -71,30 +75,67 @@ def export_model(model: ModelConfig, output: Path, opset: int = OPSET) -> Path:
         )
     if is_onnx_graph(model):
         raise ValueError(f"model.path {model.path} is already an ONNX graph")
-    arch, rank_ratio, quantized = model_layout(model)
+    _, _, quantized = model_layout(model)
     if quantized:
         raise ValueError(
             f"{model.name} is a PyTorch dynamic-int8 model, which ONNX export does not cover; export a "
             "float model (edgeface_xs_gamma_06, edgeface_s_gamma_05, edgeface_base, edgeface_xxs)"
         )
-    network = load_edgeface(arch, weights_path(model.name, model.path), rank_ratio=rank_ratio)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    return weights_path(model.name, model.path)
+
+
+def check_destination(path: Path, what: str, inputs: Mapping[Path, str]) -> None:
+    """Refuse, before anything is written, a destination that cannot become a file (a folder, a
+    path under a file or a read-only folder), or that is one of ``inputs`` (file -> what it is)
+    by its path, a link or a hard link: replacing it would destroy what the export reads."""
+    if path.is_dir():
+        raise ValueError(f"{what} is a folder; name the file to write")
+    if path.exists():
+        written = path.stat()
+        for source, role in inputs.items():
+            if source.exists() and os.path.samestat(written, source.stat()):
+                raise ValueError(
+                    f"{what} is {role} ({source}): writing there would destroy it; choose another output="
+                )
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{what} cannot be written: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{what} cannot be written: the folder {folder} is not writable")
+
+
+def export_model(model: ModelConfig, output: Path, opset: int = OPSET) -> Path:
+    """Write ``model`` (a float EdgeFace, see ``exportable_weights``) to ``output`` as ONNX, its
+    layout in the metadata. ``output`` is replaced whole or not at all, and never if it is the
+    weights."""
+    weights = exportable_weights(model)
+    check_destination(output, f"output={output}", {weights: "the model's weights"})
+    arch, rank_ratio, _ = model_layout(model)
+    network = load_edgeface(arch, weights, rank_ratio=rank_ratio)
     metadata = {
         GRAPH_MODEL: model.name,
         GRAPH_ARCH: arch,
         GRAPH_RANK_RATIO: "none" if rank_ratio is None else repr(rank_ratio),
         GRAPH_PARAMETERS: str(count_parameters(network)),
     }
-    write_onnx(network, output, opset=opset, metadata=metadata)
-    return output
+    return write_atomically(output, lambda path: write_onnx(network, path, opset=opset, metadata=metadata))
+
+
+def reference_images() -> list[Path]:
+    """Every distinct reference-aligned LFW face of the official pairs, in the pairs' order."""
+    root = resolve("lfw_aligned_112")
+    pairs = parse_lfw_pairs(resolve("lfw_pairs"))
+    return [
+        root / name for name in dict.fromkeys(name for pair in pairs for name in (pair.image_a, pair.image_b))
+    ]
 
 
 def reference_faces(count: int) -> np.ndarray:
     """The first ``count`` distinct reference-aligned LFW faces of the official pairs."""
     root = resolve("lfw_aligned_112")
-    pairs = parse_lfw_pairs(resolve("lfw_pairs"))
-    chosen = list(dict.fromkeys(name for pair in pairs for name in (pair.image_a, pair.image_b)))[:count]
-    return np.stack([decode_image(root / name, root, 50_000_000) for name in chosen])
+    return np.stack([decode_image(path, root, 50_000_000) for path in reference_images()[:count]])
 
 
 def check_parity(model: ModelConfig, graph: Path, faces: np.ndarray) -> Parity:
@@ -124,16 +165,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     model = model_config(dict(compose_config(overrides).model))
     output = Path(options["output"] or f"exports/{model.name}.onnx")
+    report = output.with_suffix(".parity.json")
     try:
-        export_model(model, output, int(options["opset"]))
+        opset = _whole_number(options, "opset", 1)
+        images = reference_images()
+        faces = _whole_number(options, "faces", 1, len(images))
+        inputs = {exportable_weights(model): "the model's weights", resolve("lfw_pairs"): "LFW's pairs list"}
+        inputs |= {image: "a reference face" for image in images[:faces]}
+        check_destination(output, f"output={output}", inputs)
+        check_destination(report, f"the parity report {report} of output={output}", inputs)
+    except (ValueError, OSError) as error:  # OSError: an asset not found, named by the resolver
+        raise SystemExit(f"bench export: {error}") from None
+    try:
+        export_model(model, output, opset)
     except ValueError as error:
         raise SystemExit(f"bench export: {error}") from None
-    parity = check_parity(model, output, reference_faces(int(options["faces"])))
-    report = output.with_suffix(".parity.json")
-    figures = {"model": model.name, "graph": str(output), "opset": int(options["opset"])}
+    except OSError as error:
+        raise SystemExit(
+            f"bench export: writing {output} failed, and it is left as it was: {error}"
+        ) from None
+    parity = check_parity(model, output, reference_faces(faces))
+    figures = {"model": model.name, "graph": str(output), "opset": opset}
     figures |= {"min_cosine_required": MIN_COSINE, **asdict(parity)}
-    report.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"{output}: {model.name}, opset {options['opset']}, dynamic batch")
+    write_atomically(report, lambda path: path.write_text(json.dumps(figures, indent=2) + "\n"))
+    print(f"{output}: {model.name}, opset {opset}, dynamic batch")
     print(
         f"against PyTorch on {parity.faces} reference-aligned LFW faces: cosine min {parity.min_cosine:.7f}, "
         f"mean {parity.mean_cosine:.7f}; max |difference| {parity.max_abs_difference:.2e}; "
@@ -144,6 +199,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"bench export: the graph's cosine to PyTorch fell to {parity.min_cosine:.6f} < {MIN_COSINE}"
         )
     print(f"run it: python -m bench model=onnx model.path={output}")
+
+
+def _whole_number(options: Mapping[str, str], name: str, least: int, most: int | None = None) -> int:
+    """The tool's option ``name`` as an integer in ``[least, most]``, else a ``ValueError`` naming it."""
+    text = options[name]
+    try:
+        value: int | None = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least or (most is not None and value > most):
+        bounds = f"in [{least}, {most}]" if most is not None else f">= {least}"
+        raise ValueError(f"{name}={text} must be a whole number {bounds}")
+    return value
 
 
 def _split(arguments: list[str]) -> tuple[dict[str, str], list[str]]:

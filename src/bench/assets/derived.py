@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from bench.assets.resolver import cache_root, sha256_of
+from bench.atomic_write import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +82,9 @@ def _intact(path: Path, check: Check | None) -> bool:
 
 
 def _make(source: Path, transform: Transform, target: Path, check: Check | None) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    def write(temporary: Path) -> None:
         transform(source, temporary)
         if not _intact(temporary, check):
             raise DerivedFileError(f"making {target.name} from {source} gave a file that fails its check")
-        with temporary.open("rb") as written:
-            os.fsync(written.fileno())  # on disk before the rename, so a crash cannot leave it empty
-        temporary.chmod(0o644)  # mkstemp's 0600 would keep a shared cache private to one user
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+
+    write_atomically(target, write)

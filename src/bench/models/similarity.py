@@ -4,6 +4,7 @@ threshold and report works on any family's scores unchanged."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,19 @@ class Similarity:
     rows: Callable[[np.ndarray, np.ndarray], np.ndarray]
     #: How a score reads in a sentence (``bench verify``).
     label: str
+    #: The least and greatest score two embeddings can get: a threshold outside decides nothing.
+    least: float
+    greatest: float
+
+    def reaches(self, score: float) -> bool:
+        """Whether two embeddings can score ``score`` (a finite value within the range)."""
+        return math.isfinite(score) and self.least <= score <= self.greatest
+
+    @property
+    def interval(self) -> str:
+        """``[-1, 1]``, ``(-inf, 0]``: the range, written as an interval."""
+        least = "(-inf" if math.isinf(self.least) else f"[{self.least:g}"
+        return f"{least}, {self.greatest:g}]"
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -31,8 +45,10 @@ def _negative_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 SIMILARITIES: dict[str, Similarity] = {
-    "cosine": Similarity("cosine", True, _cosine, "cosine"),
-    "euclidean": Similarity("euclidean", False, _negative_distance, "minus the Euclidean distance"),
+    "cosine": Similarity("cosine", True, _cosine, "cosine", -1.0, 1.0),
+    "euclidean": Similarity(
+        "euclidean", False, _negative_distance, "minus the Euclidean distance", -math.inf, 0.0
+    ),
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bench.cache import canonical_json
 from bench.config import BenchConfig
 from bench.cpu import cpu_info
 from bench.models import Embedder, model_family
+from bench.pipeline.cache_keys import score_settings
 from bench.pipeline.face_source import FaceFinder
 from bench.pipeline.result_cache import RunCache
 from bench.runtime import Runtime
@@ -36,6 +38,8 @@ def describe_run(
         "threads_detect": str(runtime.detect_threads),
         "threads_embed": str(runtime.embed_threads),
         "cache": cache.describe(),
+        # Logged as run_keys.SCORE_SETTINGS_RUNTIME_PARAM, for bench verify's choice of a threshold.
+        "score_settings": canonical_json(score_settings(config, runtime)),
     }
     if runtime.note:
         described["device_choice"] = runtime.note

@@ -56,7 +56,6 @@ ENDED_BY_TAG = "bench.ended_by"
 # -- parameters: the job's config, flattened (``detector.name``) -----------------------------------
 DETECTOR_PARAM = "detector.name"
 MODEL_PARAM = "model.name"
-MODEL_FLIP_PARAM = "model.flip"
 MODEL_TEMPLATE_PARAM = "model.template"
 DATASET_PARAM = "dataset.name"
 FOLDS_PARAM = "dataset.folds"
@@ -73,6 +72,9 @@ RUNTIME_PARAM_PREFIX = "runtime."
 #: The template a run aligned to, resolved (``native`` named), and its model's native one.
 TEMPLATE_RUNTIME_PARAM = f"{RUNTIME_PARAM_PREFIX}model_template"
 NATIVE_TEMPLATE_RUNTIME_PARAM = f"{RUNTIME_PARAM_PREFIX}model_template_native"
+#: Everything that decided the run's scores (``bench.pipeline.cache_keys.score_settings``) as
+#: canonical JSON: ``bench verify`` takes a threshold only from a run scored as it scores.
+SCORE_SETTINGS_RUNTIME_PARAM = f"{RUNTIME_PARAM_PREFIX}score_settings"
 #: Parameters (``fnmatch`` patterns) that differ between jobs without being what a sweep compares.
 INCIDENTAL_PARAMS = (
     f"{RUNTIME_PARAM_PREFIX}*",  # follows from the config
