@@ -4,10 +4,13 @@ code when unpickled, and RecordIO files whose declared counts and lengths exceed
 from __future__ import annotations
 
 import builtins
+import os
 import random
 import re
 import resource
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 
 from bench.assets import resolve
 from bench.config.enums import TrainDataKind
 from bench.config.training import TrainDataConfig
+from bench.paths import project_root
 from bench.training.checkpoint import checkpoint_dir, load_checkpoint, restore_random_states
 from bench.training.distributed import Processes
 from bench.training.recordio import MAGIC, IRHeader, RecordDataset, RecordIOError, RecordWriter, pack
@@ -112,6 +117,25 @@ def test_a_run_on_a_set_with_an_unknown_label_stops_before_its_first_step(
     with pytest.raises(RecordIOError, match=rf"record {len(samples)} has label {IDENTITIES + 3}\.0"):
         run_training(config, ONE_PROCESS, lambda _step, _metrics: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_command_refuses_an_unknown_label_before_its_mlflow_run_opens(
+    faces: list[tuple[bytes, int]], tmp_path: Path
+) -> None:
+    samples = [(image, float(label)) for image, label in faces]
+    samples[0] = (samples[0][0], float(IDENTITIES))
+    prefix = write_set(tmp_path / "train", samples)
+    store = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    command = [
+        sys.executable, "-m", "bench.train", "backbone=edgeface_xxs", "data=recordio", f"data.path={prefix}",
+        "data.workers=0", "batch_size=4", "steps=1", "validation=[]", f"hydra.run.dir={tmp_path / 'run'}",
+    ]  # fmt: skip
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": store}
+    done = subprocess.run(command, cwd=project_root(), env=environment, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert f"record 1 has label {IDENTITIES}.0" in done.stderr
+    client = MlflowClient(store)
+    assert client.search_runs([found.experiment_id for found in client.search_experiments()]) == []
 
 
 def test_labels_are_read_across_the_split_of_a_record_holding_the_magic_number(

@@ -12,16 +12,18 @@ from typing import cast
 
 import hydra
 import mlflow
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from bench.cli import prepare
+from bench.config import check_integer_overrides
 from bench.config.store import to_typed_config
 from bench.config.tracking_uri import mask_credentials
 from bench.config.training import TrainConfig
 from bench.paths import project_root
 from bench.tracking import flatten, tracked_run
 from bench.training.distributed import start_processes, stop_processes
-from bench.training.trainer import TrainResult, run_training
+from bench.training.trainer import TrainResult, prepare_training, run_training
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +35,20 @@ def to_train_config(cfg: DictConfig) -> TrainConfig:
 
 @hydra.main(version_base="1.3", config_path=str(project_root() / "conf"), config_name="train")
 def app(cfg: DictConfig) -> float:
+    check_integer_overrides(cfg, HydraConfig.get().overrides.task)
     config = to_train_config(cfg)
     processes = start_processes(str(config.device))
     try:
+        # The data and checkpoint are opened and checked first: a refusal leaves no FAILED run.
+        trainer = prepare_training(config, processes)
         if not processes.is_main:
-            return run_training(config, processes, lambda _step, _metrics: None).last_loss
+            return run_training(config, processes, lambda _step, _metrics: None, trainer).last_loss
         params = flatten(cast(dict, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)))
         name = f"train {config.backbone.name} {config.loss.name} x{processes.world_size}"
         tags = {"task": "training", "backbone": config.backbone.name, "world_size": str(processes.world_size)}
         with tracked_run(config.tracking, name, params, tags) as run:
             result = run_training(
-                config, processes, lambda step, metrics: mlflow.log_metrics(metrics, step=step)
+                config, processes, lambda step, metrics: mlflow.log_metrics(metrics, step=step), trainer
             )
             report(result)
             log.info("MLflow run %s in %s", run.info.run_id, mask_credentials(config.tracking.uri))

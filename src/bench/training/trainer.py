@@ -188,16 +188,26 @@ class Trainer:
         return float(loss.detach())
 
 
-def run_training(config: TrainConfig, processes: Processes, log: MetricsSink) -> TrainResult:
-    """Train as ``config`` says from its start (or ``resume``) to ``steps`` (or ``stop_after``),
-    logging through ``log`` and validating on the main process; returns what it measured."""
-    started = time.perf_counter()
+def prepare_training(config: TrainConfig, processes: Processes) -> Trainer:
+    """The trainer with its data opened and checked, resumed from ``resume`` if set: whatever
+    the data or the checkpoint makes refused is refused here, before a run is logged."""
     trainer = Trainer(config, processes)
+    if config.resume:
+        trainer.resume(Path(config.resume))
+    return trainer
+
+
+def run_training(
+    config: TrainConfig, processes: Processes, log: MetricsSink, trainer: Trainer | None = None
+) -> TrainResult:
+    """Train as ``config`` says from its start (or ``resume``) to ``steps`` (or ``stop_after``),
+    logging through ``log`` and validating on the main process; returns what it measured.
+    ``trainer`` is ``prepare_training``'s, when the caller checked the inputs first."""
+    started = time.perf_counter()
+    trainer = trainer if trainer is not None else prepare_training(config, processes)
     # Every process writes its checkpoint shard into the first one's run dir: a Hydra run dir
     # named by the clock could differ by a second between processes.
     output_dir = Path(processes.from_main(config.output_dir))
-    if config.resume:
-        trainer.resume(Path(config.resume))
     sets: list[ValidationSet] = []
     if processes.is_main:
         sets = [load_validation_set(spec, config.validation_pairs_per_fold) for spec in config.validation]
