@@ -142,6 +142,10 @@ def test_a_missing_file_is_named_with_what_it_is(tmp_path: Path, name: str, what
         ("ijbc_face_tid_mid.txt", 3, "3.jpg one 11", "the template id must be an integer, got 'one'"),
         ("ijbc_face_tid_mid.txt", 3, "3.jpg 1 1.5", "the media id must be an integer, got '1.5'"),
         ("ijbc_face_tid_mid.txt", 3, "1.jpg 1 11", "image 1.jpg repeats line 1"),
+        ("ijbc_face_tid_mid.txt", 3, "3\0.jpg 1 11", "the image name holds a NUL byte"),
+        ("ijbc_face_tid_mid.txt", 3, "3.jpg 99999999999999999999 11", "the template id must be an integer"),
+        ("ijbc_face_tid_mid.txt", 3, "3.jpg \u0663 11", "the template id must be an integer, got '\u0663'"),
+        ("ijbc_template_pair_label.txt", 4, "4 \u0663 0", "the second template id must be an integer"),
         ("ijbc_face_tid_mid.txt", 3, " ", "blank line"),
         ("ijbc_name_5pts_score.txt", 2, "2.jpg 1 2 3 4 5 6 7 8 9 0.5", "expected 12 fields"),
         (

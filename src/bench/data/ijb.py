@@ -20,6 +20,7 @@ corner); the score is the detector's, which insightface uses to weight each imag
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data.files import missing_files
-from bench.data.pairs import ProtocolError
+from bench.data.pairs import ProtocolError, check_path_characters
 
 #: The galleries of each target's 1:N protocol, as insightface names their files.
 GALLERIES: dict[str, tuple[str, str]] = {"IJBC": ("G1", "G2"), "IJBB": ("S1", "S2")}
@@ -36,6 +37,8 @@ GALLERIES: dict[str, tuple[str, str]] = {"IJBC": ("G1", "G2"), "IJBB": ("S1", "S
 LISTED = 10
 #: The 1:N CSVs' first columns, the only ones read (insightface reads them by position).
 CSV_COLUMNS = ("TEMPLATE_ID", "SUBJECT_ID")
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INT64 = np.iinfo(np.int64)
 _PAIR_FIELDS = ("the first template id", "the second template id", "the label")
 
 
@@ -256,7 +259,7 @@ def _columns(path: Path, what: str, dtypes: tuple[type, ...]) -> list[np.ndarray
             _existing(path, what), sep=" ", header=None, dtype=dict(enumerate(dtypes)), na_filter=False,
             skip_blank_lines=False, engine="c",
         )  # fmt: skip
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+    except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
     if frame.shape[1] != len(dtypes):
         return None
@@ -277,9 +280,13 @@ def _records(path: Path, what: str, layout: str) -> Iterable[tuple[int, list[str
 
 
 def _number(path: Path, number: int, text: str, what: str, kind: Callable[[str], float] = int) -> float:
+    """``text`` as ``kind``: an integer in ASCII digits within int64 (``int`` alone reads any
+    script's digits and any size), or a finite float."""
     try:
         value = kind(text)
     except ValueError:
+        value = math.nan
+    if kind is int and not (_ASCII_INTEGER.fullmatch(text) and _INT64.min <= value <= _INT64.max):
         value = math.nan
     if not math.isfinite(value):
         wanted = "an integer" if kind is int else "a finite number"
@@ -291,10 +298,13 @@ def _read_templates(path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray
     what = "image-template-media (face_tid_mid)"
     columns = _columns(path, what, (str, np.int64, np.int64))
     if columns is not None and pd.Index(columns[0]).is_unique:
+        for number, name in enumerate(columns[0], start=1):  # the fast parse keeps every line
+            check_path_characters(path, number, "the image name", name)
         return tuple(columns[0]), columns[1], columns[2]
     names, templates, medias = [], [], []
     first_line: dict[str, int] = {}
     for number, (name, template, media) in _records(path, what, "image_name template_id media_id"):
+        check_path_characters(path, number, "the image name", name)
         if first_line.setdefault(name, number) != number:
             raise ProtocolError(f"{path}:{number}: image {name} repeats line {first_line[name]}")
         names.append(name)
