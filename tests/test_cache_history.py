@@ -75,6 +75,9 @@ def faces(result: BenchmarkResult) -> list[object]:
 def assert_same(first: BenchmarkResult, second: BenchmarkResult) -> None:
     np.testing.assert_array_equal(second.scores, first.scores)
     assert faces(second) == faces(first)
+    assert second.quality.keys() == first.quality.keys()
+    for name, values in first.quality.items():
+        np.testing.assert_array_equal(second.quality[name], values, err_msg=name)
     assert [(r.status, r.reason, r.perturbation_nme) for r in second.records] == [
         (r.status, r.reason, r.perturbation_nme) for r in first.records
     ]

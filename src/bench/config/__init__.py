@@ -32,6 +32,7 @@ from bench.config.schema import (
     OnnxModelConfig,
     PerturbationConfig,
     PipelineConfig,
+    QualityConfig,
     StressConfig,
     TrackingConfig,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "PerturbationConfig",
     "PipelineConfig",
     "Precision",
+    "QualityConfig",
     "Selection",
     "StressCondition",
     "StressConfig",

@@ -407,6 +407,21 @@ class StressConfig:
 
 
 @dataclass
+class QualityConfig:
+    """The per-image quality signals a run logs (``quality.csv``) and scores by their
+    error-versus-discard curves (``bench.quality``). The signals of the face, the crop and the
+    features' norm cost nothing; ``mirror_agreement`` costs one more forward a face."""
+
+    #: The cosine between each face's features and its mirror image's (free with ``model.flip``).
+    mirror_agreement: bool = False
+    #: The false-match rate the threshold of the curves is fixed at, on the run's impostors.
+    target_fmr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        require(0 < self.target_fmr < 1, "quality.target_fmr", "must be in (0, 1)", self.target_fmr)
+
+
+@dataclass
 class PerturbationConfig:
     """A controlled landmark error before alignment, for the alignment-tolerance curve
     (``make tolerance``): the kinds are ``Perturbation``'s. Each image draws its own from ``seed``
@@ -442,6 +457,7 @@ class BenchConfig:
     tracking: TrackingConfig = MISSING
     stress: StressConfig = MISSING
     perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     selection: Selection = Selection.center_weighted
     failure_policy: FailurePolicy = FailurePolicy.center_crop
     #: Side of the centre crop (fallback and ``detector=center_crop``) / the shorter image side.

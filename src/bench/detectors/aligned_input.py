@@ -18,4 +18,4 @@ class AlignedInputOptions:
 
 
 def register(registry: PluginRegistry) -> None:
-    registry.detector("none", None, AlignedInputOptions, source=FaceSource.aligned)
+    registry.detector("none", None, AlignedInputOptions, source=FaceSource.aligned, scored=False)

@@ -49,4 +49,4 @@ class CenterCropDetector(Detector):
 
 
 def register(registry: PluginRegistry) -> None:
-    registry.detector("center_crop", CenterCropDetector, CenterCropOptions)
+    registry.detector("center_crop", CenterCropDetector, CenterCropOptions, scored=False)

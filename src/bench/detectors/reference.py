@@ -100,4 +100,4 @@ class ReferenceDetector(Detector):
 
 def register(registry: PluginRegistry) -> None:
     # The median of other methods: a reference to measure them against, not a method to rank.
-    registry.detector("reference", ReferenceDetector, ReferenceOptions, compared=False)
+    registry.detector("reference", ReferenceDetector, ReferenceOptions, compared=False, scored=False)

@@ -56,6 +56,9 @@ class DetectorEntry:
     #: The option whose value picks the requirements: ``backend``, or a choice of weights (the
     #: BlazeFace ``model``) where that is what differs.
     variant_option: str = "backend"
+    #: Whether a face's ``score`` is the method's confidence, a quality signal
+    #: (``bench.quality``); False where it is a placeholder (a centre crop, the median of others).
+    scored: bool = True
 
     @property
     def default_backend(self) -> str:
@@ -126,17 +129,19 @@ def register_detector(
     source: FaceSource = FaceSource.detected,
     compared: bool | None = None,
     variant_option: str = "backend",
+    scored: bool = True,
     origin: str = BUILTIN_SOURCE,
 ) -> DetectorEntry:
     """Make ``factory`` creatable as ``name`` with the options dataclass ``options`` (its YAML in
     a ``detector`` config folder starts from ``/detector_<name>_schema``). ``requires`` maps each
     value of the option ``variant_option`` to what it needs; ``compared`` defaults to whether the
-    entry detects; ``origin`` is the distribution registering it (``bench.plugins`` passes it)."""
+    entry detects; ``scored``: whether its faces' scores are its confidence; ``origin`` is the
+    distribution registering it (``bench.plugins`` passes it)."""
     if (factory is None) is (source is FaceSource.detected):
         raise ValueError(f"detector {name!r}: a factory is needed exactly when its faces are detected")
     requirements = {DEFAULT_BACKEND: requires} if isinstance(requires, Requirements) else dict(requires)
     is_compared = source is FaceSource.detected if compared is None else compared
-    entry = DetectorEntry(name, factory, options, requirements, source, is_compared, variant_option)
+    entry = DetectorEntry(name, factory, options, requirements, source, is_compared, variant_option, scored)
     DETECTORS.add(name, entry, origin)
     return entry
 

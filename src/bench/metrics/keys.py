@@ -10,8 +10,9 @@ from __future__ import annotations
 
 #: The pipeline's stages, in order; each has its ``time_*_s``, ``ms_per_image_*`` and ``images_per_s_*``.
 STAGES = ("decode", "detect", "align", "embed")
-#: What is timed besides the stages (a ``time_*_s`` each): loading, warm-up, the cache, scoring.
-OVERHEADS = ("load", "warmup", "cache_read", "cache_write", "evaluate")
+#: What is timed besides the stages (a ``time_*_s`` each): loading, warm-up, the cache, the
+#: quality signals of the crops, scoring.
+OVERHEADS = ("load", "warmup", "cache_read", "cache_write", "quality", "evaluate")
 #: The false accept rates whose true accept rate every run logs.
 DEFAULT_FAR_TARGETS: tuple[float, ...] = (1e-3, 1e-2)
 #: The false accept rates of IJB-B/C's 1:1 table (insightface's columns).
@@ -42,6 +43,18 @@ NUM_PAIRS_SCORED = "num_pairs_scored"
 #: IJB: templates, and those whose every image failed (their pairs are not scored).
 NUM_TEMPLATES = "num_templates"
 NUM_TEMPLATES_WITHOUT_FEATURE = "num_templates_without_feature"
+
+# -- quality: each signal's error-versus-discard curve (bench.quality), on pairs of images -------
+#: The random-discard and ideal (errors first) references, and the FMR the threshold was fixed at.
+EDC_RANDOM_PAUC = "edc_random_pauc20"
+EDC_IDEAL_PAUC = "edc_ideal_pauc20"
+EDC_FMR = "edc_fmr"
+
+
+def edc_pauc(signal: str) -> str:
+    """A signal's partial area under its curve up to 20 % discard: ``edc_pauc20_sharpness``."""
+    return f"edc_pauc20_{signal}"
+
 
 # -- speed and the cache ---------------------------------------------------------------------------
 TIME_TOTAL_S = "time_total_s"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -149,6 +150,25 @@ class OnnxForward:
         }
 
 
+@dataclass(frozen=True)
+class Embedded:
+    """Faces embedded, with what the network says of each one's quality (``embed_measured``)."""
+
+    #: ``(N, D)`` float32, as ``Embedder.embed`` returns them.
+    vectors: np.ndarray
+    #: ``(N,)`` the L2 norm of the features before normalising: a low norm marks a face the
+    #: network is unsure of (the observation MagFace builds on).
+    norms: np.ndarray
+    #: ``(N,)`` the cosine between the face's features and its mirror image's: how stable its
+    #: identity is under a change that keeps it (in the spirit of SER-FIQ); ``None`` unless asked.
+    mirror_agreement: np.ndarray | None
+
+    def fill(self, rows: slice, part: Embedded) -> None:
+        self.vectors[rows], self.norms[rows] = part.vectors, part.norms
+        if self.mirror_agreement is not None and part.mirror_agreement is not None:
+            self.mirror_agreement[rows] = part.mirror_agreement
+
+
 class Embedder:
     """A loaded recognition network plus the exact recipe that feeds it.
 
@@ -213,17 +233,28 @@ class Embedder:
 
     def embed(self, faces: np.ndarray | torch.Tensor) -> np.ndarray:
         """Embed aligned faces; see the class docstring for shapes."""
+        return self.embed_measured(faces).vectors
+
+    def embed_measured(self, faces: np.ndarray | torch.Tensor, mirror: bool = False) -> Embedded:
+        """``embed``'s rows with what the network says of each face's quality: the features'
+        norm before normalising, and with ``mirror`` the cosine between the face's features and
+        its mirror image's (one more forward a face, none with flip fusion, which runs both)."""
         faces = _as_uint8_tensor(faces, self.input_spec.face_shape)
-        out = np.empty((len(faces), self.embedding_dim), dtype=np.float32)
+        out = Embedded(
+            np.empty((len(faces), self.embedding_dim), dtype=np.float32),
+            np.empty(len(faces), dtype=np.float32),
+            np.empty(len(faces), dtype=np.float32) if mirror or self.flip else None,
+        )
         start = 0
         with torch.inference_mode():
             while start < len(faces):
                 batch = faces[start : start + self.batch_size]
                 try:
-                    out[start : start + len(batch)] = self._embed_batch(batch)
+                    measured = self._embed_batch(batch, mirror)
                 except torch.OutOfMemoryError:
                     self._halve_batch(len(batch))
                     continue
+                out.fill(slice(start, start + len(batch)), measured)
                 start += len(batch)
         return out
 
@@ -238,7 +269,7 @@ class Embedder:
         self.oom_halvings += 1
         log.warning("out of GPU memory embedding %d faces: batch size halved to %d", failed, self.batch_size)
 
-    def _embed_batch(self, faces: torch.Tensor) -> np.ndarray:
+    def _embed_batch(self, faces: torch.Tensor, mirror: bool) -> Embedded:
         # uint8 crosses to the device (4x less traffic than float), then NHWC -> NCHW and the
         # family's normalisation ((x/255 - 0.5) / 0.5 for EdgeFace); the same torch ops for every
         # backend, so backends differ in the network only.
@@ -248,13 +279,18 @@ class Embedder:
             x = x.flip(1)
         x = x.float().div_(spec.std).sub_(spec.mean / spec.std)
         features = self.forward(x)
-        if self.flip:
-            # Flip fusion: sum with the mirrored face's embedding (before normalising), a cheap
-            # test-time augmentation that the EdgeFace numbers "with flip" use.
-            features = features + self.forward(torch.flip(x, dims=[3]))
+        agreement = None
+        if mirror or self.flip:
+            mirrored = self.forward(torch.flip(x, dims=[3]))
+            agreement = F.cosine_similarity(features.float(), mirrored.float(), dim=1).cpu().numpy()
+            if self.flip:
+                # Flip fusion: sum with the mirrored face's embedding (before normalising), a
+                # cheap test-time augmentation that the EdgeFace numbers "with flip" use.
+                features = features + mirrored
+        norms = torch.linalg.vector_norm(features.float(), dim=1).cpu().numpy()
         if self.unit_length:
             features = F.normalize(features, dim=1)
-        return features.cpu().numpy()
+        return Embedded(features.cpu().numpy(), norms, agreement)
 
     def _to_input_device(self, faces: torch.Tensor) -> torch.Tensor:
         target = self.forward.input_device

@@ -11,6 +11,7 @@ from bench.config import BenchConfig
 from bench.detectors import detector_entry
 from bench.models import EmbedSettings, model_family
 from bench.models.registry import alignment_template
+from bench.quality.measured import MEASURED
 from bench.runtime import Runtime
 
 #: Bumped when the runner changes what it stores, so old entries are never misread.
@@ -65,6 +66,18 @@ def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
     """The cache's key of an embedding: ``score_settings``, the detection's part by its key."""
     settings = score_settings(config, runtime)
     return config_key({**settings, "detection": config_key(settings["detection"])})
+
+
+def measured_key(config: BenchConfig, embedding: str) -> str:
+    """The cache's key of the quality signals measured with the embedding of key ``embedding``:
+    which signals, in which order, and whether the mirror image was embedded."""
+    return config_key(
+        {
+            "embedding": embedding,
+            "signals": MEASURED,
+            "mirror_agreement": config.quality.mirror_agreement or config.model.flip,
+        }
+    )
 
 
 def _without_paths(options: Any) -> Any:

@@ -10,6 +10,7 @@ import numpy as np
 from bench.data import Dataset
 from bench.detectors import Face
 from bench.metrics import VerificationResult
+from bench.metrics.edc import EdcResult
 from bench.metrics.templates import TemplateEvaluation
 from bench.pipeline.memory import MemorySample
 
@@ -39,6 +40,8 @@ class ImageRecord:
     #: the bytes decoded (degraded, when stressed) with the face source's part; never its name.
     #: Empty when neither the cache nor a perturbation needs it.
     key: str = ""
+    #: The quality signals measured as the face was embedded (``bench.quality.measured``).
+    measured: dict[str, float] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -80,3 +83,7 @@ class BenchmarkResult:
     templates: TemplateEvaluation | None = None
     #: The name of the protocol that scored it (``bench.pipeline.protocols``).
     protocol: str = ""
+    #: Each quality signal's raw value per record (``bench.quality``; NaN where absent).
+    quality: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Each signal's error-versus-discard curve on the scored pairs (none on IJB).
+    edc: list[EdcResult] = field(default_factory=list)

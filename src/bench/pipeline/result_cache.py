@@ -18,6 +18,7 @@ from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.face_source import FaceFinder
 from bench.pipeline.records import ImageRecord, ImageStatus
 from bench.pipeline.timing import StageTimer
+from bench.quality.measured import as_signals
 from bench.stress import Stress, StressError
 
 
@@ -35,14 +36,14 @@ class RunCache:
 
     def __init__(
         self,
-        keys: tuple[str, str],
+        keys: tuple[str, str, str],
         finder: FaceFinder,
         stress: Stress,
         image_root: Path,
         timer: StageTimer,
     ) -> None:
         self.cache: FeatureCache | None = None
-        self.detection_key, self.embedding_key = keys
+        self.detection_key, self.embedding_key, self.measured_key = keys
         self.finder, self.stress, self.root, self.timer = finder, stress, image_root, timer
 
     def open(self, directory: Path) -> None:
@@ -62,6 +63,7 @@ class RunCache:
         known = [record.key for record in records if record.key]
         detections = self.cache.get_detections(self.detection_key, known)
         vectors = self.cache.get_embeddings(self.embedding_key, known)
+        measured = self.cache.get_embeddings(self.measured_key, known)
         work = Work([])
         for index, record in enumerate(records):
             if not record.key:
@@ -73,8 +75,9 @@ class RunCache:
                 record.status, record.reason = ImageStatus.DECODE_ERROR, entry.error
             elif chooser.choose(record, entry.shape, entry.faces) is None:
                 continue
-            elif record.key in vectors:
+            elif record.key in vectors and record.key in measured:
                 embeddings[index] = vectors[record.key]
+                record.measured = as_signals(measured[record.key])
             else:
                 work.indices.append(index)
                 work.detections[index] = entry
@@ -113,12 +116,15 @@ class RunCache:
             with self.timer("cache_write"):
                 self.cache.put_detections(self.detection_key, entries)
 
-    def put_embeddings(self, records: list[ImageRecord], indices: list[int], vectors: np.ndarray) -> None:
+    def put_embeddings(
+        self, records: list[ImageRecord], indices: list[int], vectors: np.ndarray, measured: np.ndarray
+    ) -> None:
         if self.cache is None:
             return
-        entries = {records[index].key: vectors[row] for row, index in enumerate(indices)}
+        keys = [records[index].key for index in indices]
         with self.timer("cache_write"):
-            self.cache.put_embeddings(self.embedding_key, entries)
+            self.cache.put_embeddings(self.embedding_key, dict(zip(keys, vectors, strict=True)))
+            self.cache.put_embeddings(self.measured_key, dict(zip(keys, measured, strict=True)))
 
     def close(self) -> None:
         if self.cache is not None:

@@ -25,12 +25,12 @@ from bench.alignment import BatchAligner
 from bench.cache import CachedDetection
 from bench.config import BenchConfig
 from bench.data import Dataset, load_dataset
-from bench.detectors import Face
+from bench.detectors import Face, detector_entry
 from bench.metrics import keys
 from bench.models import Embedder, EmbedSettings, model_family
 from bench.models.registry import alignment_template
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
-from bench.pipeline.cache_keys import detection_key, embedding_key
+from bench.pipeline.cache_keys import detection_key, embedding_key, measured_key
 from bench.pipeline.decoding import Decoded, decode_timed, decoded_batches
 from bench.pipeline.description import describe_run
 from bench.pipeline.face_choice import FaceChooser
@@ -44,6 +44,8 @@ from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.result_cache import RunCache, Work
 from bench.pipeline.samples import sample_faces
 from bench.pipeline.timing import StageTimer
+from bench.quality.evaluation import curve_metrics, image_signals, quality_curves
+from bench.quality.measured import as_signals, measured_rows
 from bench.runtime import Runtime
 from bench.stress import FaceDonors, Stress
 from bench.stress.specs import spec_of
@@ -86,7 +88,8 @@ class BenchmarkRunner:
             config.fallback_crop_fraction,
             config.perturbation,
         )
-        keys = (detection_key(config, self.runtime), embedding_key(config, self.runtime))
+        embedding = embedding_key(config, self.runtime)
+        keys = (detection_key(config, self.runtime), embedding, measured_key(config, embedding))
         self.cache = RunCache(keys, self.faces, self.stress, self.dataset.image_root, self.timer)
         self._embedder: Embedder | None = None
 
@@ -143,6 +146,7 @@ class BenchmarkRunner:
                 result = self.protocol.evaluate(
                     self.dataset, self.entries, records, embeddings, self.family.similarity
                 )
+                self._score_quality(result)
         result.runtime = describe_run(
             self.config, self.runtime, self.cache, self.stress, self.faces, self._embedder
         )
@@ -169,6 +173,20 @@ class BenchmarkRunner:
         )
         return result
 
+    def _score_quality(self, result: BenchmarkResult) -> None:
+        """Each image's quality signals, and on pairs of images each signal's curve."""
+        result.quality = image_signals(result.records, detector_entry(self.config.detector.name).scored)
+        if result.verification is not None:
+            result.edc = quality_curves(
+                result.quality,
+                result.scores,
+                result.dataset.labels,
+                result.index_a,
+                result.index_b,
+                self.config.quality.target_fmr,
+            )
+            result.metrics.update(curve_metrics(result.edc))
+
     def _process(
         self, work: Work, records: list[ImageRecord], embeddings: np.ndarray, progress: Progress
     ) -> None:
@@ -177,9 +195,13 @@ class BenchmarkRunner:
         def embed(batch: AlignedBatch) -> None:
             if batch.indices:
                 with self.timer("embed"):
-                    vectors = self.embedder.embed(batch.faces)
-                embeddings[batch.indices] = vectors
-                self.cache.put_embeddings(records, batch.indices, vectors)
+                    embedded = self.embedder.embed_measured(batch.faces, self.config.quality.mirror_agreement)
+                with self.timer("quality"):
+                    measured = measured_rows(batch.faces, embedded)
+                embeddings[batch.indices] = embedded.vectors
+                for index, row in zip(batch.indices, measured, strict=True):
+                    records[index].measured = as_signals(row)
+                self.cache.put_embeddings(records, batch.indices, embedded.vectors, measured)
             progress.advance("embed", batch.size)
 
         stage: BackgroundStage[AlignedBatch] | InlineStage[AlignedBatch] = (

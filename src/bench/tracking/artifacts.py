@@ -16,6 +16,7 @@ from bench.detectors import FIVE_POINTS
 from bench.pipeline import BenchmarkResult, ImageStatus
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
+from bench.reporting.edc import edc_report
 from bench.reporting.safe_csv import write_rows
 from bench.tracking import run_keys
 from bench.tracking.protocol_reports import report_for
@@ -37,6 +38,25 @@ def write_failures(result: BenchmarkResult, path: Path) -> Path:
             ]
             for record in result.records
             if record.status is not ImageStatus.DETECTED
+        ),
+    )
+
+
+def write_quality(result: BenchmarkResult, path: Path) -> Path:
+    """One row per image: its status and every quality signal, empty where absent."""
+    names = list(result.quality)
+
+    def cell(name: str, index: int) -> float | str:
+        value = float(result.quality[name][index])
+        return "" if math.isnan(value) else round(value, 6)
+
+    return write_rows(
+        path,
+        ["image", "stressed", "status", "fallback", *names],
+        (
+            [record.path, int(record.stressed), record.status.value, int(record.fallback)]
+            + [cell(name, index) for name in names]
+            for index, record in enumerate(result.records)
         ),
     )
 
@@ -117,12 +137,15 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     label = f"{result.runtime.get('detector', '')} + {result.runtime.get('model', '')}"
     files = [
         write_failures(result, out_dir / run_keys.FAILURES_FILE),
+        write_quality(result, out_dir / run_keys.QUALITY_FILE),
         write_memory_trace(result, out_dir / run_keys.MEMORY_TRACE_FILE),
         write_landmarks(result, out_dir / run_keys.LANDMARKS_FILE),
     ]
     mlflow.set_tag(run_keys.PROTOCOL_TAG, result.protocol)
     own, (fpr, tpr, auc) = report_for(result.protocol).artifacts(result, out_dir)
     files += own
+    if result.edc:
+        files += edc_report(result.edc, out_dir)
     files.append(plot_roc(fpr, tpr, out_dir / run_keys.ROC_FILE, label=label, auc=auc))
     if result.samples:
         faces = [sample.face for sample in result.samples]

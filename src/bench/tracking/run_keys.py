@@ -20,6 +20,8 @@ METRICS_FILE = "metrics.json"
 PAIR_SCORES_FILE = "pair_scores.csv"
 #: Every image that was not detected, and why.
 FAILURES_FILE = "failures.csv"
+#: One row per image: its quality signals (``bench.quality``).
+QUALITY_FILE = "quality.csv"
 MEMORY_TRACE_FILE = "memory_trace.csv"
 #: Each image's five points, for the alignment-tolerance report.
 LANDMARKS_FILE = "landmarks.npz"
