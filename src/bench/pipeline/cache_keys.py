@@ -63,21 +63,12 @@ def score_settings(config: BenchConfig, runtime: Runtime) -> dict[str, Any]:
 
 
 def embedding_key(config: BenchConfig, runtime: Runtime) -> str:
-    """The cache's key of an embedding: ``score_settings``, the detection's part by its key."""
+    """The cache's key of an embedding, stored with the quality signals measured as it was made
+    (one row, so that no image has one without the other): ``score_settings``, the detection's
+    part by its key, and which signals follow the embedding in its row."""
     settings = score_settings(config, runtime)
-    return config_key({**settings, "detection": config_key(settings["detection"])})
-
-
-def measured_key(config: BenchConfig, embedding: str) -> str:
-    """The cache's key of the quality signals measured with the embedding of key ``embedding``:
-    which signals, in which order, and whether the mirror image was embedded."""
-    return config_key(
-        {
-            "embedding": embedding,
-            "signals": MEASURED,
-            "mirror_agreement": config.quality.mirror_agreement or config.model.flip,
-        }
-    )
+    measured = {"signals": MEASURED, "mirror_agreement": config.quality.mirror_agreement or config.model.flip}
+    return config_key({**settings, "detection": config_key(settings["detection"]), "measured": measured})
 
 
 def _without_paths(options: Any) -> Any:

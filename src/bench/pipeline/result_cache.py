@@ -36,14 +36,14 @@ class RunCache:
 
     def __init__(
         self,
-        keys: tuple[str, str, str],
+        keys: tuple[str, str],
         finder: FaceFinder,
         stress: Stress,
         image_root: Path,
         timer: StageTimer,
     ) -> None:
         self.cache: FeatureCache | None = None
-        self.detection_key, self.embedding_key, self.measured_key = keys
+        self.detection_key, self.embedding_key = keys
         self.finder, self.stress, self.root, self.timer = finder, stress, image_root, timer
 
     def open(self, directory: Path) -> None:
@@ -62,8 +62,8 @@ class RunCache:
         self._key_all(records, workers)
         known = [record.key for record in records if record.key]
         detections = self.cache.get_detections(self.detection_key, known)
-        vectors = self.cache.get_embeddings(self.embedding_key, known)
-        measured = self.cache.get_embeddings(self.measured_key, known)
+        rows = self.cache.get_embeddings(self.embedding_key, known)
+        dim = embeddings.shape[1]
         work = Work([])
         for index, record in enumerate(records):
             if not record.key:
@@ -75,9 +75,9 @@ class RunCache:
                 record.status, record.reason = ImageStatus.DECODE_ERROR, entry.error
             elif chooser.choose(record, entry.shape, entry.faces) is None:
                 continue
-            elif record.key in vectors and record.key in measured:
-                embeddings[index] = vectors[record.key]
-                record.measured = as_signals(measured[record.key])
+            elif record.key in rows:
+                embeddings[index] = rows[record.key][:dim]
+                record.measured = as_signals(rows[record.key][dim:])
             else:
                 work.indices.append(index)
                 work.detections[index] = entry
@@ -121,10 +121,10 @@ class RunCache:
     ) -> None:
         if self.cache is None:
             return
-        keys = [records[index].key for index in indices]
+        rows = np.hstack([vectors, measured])
+        entries = {records[index].key: row for index, row in zip(indices, rows, strict=True)}
         with self.timer("cache_write"):
-            self.cache.put_embeddings(self.embedding_key, dict(zip(keys, vectors, strict=True)))
-            self.cache.put_embeddings(self.measured_key, dict(zip(keys, measured, strict=True)))
+            self.cache.put_embeddings(self.embedding_key, entries)
 
     def close(self) -> None:
         if self.cache is not None:

@@ -30,7 +30,7 @@ from bench.metrics import keys
 from bench.models import Embedder, EmbedSettings, model_family
 from bench.models.registry import alignment_template
 from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
-from bench.pipeline.cache_keys import detection_key, embedding_key, measured_key
+from bench.pipeline.cache_keys import detection_key, embedding_key
 from bench.pipeline.decoding import Decoded, decode_timed, decoded_batches
 from bench.pipeline.description import describe_run
 from bench.pipeline.face_choice import FaceChooser
@@ -88,8 +88,7 @@ class BenchmarkRunner:
             config.fallback_crop_fraction,
             config.perturbation,
         )
-        embedding = embedding_key(config, self.runtime)
-        keys = (detection_key(config, self.runtime), embedding, measured_key(config, embedding))
+        keys = (detection_key(config, self.runtime), embedding_key(config, self.runtime))
         self.cache = RunCache(keys, self.faces, self.stress, self.dataset.image_root, self.timer)
         self._embedder: Embedder | None = None
 
