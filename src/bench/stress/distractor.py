@@ -35,6 +35,8 @@ class Donor:
     max_pixels: int
 
     def pixels(self) -> np.ndarray:
+        """The donor decoded; a failure is the degraded image's, cached under its content, so its
+        reason names no file (only ``error.reason`` is kept, the path given here is never shown)."""
         try:
             return decode_image_bytes(self.data, Path("donor"), self.max_pixels)
         except ImageDecodeError as error:
