@@ -11,16 +11,16 @@ crafted file cannot run code when a run resumes from it.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from bench.atomic_write import write_atomically
 
 
 def checkpoint_dir(output_dir: Path, step: int) -> Path:
@@ -55,17 +55,7 @@ def restore_random_states(states: dict[str, Any]) -> None:
 def save_checkpoint(directory: Path, rank: int, state: dict[str, Any]) -> Path:
     """Write this process's ``state`` under a temporary name and move it into place, so that a
     run killed while saving leaves the previous checkpoint and no partial file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"rank{rank}.pt"
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".rank{rank}-", suffix=".pt")
-    os.close(handle)
-    try:
-        torch.save(state, temporary)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return target
+    return write_atomically(directory / f"rank{rank}.pt", lambda temporary: torch.save(state, temporary))
 
 
 def load_checkpoint(directory: Path, rank: int, world_size: int) -> dict[str, Any]:
