@@ -199,6 +199,7 @@ def test_a_missing_photo_with_an_equals_sign_is_named(lfw_root: Path, tmp_path: 
         ("0", r"faces=0 must be a whole number in \[1, \d+\]"),
         ("abc", r"faces=abc must be a whole number in \[1, \d+\]"),
         ("100000", r"faces=100000 must be a whole number in \[1, \d+\]"),
+        ("\u0663", r"faces=\u0663 must be a whole number in \[1, \d+\]"),  # int() reads it as 3
     ],
 )
 def test_the_face_count_is_checked_before_the_graph_is_written(

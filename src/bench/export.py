@@ -28,6 +28,7 @@ from bench.assets import resolve
 from bench.atomic_write import write_atomically
 from bench.cli import compose_config
 from bench.config import ModelConfig
+from bench.config.validate import is_ascii_integer
 from bench.data import decode_image, parse_lfw_pairs
 from bench.models import create_embedder, model_config, model_family, model_layout
 from bench.models.edgeface import count_parameters, load_edgeface, weights_path
@@ -204,10 +205,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _whole_number(options: Mapping[str, str], name: str, least: int, most: int | None = None) -> int:
     """The tool's option ``name`` as an integer in ``[least, most]``, else a ``ValueError`` naming it."""
     text = options[name]
-    try:
-        value: int | None = int(text)
-    except ValueError:
-        value = None
+    value = int(text) if is_ascii_integer(text) else None
     if value is None or value < least or (most is not None and value > most):
         bounds = f"in [{least}, {most}]" if most is not None else f">= {least}"
         raise ValueError(f"{name}={text} must be a whole number {bounds}")

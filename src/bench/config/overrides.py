@@ -9,16 +9,13 @@ string given for an integer option is held to the same rule here. The composed c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from bench.config.validate import ConfigValueError
-
-_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+from bench.config.validate import ConfigValueError, is_ascii_integer
 
 
 def check_integer_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
@@ -45,7 +42,7 @@ def _strings_given_to_integers(key: str, written: Any, composed: Any) -> Iterato
     being one in ASCII digits; lists and mappings are followed element by element."""
     if isinstance(written, str):
         is_integer = isinstance(composed, int) and not isinstance(composed, bool)
-        if is_integer and "${" not in written and not _ASCII_INTEGER.fullmatch(written):
+        if is_integer and "${" not in written and not is_ascii_integer(written):
             yield key, written
     elif isinstance(written, list) and isinstance(composed, ListConfig) and len(written) == len(composed):
         for item, value in zip(written, composed, strict=True):

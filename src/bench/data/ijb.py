@@ -20,7 +20,6 @@ corner); the score is the detector's, which insightface uses to weight each imag
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.config.validate import is_ascii_integer
 from bench.data.files import missing_files
 from bench.data.pairs import ProtocolError, check_path_characters
 
@@ -37,7 +37,6 @@ GALLERIES: dict[str, tuple[str, str]] = {"IJBC": ("G1", "G2"), "IJBB": ("S1", "S
 LISTED = 10
 #: The 1:N CSVs' first columns, the only ones read (insightface reads them by position).
 CSV_COLUMNS = ("TEMPLATE_ID", "SUBJECT_ID")
-_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
 _INT64 = np.iinfo(np.int64)
 _PAIR_FIELDS = ("the first template id", "the second template id", "the label")
 
@@ -286,7 +285,7 @@ def _number(path: Path, number: int, text: str, what: str, kind: Callable[[str],
         value = kind(text)
     except ValueError:
         value = math.nan
-    if kind is int and not (_ASCII_INTEGER.fullmatch(text) and _INT64.min <= value <= _INT64.max):
+    if kind is int and not (is_ascii_integer(text) and _INT64.min <= value <= _INT64.max):
         value = math.nan
     if not math.isfinite(value):
         wanted = "an integer" if kind is int else "a finite number"
