@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep matrix stress tolerance quality acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
+.PHONY: help install bench sweep matrix stress tolerance quality quality-bounds acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,14 +78,20 @@ tolerance: install ## The alignment-tolerance curve: accuracy against landmark e
 	  perturbation.magnitude=$(TOLERANCE_MAGNITUDES) dataset.folds='$(TOLERANCE_FOLDS)' $(ARGS)
 
 # Which signal predicts a recognition error: every quality signal's error-versus-discard curve
-# (quality.csv, edc.csv, edc.png of each run) with YuNet on full LFW, then under one stress
-# condition; QUALITY_ARGS adds overrides to both (dataset.folds=[0,1]).
+# (quality.csv, edc.csv, edc.png of each run) with YuNet on full LFW, clean and then under one
+# stress condition, each as a sweep over two recognition families, whose reports set the jobs'
+# signals side by side (edc_by_job.md) and score each family's signals against the other's errors
+# (edc_cross_model.csv). QUALITY_ARGS adds overrides to both (dataset.folds=[0,1]).
 QUALITY_DETECTOR ?= yunet
+QUALITY_MODELS ?= edgeface_xs_gamma_06,sface_int8
 QUALITY_STRESS ?= stress=gaussian_noise stress.severity=3
 QUALITY_ARGS ?=
-quality: install ## Every quality signal's error-versus-discard curve: full LFW clean, then under one stress condition
-	$(PY) -m bench detector=$(QUALITY_DETECTOR) quality.mirror_agreement=true $(QUALITY_ARGS)
-	$(PY) -m bench detector=$(QUALITY_DETECTOR) quality.mirror_agreement=true $(QUALITY_STRESS) $(QUALITY_ARGS)
+quality: install ## Every quality signal's error-versus-discard curve, two families crossed: full LFW clean, then under one stress condition
+	$(PY) -m bench -m detector=$(QUALITY_DETECTOR) model=$(QUALITY_MODELS) quality.mirror_agreement=true $(QUALITY_ARGS)
+	$(PY) -m bench -m detector=$(QUALITY_DETECTOR) model=$(QUALITY_MODELS) quality.mirror_agreement=true $(QUALITY_STRESS) $(QUALITY_ARGS)
+
+quality-bounds: install ## How far any per-image quality signal can go: oracle bounds on the EDC (YuNet, Gaussian noise 3, folds 0-1)
+	$(PY) benchmarks/edc_bounds.py $(ARGS)
 
 acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN, aligned ceiling, int8 models)
 	$(PY) -m bench detector=yunet,mtcnn -m

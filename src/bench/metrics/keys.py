@@ -56,6 +56,12 @@ def edc_pauc(signal: str) -> str:
     return f"edc_pauc20_{signal}"
 
 
+def quality_median(signal: str) -> str:
+    """A signal's median over the images that have it, an angle's size rather than its sign:
+    ``quality_median_detector_score``. A stress sweep follows it across severities."""
+    return f"quality_median_{signal}"
+
+
 # -- speed and the cache ---------------------------------------------------------------------------
 TIME_TOTAL_S = "time_total_s"
 IMAGES_PER_S = "images_per_s"

@@ -44,7 +44,7 @@ from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
 from bench.pipeline.result_cache import RunCache, Work
 from bench.pipeline.samples import sample_faces
 from bench.pipeline.timing import StageTimer
-from bench.quality.evaluation import curve_metrics, image_signals, quality_curves
+from bench.quality.evaluation import curve_metrics, image_signals, quality_curves, signal_medians
 from bench.quality.measured import as_signals, measured_rows
 from bench.runtime import Runtime
 from bench.stress import FaceDonors, Stress
@@ -175,6 +175,7 @@ class BenchmarkRunner:
     def _score_quality(self, result: BenchmarkResult) -> None:
         """Each image's quality signals, and on pairs of images each signal's curve."""
         result.quality = image_signals(result.records, detector_entry(self.config.detector.name).scored)
+        result.metrics.update(signal_medians(result.quality))
         if result.verification is not None:
             result.edc = quality_curves(
                 result.quality,

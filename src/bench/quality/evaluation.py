@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.metrics import keys
 from bench.metrics.edc import EdcResult, error_versus_discard, pair_quality
-from bench.quality.signals import SIGNALS, face_signals, quality_value
+from bench.quality.signals import SIGNALS, Direction, face_signals, quality_value
 
 if TYPE_CHECKING:
     from bench.pipeline.records import ImageRecord
@@ -55,6 +55,20 @@ def quality_curves(
         pairs = pair_quality(quality[index_a], quality[index_b])[scored]
         curves.append(error_versus_discard(name, scores[scored], labels, pairs, target_fmr))
     return curves
+
+
+def signal_medians(signals: Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Each signal's median over the images that have it, in raw units (an angle's size, as
+    ``quality_value`` ranks it): whether a detector's score falls with a stress condition before
+    the accuracy does is read from these across severities."""
+    medians = {}
+    for name, raw in signals.items():
+        present = raw[np.isfinite(raw)]
+        if SIGNALS[name].direction is Direction.NEARER_ZERO_IS_BETTER:
+            present = np.abs(present)
+        if present.size:
+            medians[keys.quality_median(name)] = float(np.median(present))
+    return medians
 
 
 def curve_metrics(curves: Sequence[EdcResult]) -> dict[str, float]:

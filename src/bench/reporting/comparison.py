@@ -101,6 +101,7 @@ class MethodRun:
     metrics: dict[str, float]  # empty for a failed job
     pair_scores: pd.DataFrame | None  # pair_scores.csv; None when missing (failed job)
     samples: dict[str, np.ndarray]  # image path -> aligned face (aligned_faces.npz); empty when missing
+    quality: pd.DataFrame | None = None  # quality.csv: each image's quality signals; None when missing
 
     @property
     def finished(self) -> bool:

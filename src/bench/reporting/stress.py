@@ -28,6 +28,8 @@ from bench.reporting.safe_csv import write_table
 
 #: The condition of a method's clean baseline.
 CLEAN = "none"
+#: The method's confidence in the faces it found, followed across severities.
+_MEDIAN_DETECTOR_SCORE = keys.quality_median("detector_score")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,17 @@ def stress_report(runs: Sequence[StressRun], out_dir: Path) -> list[Path]:
         files.append(
             _curves(results, keys.SUCCESS_RATE, "detection success (%)", out_dir / "stress_detection.png")
         )
+        if degraded["median_detector_score"].notna().any():
+            # Does the method's confidence fall before its accuracy does? Beside stress_accuracy.png.
+            files.append(
+                _curves(
+                    results,
+                    "median_detector_score",
+                    "median score of the faces found",
+                    out_dir / "stress_detector_score.png",
+                    scale=1.0,
+                )
+            )
         files.append(_heatmap(summary, out_dir / "stress_heatmap.png"))
         faces = _faces_across_severities(runs, out_dir / "stress_faces.png")
         if faces is not None:
@@ -85,6 +98,7 @@ def _results(runs: Sequence[StressRun]) -> pd.DataFrame:
             "accuracy_std": run.metrics.get(keys.ACCURACY_STD, math.nan),
             "success_rate": run.metrics.get(keys.SUCCESS_RATE, math.nan),
             "pair_success_rate": run.metrics.get(keys.PAIR_SUCCESS_RATE, math.nan),
+            "median_detector_score": run.metrics.get(_MEDIAN_DETECTOR_SCORE, math.nan),
         }
         for run in runs
     ]
@@ -96,6 +110,7 @@ def _results(runs: Sequence[StressRun]) -> pd.DataFrame:
         "accuracy_std",
         "success_rate",
         "pair_success_rate",
+        "median_detector_score",
     ]
     return pd.DataFrame(rows, columns=columns).sort_values(["method", "condition", "severity"], kind="stable")
 
@@ -239,8 +254,9 @@ def _markdown(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _curves(results: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path:
-    """One panel per condition: ``metric`` against severity, a line per method (0 = clean)."""
+def _curves(results: pd.DataFrame, metric: str, ylabel: str, path: Path, scale: float = 100.0) -> Path:
+    """One panel per condition: ``metric`` (times ``scale``: percent by default) against
+    severity, a line per method (0 = clean)."""
     conditions = sorted(c for c in results["condition"].unique() if c != CLEAN)
     clean = results[results["condition"] == CLEAN].groupby("method")[metric].mean()
     columns = min(3, len(conditions))
@@ -260,7 +276,7 @@ def _curves(results: pd.DataFrame, metric: str, ylabel: str, path: Path) -> Path
                 severity, value = [0, *severity], [clean[method], *value]
             ax.plot(
                 severity,
-                100 * np.asarray(value),
+                scale * np.asarray(value),
                 marker="o",
                 linewidth=1.4,
                 markersize=3,

@@ -22,6 +22,7 @@ from bench.metrics import keys
 from bench.models.registry import NATIVE
 from bench.reporting.comparison import Comparison, MethodRun, compare_runs, matches_any, varying_labels
 from bench.reporting.matrix import MatrixRun, matrix_report
+from bench.reporting.quality import QualityRun, quality_report
 from bench.reporting.stress import CLEAN, StressRun, stress_report
 from bench.reporting.tolerance import LandmarkRun, is_unperturbed, read_landmarks, tolerance_report
 from bench.tracking import run_keys
@@ -41,6 +42,7 @@ def compare_pair_runs(sweep: SweepRuns) -> tuple[Comparison, list[Path]]:
         files += _stress_reports(sweep.runs, params, sweep.out_dir)
     files += matrix_report(_matrix_runs(sweep.runs, params), sweep.out_dir)
     files += _tolerance_report(sweep.client, sweep.children, sweep.runs, sweep.out_dir)
+    files += quality_report(_quality_runs(sweep.runs, params), sweep.out_dir)
     return comparison, files
 
 
@@ -77,6 +79,23 @@ def _matrix_runs(runs: list[MethodRun], params: list[dict[str, str]]) -> list[Ma
         MatrixRun(own.get(run_keys.DETECTOR_PARAM, "?"), _model(own), _template(own), run)
         for run, own in zip(runs, params, strict=True)
         if all(own.get(key, value) == value for key, value in run_keys.CLEAN_PARAMS.items())
+    ]
+
+
+def _quality_runs(runs: list[MethodRun], params: list[dict[str, str]]) -> list[QualityRun]:
+    """The finished jobs with their setting: what tells them apart besides the model, labelled
+    as the sweep varies it (one setting for a sweep over models alone)."""
+    ignored = (*run_keys.INCIDENTAL_PARAMS, run_keys.MODEL_PARAMS)
+    settings = [
+        tuple(sorted((key, value) for key, value in own.items() if not matches_any(key, ignored)))
+        for own in params
+    ]
+    distinct = list(dict.fromkeys(settings))
+    label = dict(zip(distinct, varying_labels([dict(setting) for setting in distinct], ignored), strict=True))
+    return [
+        QualityRun(run.label, _model(own), label[setting], run.metrics, run.pair_scores, run.quality)
+        for run, own, setting in zip(runs, params, settings, strict=True)
+        if run.finished
     ]
 
 

@@ -69,6 +69,8 @@ PERTURBATION_PARAM = "perturbation.kind"
 PERTURBATION_MAGNITUDE_PARAM = "perturbation.magnitude"
 #: Every ``stress.*`` parameter (an ``fnmatch`` pattern): what a stress sweep varies.
 STRESS_PARAMS = "stress.*"
+#: Every ``model.*`` parameter: what a sweep over recognition models varies.
+MODEL_PARAMS = "model.*"
 #: Prefix of what the run found out about itself (threads, weights files, versions).
 RUNTIME_PARAM_PREFIX = "runtime."
 #: The template a run aligned to, resolved (``native`` named), and its model's native one.

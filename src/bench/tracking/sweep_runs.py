@@ -15,6 +15,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from bench.reporting.comparison import MethodRun
+from bench.reporting.safe_csv import read_table
 from bench.tracking import run_keys
 
 
@@ -36,7 +37,7 @@ def method_run(
     read_scores: Callable[[Path], pd.DataFrame],
 ) -> MethodRun:
     """A child run as the comparison needs it, its scores read as its protocol wrote them
-    (``scores_file``); a failed job has no scores or samples."""
+    (``scores_file``); a failed job has no scores, quality signals or samples."""
     names = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
     metrics = dict(run.data.metrics)
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,6 +46,9 @@ def method_run(
         pair_scores = None
         if scores_file in names:
             pair_scores = read_scores(download(client, run, scores_file, tmp))
+        quality = None
+        if run_keys.QUALITY_FILE in names:
+            quality = read_table(download(client, run, run_keys.QUALITY_FILE, tmp))
         samples: dict[str, np.ndarray] = {}
         if run_keys.ALIGNED_FACES_FILE in names:
             with np.load(download(client, run, run_keys.ALIGNED_FACES_FILE, tmp)) as arrays:
@@ -56,6 +60,7 @@ def method_run(
         metrics=metrics,
         pair_scores=pair_scores,
         samples=samples,
+        quality=quality,
     )
 
 
