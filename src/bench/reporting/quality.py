@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from bench.metrics import keys
@@ -205,20 +206,24 @@ def _ratio(value: float, bold: bool = False) -> str:
 
 
 def _plot_by_job(by_job: pd.DataFrame, path: Path) -> Path:
-    """Grouped bars: per job, each signal's ratio to random discard, the ideal as a tick."""
+    """Job x signal: each signal's ratio to random discard, green below 1 (better than chance),
+    red above; the ideal in the first column. A grid, not bars: a stress sweep has dozens of jobs."""
     signals = [name for name in SIGNALS if by_job[name].notna().any()]
-    fig = Figure(figsize=(max(6.0, 1.1 * len(by_job) * (1 + 0.25 * len(signals))), 4.6), dpi=110)
+    columns = ["ideal", *signals]
+    grid = by_job[columns].to_numpy(dtype=np.float64)
+    fig = Figure(figsize=(2.5 + 1.0 * len(columns), 1.4 + 0.32 * len(by_job)), dpi=110, layout="constrained")
     ax = fig.add_subplot()
-    width = 0.8 / len(signals)
-    positions = np.arange(len(by_job))
-    for index, name in enumerate(signals):
-        ax.bar(positions + (index - (len(signals) - 1) / 2) * width, by_job[name], width, label=name)
-    ax.scatter(positions, by_job["ideal"], marker="_", s=600, color="black", zorder=3, label="ideal")
-    ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="random")
-    ax.set_xticks(positions, list(by_job["job"]), rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel(f"pAUC up to {PAUC_DISCARD_LIMIT:.0%} discard / random discard's", fontsize=9)
-    ax.set_title("Error versus discard per job: lower is a better quality signal", fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
-    fig.set_layout_engine("constrained")
+    finite = grid[np.isfinite(grid)]
+    norm = TwoSlopeNorm(vcenter=1.0, vmin=min(0.5, finite.min()), vmax=max(1.2, finite.max()))
+    image = ax.imshow(grid, cmap="RdYlGn_r", norm=norm, aspect="auto")
+    for row, column in np.ndindex(grid.shape):
+        if np.isfinite(grid[row, column]):
+            ax.text(column, row, f"{grid[row, column]:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(by_job)), list(by_job["job"]), fontsize=7)
+    ax.set_title(
+        f"pAUC up to {PAUC_DISCARD_LIMIT:.0%} discard / random discard's (lower is better; blank: absent)",
+        fontsize=9,
+    )
+    fig.colorbar(image, ax=ax, shrink=0.8)
     return save_figure(fig, path)
