@@ -8,8 +8,10 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_curve
 
 from bench.metrics.ijb import (
+    _drop_intermediate,
     identification,
     ijb_identification,
     tar_at_far_table,
@@ -223,3 +225,18 @@ def test_ijb_identification_pools_two_galleries() -> None:
     assert result.tpir == {0.5: 1.0} and result.tpir_insightface == {0.5: 0.75}
     with pytest.raises(ValueError, match=r"1 template\(s\) have no feature row: \[99\]"):
         ijb_identification(ids, features, {99: 100}, galleries)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_roc_trimmed_from_the_full_curve_is_sklearns(seed: int) -> None:
+    # tar_at_far_table sorts IJB-C's 15.7 M scores once and trims the full ROC itself; the trimmed
+    # curve must stay the one insightface's roc_curve(labels, scores) call gives, ties included.
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 400)
+    labels[:2] = (0, 1)
+    scores = np.round(rng.normal(labels, 1.0), int(rng.integers(0, 3)))  # coarse: many ties
+    fpr, tpr, _ = roc_curve(labels, scores)
+    full_fpr, full_tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    trimmed = _drop_intermediate(full_fpr, full_tpr, int((labels == 0).sum()), int(labels.sum()))
+    np.testing.assert_array_equal(trimmed[0], fpr)
+    np.testing.assert_array_equal(trimmed[1], tpr)

@@ -264,6 +264,10 @@ class HardwareConfig:
     embed_batch_size: int = 64
     #: Image-decoding threads; 0 decodes inline.
     num_workers: int = 2
+    #: MiB of decoded images in flight at once: batches are formed by pixel count (from each
+    #: file's header) so that the batches the pipeline holds together stay within it, whatever
+    #: the photos' size. A photo above one batch's share is a batch of its own.
+    decode_budget_mb: int = 256
     #: Threads of the detector and of each recognition worker; ``None`` splits the cores.
     detect_threads: int | None = None
     embed_threads: int | None = None
@@ -283,6 +287,12 @@ class HardwareConfig:
             self.embed_batch_size,
         )
         require(self.num_workers >= 0, "hardware.num_workers", "must be an integer >= 0", self.num_workers)
+        require(
+            self.decode_budget_mb >= 1,
+            "hardware.decode_budget_mb",
+            "must be an integer >= 1",
+            self.decode_budget_mb,
+        )
         require(
             self.num_workers <= MAX_THREADS,
             "hardware.num_workers",

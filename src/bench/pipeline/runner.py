@@ -14,7 +14,7 @@ run cache's, how embeddings are scored the protocol's.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -24,14 +24,14 @@ import numpy as np
 from bench.alignment import BatchAligner
 from bench.cache import CachedDetection
 from bench.config import BenchConfig
-from bench.data import Dataset, load_dataset
+from bench.data import Dataset, image_pixels, load_dataset
 from bench.detectors import Face, detector_entry
 from bench.metrics import keys
 from bench.models import Embedder, EmbedSettings, model_family
 from bench.models.registry import alignment_template
-from bench.pipeline.batching import AlignedBatch, EmbedBatcher, chunks
+from bench.pipeline.batching import AlignedBatch, EmbedBatcher, pixel_batches
 from bench.pipeline.cache_keys import detection_key, embedding_key
-from bench.pipeline.decoding import Decoded, decode_timed, decoded_batches
+from bench.pipeline.decoding import DecodeBudget, Decoded, SizedBatch, decode_timed, decoded_batches
 from bench.pipeline.description import describe_run
 from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.face_source import RunContext, face_finder
@@ -51,6 +51,8 @@ from bench.stress import FaceDonors, Stress
 from bench.stress.specs import spec_of
 
 _WARMUP_FACES = 8
+#: Bytes of a decoded pixel: RGB, 8 bits a channel.
+_RGB = 3
 
 
 class BenchmarkRunner:
@@ -211,9 +213,14 @@ class BenchmarkRunner:
         )
         with stage:
             batcher = EmbedBatcher(self.config.hardware.embed_batch_size, stage.put)
-            decoded = self._decoded(list(chunks(work.indices, self.config.hardware.batch_size)), records)
+            budget = DecodeBudget(self.config.hardware.decode_budget_mb * 2**20)
+            decoded = self._decoded(self._batches(work.indices, budget), records, budget)
             detect_and_align = partial(
-                self._detect_and_align, cached=work.detections, records=records, progress=progress
+                self._detect_and_align,
+                cached=work.detections,
+                records=records,
+                progress=progress,
+                budget=budget,
             )
             # Each batch's result depends on that batch alone, so detection workers change no result.
             workers = self.runtime.detect_workers
@@ -222,7 +229,24 @@ class BenchmarkRunner:
             batcher.flush()
             stage.close()
 
-    def _decoded(self, batches: list[list[int]], records: list[ImageRecord]) -> Iterator[list[Decoded]]:
+    def _batches(self, indices: list[int], budget: DecodeBudget) -> Iterator[SizedBatch]:
+        """The images to decode in batches of ``hardware.batch_size``, each with its decoded size
+        in bytes, cut by pixel count so that the batches the pipeline holds at once (queued for
+        decoding, one per detection worker) fit the budget together: the budget then holds only
+        photos too large for a batch back."""
+        entries, root = self.entries.entries, self.dataset.image_root
+        held = self.config.pipeline.queue_depth + 1 + max(1, self.runtime.detect_workers)
+        batches = pixel_batches(
+            indices,
+            lambda index: image_pixels(root / entries[index].path, root),
+            self.config.hardware.batch_size,
+            budget.max_bytes // (_RGB * held),
+        )
+        return ((batch, _RGB * pixels) for batch, pixels in batches)
+
+    def _decoded(
+        self, batches: Iterable[SizedBatch], records: list[ImageRecord], budget: DecodeBudget
+    ) -> Iterator[list[Decoded]]:
         """Decoded batches in order; the bytes decoded are what results are stored under, even
         if the file changed since the cache lookup hashed it."""
         entries = self.entries.entries
@@ -235,7 +259,7 @@ class BenchmarkRunner:
             max_pixels=self.config.dataset.max_image_pixels,
         )
         workers, depth = self.config.hardware.num_workers, self.config.pipeline.queue_depth
-        for batch in decoded_batches(batches, decode, workers, depth):
+        for batch in decoded_batches(batches, decode, workers, depth, budget):
             for decoded, seconds in batch:
                 self.timer.add("decode", seconds)
                 if decoded.digest is not None:
@@ -243,6 +267,23 @@ class BenchmarkRunner:
             yield [decoded for decoded, _ in batch]
 
     def _detect_and_align(
+        self,
+        decoded: list[Decoded],
+        cached: Mapping[int, CachedDetection],
+        records: list[ImageRecord],
+        progress: Progress,
+        budget: DecodeBudget,
+    ) -> AlignedBatch:
+        """The batch's faces found and aligned; then its images are let go and their bytes
+        returned to the budget, whatever happened."""
+        try:
+            return self._find_and_align(decoded, cached, records, progress)
+        finally:
+            for item in decoded:
+                item.image = None
+            budget.free(decoded[0].index)
+
+    def _find_and_align(
         self,
         decoded: list[Decoded],
         cached: Mapping[int, CachedDetection],
