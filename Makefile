@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep matrix stress tolerance quality quality-bounds acceptance perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
+.PHONY: help install bench sweep matrix stress tolerance quality quality-bounds acceptance scale perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN,
 	$(PY) -m bench detector=yunet,mtcnn -m
 	$(PY) -m bench dataset=lfw_aligned detector=none
 	$(PY) -m bench model=edgeface_xs_q,edgeface_xxs_q -m
+
+scale: install ## Cost against size: 1k/10k/100k distinct images, the cache at 1M rows, IJB-C-size evaluation (about 30 min; ARGS="--sizes 1000 10000" for less)
+	$(PY) benchmarks/scale.py --out outputs/scale.json $(ARGS)
 
 perf: install ## Every method on full LFW against the bound its own stage floors set, and the sweep time (ARGS="--pairs-per-fold 60" for a subset)
 	$(PY) benchmarks/methods.py $(ARGS)

@@ -19,14 +19,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from bench.metrics import keys
 from bench.paths import project_root
+from bench.pipeline import BenchmarkRunner
+from bench.tracking import run_keys
 
+from .conftest import bench_config, run_benchmark
 from .mlflow_server import serve_mlflow
 
 CLUSTER_SH = Path(__file__).parent / "cluster" / "cluster.sh"
@@ -285,3 +290,45 @@ def test_training_as_a_job_of_two_tasks_reaches_the_local_two_process_weights(
         torch.testing.assert_close(slurm[name], value, rtol=1e-5, atol=1e-7, msg=name)
     shards = {path.name for path in (run_dir / "checkpoints" / "step_000003").iterdir()}
     assert shards == {"rank0.pt", "rank1.pt"}
+
+
+# --- one evaluation sharded over an array of four tasks, and its merge ---------------------------
+
+SHARDED = ("detector=yunet", "dataset.folds=[0]", "dataset.pairs_per_fold=40")
+
+
+def test_a_four_shard_evaluation_through_the_cluster_equals_the_unsharded_run_bit_for_bit(
+    slurm_cluster: SlurmCluster, tracking_server: str, tmp_path: Path
+) -> None:
+    cache = f"cache.dir={tmp_path / 'cache'}"
+    env = {
+        **slurm_cluster.env,
+        "MLFLOW_TRACKING_URI": tracking_server,
+        "PYTHON": sys.executable,
+        "WAIT": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    script = project_root() / "scripts" / "slurm" / "sharded.sh"
+    submitted = subprocess.run(
+        [str(script), "4", *SHARDED, cache, "hardware.num_workers=0", "pipeline.embed_workers=1"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=4 * JOB_TIMEOUT_S,
+    )  # fmt: skip
+    logs = "\n".join(path.read_text()[-2000:] for path in sorted(tmp_path.glob("bench-*.out")))
+    assert submitted.returncode == 0, (submitted.stdout, submitted.stderr, logs)
+    assert sorted(path.name for path in (tmp_path / "cache" / "shards").iterdir()) == [
+        f"{shard}-of-4" for shard in range(4)
+    ]
+    client = MlflowClient(tracking_server)
+    experiment = client.get_experiment_by_name("face-alignment")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    shards = sorted(run.data.tags[run_keys.SHARD_TAG] for run in runs if run_keys.SHARD_TAG in run.data.tags)
+    assert shards == ["0/4", "1/4", "2/4", "3/4"]
+    (merge,) = [run for run in runs if run_keys.SHARD_TAG not in run.data.tags]
+    assert merge.info.status == "FINISHED" and merge.data.metrics[keys.NUM_IMAGES_COMPUTED] == 0
+
+    whole = run_benchmark(*SHARDED, "cache=off")
+    with BenchmarkRunner(bench_config(*SHARDED, cache, "dataset.num_shards=4")) as runner:
+        merged = runner.run()  # the cluster's stores, merged again here: the arrays, not the CSV
+    np.testing.assert_array_equal(merged.scores, whole.scores)
+    assert merge.data.metrics[keys.ACCURACY] == whole.metrics[keys.ACCURACY]

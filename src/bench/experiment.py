@@ -12,14 +12,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.table import Table
 
 from bench.cache import FeatureCache
 from bench.config import BenchConfig, ConfigValueError, check_integer_overrides, to_bench_config
 from bench.config.tracking_uri import mask_credentials
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.progress import Progress
+from bench.reporting.console import shard_summary
 from bench.tracking import current_sweep, flatten, run_keys, skip_job, tracked_run
-from bench.tracking.artifacts import log_result
+from bench.tracking.artifacts import log_result, log_shard
 from bench.tracking.protocol_reports import report_for
 
 log = logging.getLogger(__name__)
@@ -70,17 +72,14 @@ def run_experiment(cfg: DictConfig) -> float:
             run_id = run.info.run_id
             (out_dir / "config.yaml").write_text(mask_credentials(OmegaConf.to_yaml(cfg, resolve=True)))
             mlflow.log_artifact(str(out_dir / "config.yaml"))
-            metrics, protocol = benchmark(config, out_dir)
+            summary, accuracy = benchmark(config, out_dir, name)
             log.info("MLflow run %s (%s) in %s", run_id, name, mask_credentials(config.tracking.uri))
     except Exception:
         if sweep is None or run_id is None:  # no FAILED run for the sweep to count: Hydra reports it
             raise
         log.exception("Job #%d (%s) failed; its MLflow run %s is FAILED", hydra_cfg.job.num, name, run_id)
     else:
-        # A sweeper gets the protocol's headline: the accuracy, or IJB's TAR at its FAR.
-        report = report_for(protocol)
-        Console().print(report.summary(name, metrics))
-        accuracy = float(metrics.get(report.headline, math.nan))
+        Console().print(summary)
     # Matplotlib's savefig leaves a reference cycle through its frames, and through them this
     # job's frames, so the models, images and embeddings of a job would stay alive until the
     # cyclic collector happened to run: each job of a multirun would start hundreds of MiB
@@ -89,10 +88,19 @@ def run_experiment(cfg: DictConfig) -> float:
     return accuracy
 
 
-def benchmark(config: BenchConfig, out_dir: Path) -> tuple[dict[str, float], str]:
-    """Run one configuration and log it to the active run: its metrics and protocol. The runner
-    and its result die with this frame, so that ``gc.collect`` can free them."""
+def benchmark(config: BenchConfig, out_dir: Path, name: str) -> tuple[Table, float]:
+    """Run one configuration and log it to the active run; its console summary and the figure
+    a sweeper gets back: the protocol's headline (the accuracy, or IJB's TAR at its FAR), NaN
+    for a shard, which evaluates nothing. The runner and its result die with this frame, so
+    that ``gc.collect`` can free them."""
     with BenchmarkRunner(config) as runner:
+        if runner.sharding.is_shard:
+            shard = runner.run_shard(Progress(enabled=config.progress))
+            log_shard(shard, out_dir, f"{runner.sharding.shard}/{runner.sharding.num_shards}")
+            assert runner.sharding.shard is not None
+            summary = shard_summary(name, runner.sharding.shard, runner.sharding.num_shards, shard.metrics)
+            return summary, math.nan
         result = runner.run(Progress(enabled=config.progress))
     log_result(result, out_dir)
-    return result.metrics, result.protocol
+    report = report_for(result.protocol)
+    return report.summary(name, result.metrics), float(result.metrics.get(report.headline, math.nan))

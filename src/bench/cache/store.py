@@ -189,10 +189,13 @@ class FeatureCache:
     the folder and the database can be written (``CacheUnavailableError`` if not).
     """
 
+    #: The database's name in its folder.
+    FILE = "features.sqlite"
+
     def __init__(self, directory: Path) -> None:
         directory = Path(directory)
         _make_folder(directory)
-        self.path = directory / "features.sqlite"
+        self.path = directory / self.FILE
         #: Entries found corrupted since opening; each was reported as a miss (and deleted, while
         #: the cache can be written).
         self.corrupted = 0

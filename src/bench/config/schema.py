@@ -66,8 +66,27 @@ class DatasetConfig:
     #: face data set holds (a 50 MP phone photo is 8160x6120; LFW's are 250x250 = 62,500 px) and
     #: bounds one decoded image at 150 MB of RGB.
     max_image_pixels: int = 50_000_000
+    #: One evaluation split over this many jobs: job ``shard`` computes every ``num_shards``-th
+    #: image into a feature store of its own under ``cache.dir``, and the run without a ``shard``
+    #: evaluates once every share is in (``bench.pipeline.shards``).
+    num_shards: int = 1
+    shard: int | None = None
 
     def __post_init__(self) -> None:
+        require(self.num_shards >= 1, "dataset.num_shards", "must be an integer >= 1", self.num_shards)
+        if self.shard is not None:
+            require(
+                self.num_shards > 1,
+                "dataset.shard",
+                "needs dataset.num_shards > 1 (null runs the whole set)",
+                self.shard,
+            )
+            require(
+                0 <= self.shard < self.num_shards,
+                "dataset.shard",
+                f"must lie in [0, dataset.num_shards - 1 = {self.num_shards - 1}] or be null",
+                self.shard,
+            )
         require(
             1 <= self.max_image_pixels <= MAX_IMAGE_PIXELS_CEILING,
             "dataset.max_image_pixels",
@@ -489,6 +508,12 @@ class BenchConfig:
             self.detect_max_side >= 32, "detect_max_side", "must be at least 32 pixels", self.detect_max_side
         )
         require(self.sample_faces >= 0, "sample_faces", "must be >= 0", self.sample_faces)
+        require(
+            self.dataset.num_shards == 1 or self.cache.enabled,
+            "cache",
+            "must be on to shard a run (dataset.num_shards > 1): the shards' results meet in cache.dir",
+            "off",
+        )
         templates = isinstance(self.dataset, IjbDatasetConfig)
         require(
             self.detector.source is not FaceSource.given or templates,

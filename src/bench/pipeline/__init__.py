@@ -2,7 +2,7 @@
 
 from bench.detectors import NoFaceError
 from bench.pipeline.face_choice import FaceChooser
-from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus
+from bench.pipeline.records import AlignedSample, BenchmarkResult, ImageRecord, ImageStatus, ShardResult
 from bench.pipeline.runner import BenchmarkRunner
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "ImageRecord",
     "ImageStatus",
     "NoFaceError",
+    "ShardResult",
 ]

@@ -87,3 +87,16 @@ class BenchmarkResult:
     quality: dict[str, np.ndarray] = field(default_factory=dict)
     #: Each signal's error-versus-discard curve on the scored pairs (none on IJB).
     edc: list[EdcResult] = field(default_factory=list)
+
+
+@dataclass
+class ShardResult:
+    """One shard's job (``bench.pipeline.shards``): its share of the images, computed into its
+    store and not evaluated."""
+
+    #: The images of the run's list this shard computed, and their records in that order.
+    share: list[int]
+    records: list[ImageRecord]
+    metrics: dict[str, float]
+    runtime: dict[str, str]
+    memory_trace: list[MemorySample] = field(default_factory=list)

@@ -5,6 +5,7 @@ which run filled the cache or in what order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from bench.pipeline.decoding import failure_reason
 from bench.pipeline.face_choice import FaceChooser
 from bench.pipeline.face_source import FaceFinder
 from bench.pipeline.records import ImageRecord, ImageStatus
+from bench.pipeline.shards import Sharding, ShardStores
 from bench.pipeline.timing import StageTimer
 from bench.quality.measured import as_signals
 from bench.stress import Stress, StressError
@@ -42,30 +44,38 @@ class RunCache:
         image_root: Path,
         timer: StageTimer,
     ) -> None:
-        self.cache: FeatureCache | None = None
+        self.cache: FeatureCache | ShardStores | None = None
         self.detection_key, self.embedding_key = keys
         self.finder, self.stress, self.root, self.timer = finder, stress, image_root, timer
 
-    def open(self, directory: Path) -> None:
-        self.cache = FeatureCache(directory)
+    def open(self, directory: Path, sharding: Sharding) -> None:
+        """The cache in ``directory``, or the store(s) of a sharded run under it."""
+        self.cache = sharding.open_store(directory)
 
     @property
     def enabled(self) -> bool:
         return self.cache is not None
 
     def reuse(
-        self, records: list[ImageRecord], embeddings: np.ndarray, chooser: FaceChooser, workers: int
+        self,
+        records: list[ImageRecord],
+        embeddings: np.ndarray,
+        chooser: FaceChooser,
+        workers: int,
+        indices: Sequence[int],
     ) -> Work:
-        """Fill in every image whose results are cached; the rest is the work left."""
+        """Fill in every image of ``indices`` (the run's, or a shard's share) whose results are
+        cached; the rest is the work left."""
         if self.cache is None:
-            return Work(list(range(len(records))))
-        self._key_all(records, workers)
-        known = [record.key for record in records if record.key]
+            return Work(list(indices))
+        self._key_all([records[index] for index in indices], workers)
+        known = [records[index].key for index in indices if records[index].key]
         detections = self.cache.get_detections(self.detection_key, known)
         rows = self.cache.get_embeddings(self.embedding_key, known)
         dim = embeddings.shape[1]
         work = Work([])
-        for index, record in enumerate(records):
+        for index in indices:
+            record = records[index]
             if not record.key:
                 continue
             entry = detections.get(record.key)

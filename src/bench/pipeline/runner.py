@@ -14,7 +14,7 @@ run cache's, how embeddings are scored the protocol's.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -40,9 +40,10 @@ from bench.pipeline.overlap import BackgroundStage, InlineStage, ordered_map
 from bench.pipeline.performance import performance_metrics
 from bench.pipeline.progress import Progress
 from bench.pipeline.protocols import protocol_of
-from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus
+from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus, ShardResult
 from bench.pipeline.result_cache import RunCache, Work
 from bench.pipeline.samples import sample_faces
+from bench.pipeline.shards import Sharding
 from bench.pipeline.timing import StageTimer
 from bench.quality.evaluation import curve_metrics, image_signals, quality_curves, signal_medians
 from bench.quality.measured import as_signals, measured_rows
@@ -92,13 +93,14 @@ class BenchmarkRunner:
         )
         keys = (detection_key(config, self.runtime), embedding_key(config, self.runtime))
         self.cache = RunCache(keys, self.faces, self.stress, self.dataset.image_root, self.timer)
+        self.sharding = Sharding.of(config.dataset)
         self._embedder: Embedder | None = None
 
     def __enter__(self) -> BenchmarkRunner:
         self.runtime.apply_thread_pools()
         if self.config.cache.enabled:
             assert self.config.cache.dir is not None  # checked by CacheConfig
-            self.cache.open(Path(self.config.cache.dir))
+            self.cache.open(Path(self.config.cache.dir), self.sharding)
         return self
 
     def __exit__(
@@ -120,37 +122,19 @@ class BenchmarkRunner:
         return self._embedder
 
     def run(self, progress: Progress | None = None) -> BenchmarkResult:
-        progress = progress or Progress.disabled()
+        """Every image computed (or read from the cache, or, merging shards, from their stores)
+        and the protocol's evaluation."""
         entries = self.entries.entries
         records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
         embeddings = np.full((len(entries), self.family.embedding_dim), np.nan, dtype=np.float32)
-        setup = 0.0
         with MemorySampler(cuda=self.runtime.is_cuda, device_index=self.runtime.device.index or 0) as memory:
-            started = time.perf_counter()
-            with memory.phase("cache"), self.timer("cache_read"):
-                work = self.cache.reuse(records, embeddings, self.chooser, self.config.hardware.num_workers)
-            progress.start(keys.STAGES, total=len(entries))
-            for stage in keys.STAGES:
-                progress.advance(stage, len(entries) - len(work.indices))
-            if work.indices:
-                with memory.phase("load"):
-                    setup_started = time.perf_counter()
-                    if len(work.detections) < len(work.indices):
-                        self.faces.load()
-                    _ = self.embedder
-                    setup = time.perf_counter() - setup_started
-                with memory.phase("process"):
-                    self._process(work, records, embeddings, progress)
-            progress.stop()
-            wall = time.perf_counter() - started - setup
+            work, wall = self._compute(records, embeddings, range(len(entries)), memory, progress)
             with memory.phase("evaluate"), self.timer("evaluate"):
                 result = self.protocol.evaluate(
                     self.dataset, self.entries, records, embeddings, self.family.similarity
                 )
                 self._score_quality(result)
-        result.runtime = describe_run(
-            self.config, self.runtime, self.cache, self.stress, self.faces, self._embedder
-        )
+        result.runtime = self._describe()
         result.samples = sample_faces(
             records,
             self.dataset.image_root,
@@ -162,17 +146,74 @@ class BenchmarkRunner:
             self.faces.aligner.size,
         )
         result.memory_trace = memory.trace
-        result.metrics.update(
-            performance_metrics(
-                self.timer,
-                memory,
-                num_images=len(entries),
-                num_computed=len(work.indices),
-                wall_s=wall,
-                cache_corrupted=self.cache.corrupted,
-            )
-        )
+        result.metrics.update(self._performance(memory, len(entries), work, wall))
         return result
+
+    def run_shard(self, progress: Progress | None = None) -> ShardResult:
+        """This shard's share of the images computed into its store (``bench.pipeline.shards``);
+        nothing is evaluated: the merge does that once every shard is in."""
+        entries = self.entries.entries
+        records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
+        embeddings = np.full((len(entries), self.family.embedding_dim), np.nan, dtype=np.float32)
+        share = self.sharding.share(len(entries))
+        with MemorySampler(cuda=self.runtime.is_cuda, device_index=self.runtime.device.index or 0) as memory:
+            work, wall = self._compute(records, embeddings, share, memory, progress)
+        return ShardResult(
+            share=share,
+            records=[records[index] for index in share],
+            metrics=self._performance(memory, len(share), work, wall),
+            runtime=self._describe(),
+            memory_trace=memory.trace,
+        )
+
+    def _compute(
+        self,
+        records: list[ImageRecord],
+        embeddings: np.ndarray,
+        indices: Sequence[int],
+        memory: MemorySampler,
+        progress: Progress | None,
+    ) -> tuple[Work, float]:
+        """``indices``' images from the cache, the rest computed; the work done and its wall
+        time in seconds, model loading excluded."""
+        progress = progress or Progress.disabled()
+        started = time.perf_counter()
+        setup = 0.0
+        with memory.phase("cache"), self.timer("cache_read"):
+            work = self.cache.reuse(
+                records, embeddings, self.chooser, self.config.hardware.num_workers, indices
+            )
+        if self.config.cache.dir is not None:
+            self.sharding.check_complete(work.indices, len(records), Path(self.config.cache.dir))
+        progress.start(keys.STAGES, total=len(indices))
+        for stage in keys.STAGES:
+            progress.advance(stage, len(indices) - len(work.indices))
+        if work.indices:
+            with memory.phase("load"):
+                setup_started = time.perf_counter()
+                if len(work.detections) < len(work.indices):
+                    self.faces.load()
+                _ = self.embedder
+                setup = time.perf_counter() - setup_started
+            with memory.phase("process"):
+                self._process(work, records, embeddings, progress)
+        progress.stop()
+        return work, time.perf_counter() - started - setup
+
+    def _describe(self) -> dict[str, str]:
+        return describe_run(self.config, self.runtime, self.cache, self.stress, self.faces, self._embedder)
+
+    def _performance(
+        self, memory: MemorySampler, num_images: int, work: Work, wall: float
+    ) -> dict[str, float]:
+        return performance_metrics(
+            self.timer,
+            memory,
+            num_images=num_images,
+            num_computed=len(work.indices),
+            wall_s=wall,
+            cache_corrupted=self.cache.corrupted,
+        )
 
     def _score_quality(self, result: BenchmarkResult) -> None:
         """Each image's quality signals, and on pairs of images each signal's curve."""

@@ -45,6 +45,24 @@ def summary_table(title: str, metrics: Mapping[str, float]) -> Table:
     return table
 
 
+def shard_summary(title: str, shard: int, num_shards: int, metrics: Mapping[str, float]) -> Table:
+    """A shard's job: what it computed and at what cost; the evaluation is the merge's."""
+    table = Table(title=f"{title}: shard {shard} of {num_shards}", show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    share = metrics[keys.NUM_IMAGES_COMPUTED] + metrics[keys.NUM_IMAGES_CACHED]
+    rows = [
+        ("images in its share", fixed(share, 0)),
+        ("computed (the rest were in its store)", fixed(metrics[keys.NUM_IMAGES_COMPUTED], 0)),
+        ("end to end images/s", fixed(metrics[keys.IMAGES_PER_S], 1)),
+        ("peak RSS MiB", fixed(metrics[keys.PEAK_RSS_MB], 0)),
+        ("evaluation", f"the run without dataset.shard, once all {num_shards} shards are in"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
 def template_summary_table(title: str, metrics: Mapping[str, float]) -> Table:
     """An IJB run's figures: the 1:1 TAR at each FAR, 1:N when measured, detection and speed."""
     table = Table(title=title, show_header=True, header_style="bold")

@@ -13,7 +13,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from bench.detectors import FIVE_POINTS
-from bench.pipeline import BenchmarkResult, ImageStatus
+from bench.pipeline import BenchmarkResult, ImageStatus, ShardResult
 from bench.pipeline.memory import MemorySample, trace_series
 from bench.reporting import plot_roc, save_face_grid
 from bench.reporting.edc import edc_report
@@ -22,7 +22,7 @@ from bench.tracking import run_keys
 from bench.tracking.protocol_reports import report_for
 
 
-def write_failures(result: BenchmarkResult, path: Path) -> Path:
+def write_failures(result: BenchmarkResult | ShardResult, path: Path) -> Path:
     """Every image that was not detected, why, and what was done with it."""
     return write_rows(
         path,
@@ -61,7 +61,7 @@ def write_quality(result: BenchmarkResult, path: Path) -> Path:
     )
 
 
-def write_memory_trace(result: BenchmarkResult, path: Path) -> Path:
+def write_memory_trace(result: BenchmarkResult | ShardResult, path: Path) -> Path:
     """One row per sample; GPU columns only when the run sampled the GPU (NaN stays ``nan``)."""
     series = trace_series(result.memory_trace)
     return write_rows(
@@ -156,6 +156,31 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     metrics = {key: None if math.isnan(value) else value for key, value in result.metrics.items()}
     summary.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
     files.append(summary)
+    for path in files:
+        mlflow.log_artifact(str(path))
+    return files
+
+
+def log_shard(result: ShardResult, out_dir: Path, shard: str) -> list[Path]:
+    """A shard's job (``shard``: ``"K/N"``): its metrics (the speed and memory of its share),
+    what ran, its failures and memory trace. Pair scores and every report are the merge's."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = mlflow.active_run()
+    assert run is not None, "log_shard needs an active MLflow run"
+    mlflow.set_tag(run_keys.SHARD_TAG, shard)
+    mlflow.log_metrics({key: value for key, value in result.metrics.items() if not math.isnan(value)})
+    mlflow.log_params(
+        {f"{run_keys.RUNTIME_PARAM_PREFIX}{key}": value for key, value in result.runtime.items()}
+    )
+    log_memory_trace(run.info.run_id, result.memory_trace, run.info.start_time)
+    summary = out_dir / run_keys.METRICS_FILE
+    metrics = {key: None if math.isnan(value) else value for key, value in result.metrics.items()}
+    summary.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
+    files = [
+        write_failures(result, out_dir / run_keys.FAILURES_FILE),
+        write_memory_trace(result, out_dir / run_keys.MEMORY_TRACE_FILE),
+        summary,
+    ]
     for path in files:
         mlflow.log_artifact(str(path))
     return files

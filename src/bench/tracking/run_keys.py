@@ -40,6 +40,8 @@ MODEL_TAG = "model"
 DATASET_TAG = "dataset"
 #: The protocol that scored the run (``bench.pipeline.protocols``: ``pairs`` or ``templates``).
 PROTOCOL_TAG = "protocol"
+#: A shard's job (``dataset.shard``): ``"K/N"``; it has no protocol, its merge evaluates.
+SHARD_TAG = "shard"
 OUTPUT_DIR_TAG = "hydra_output_dir"
 #: The job's Hydra overrides (a sweep's parent: the sweep's).
 OVERRIDES_TAG = "overrides"

@@ -210,6 +210,11 @@ def report(client: MlflowClient, parent_id: str, children: list[Run], out_dir: P
     error logged) if that fails, so that the parent still ends and the sweep still exits."""
     if not MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.is_set():
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.set(False)  # a bar per small file would bury the ranking
+    # A shard's job evaluates nothing (bench.pipeline.shards): its merge is the run to compare.
+    children = [run for run in children if run_keys.SHARD_TAG not in run.data.tags]
+    if not children:
+        log.info("Sweep: its jobs are shards; the run without dataset.shard evaluates them")
+        return True
     try:
         protocol = report_for(sweep_protocol(children))
         labels = varying_labels([run.data.params for run in children], run_keys.INCIDENTAL_PARAMS)
