@@ -14,6 +14,9 @@ from bench.metrics import keys
 from bench.metrics.verification import VerificationResult, evaluate_verification
 from bench.models.similarity import similarity_named
 
+#: Pairs whose rows are gathered at once (16 MB of 512-d float32 rows a side).
+_PAIR_BLOCK = 8192
+
 
 @dataclass(frozen=True, eq=False)
 class PairEvaluation:
@@ -27,8 +30,15 @@ def pair_scores(
     embeddings: np.ndarray, index_a: np.ndarray, index_b: np.ndarray, similarity: str = "cosine"
 ) -> np.ndarray:
     """The ``similarity`` of each pair of rows of ``embeddings`` (cosine: L2-normalised rows, so a
-    dot product); NaN where either image has no embedding (its row is NaN)."""
-    return similarity_named(similarity).rows(embeddings[index_a], embeddings[index_b])
+    dot product); NaN where either image has no embedding (its row is NaN). Pairs are gathered a
+    block at a time: 100,000 images in 50,000 pairs would otherwise copy 200 MB of rows at once."""
+    measure = similarity_named(similarity)
+    index_a, index_b = np.asarray(index_a), np.asarray(index_b)
+    scores = np.empty(index_a.size, dtype=np.result_type(embeddings.dtype, np.float32))
+    for start in range(0, index_a.size, _PAIR_BLOCK):
+        block = slice(start, start + _PAIR_BLOCK)
+        scores[block] = measure.rows(embeddings[index_a[block]], embeddings[index_b[block]])
+    return scores
 
 
 def evaluate_pairs(
