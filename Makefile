@@ -98,7 +98,7 @@ acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN,
 	$(PY) -m bench dataset=lfw_aligned detector=none
 	$(PY) -m bench model=edgeface_xs_q,edgeface_xxs_q -m
 
-scale: install ## Cost against size: 1k/10k/100k distinct images, the cache at 1M rows, IJB-C-size evaluation (about 30 min; ARGS="--sizes 1000 10000" for less)
+scale: install ## Cost against size: 1k/10k/100k distinct images, the cache at 1M rows, IJB-C-size evaluation (10 min; ARGS="--sizes 1000 10000" for less)
 	$(PY) benchmarks/scale.py --out outputs/scale.json $(ARGS)
 
 perf: install ## Every method on full LFW against the bound its own stage floors set, and the sweep time (ARGS="--pairs-per-fold 60" for a subset)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -45,6 +48,17 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 def bench_config(*overrides: str) -> BenchConfig:
     """The typed config a run gets from ``python -m bench progress=false OVERRIDES``."""
     return to_bench_config(compose_config(["progress=false", *overrides]))
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script (a benchmark, ``hubconf.py``) loaded from its file as ``python PATH`` runs it,
+    registered under its stem so that a process pool can pickle its functions by name."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_benchmark(*overrides: str) -> BenchmarkResult:

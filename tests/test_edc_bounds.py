@@ -3,7 +3,6 @@ error-versus-discard curve can reach."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -15,6 +14,8 @@ import pytest
 from bench.metrics.edc import PAUC_DISCARD_LIMIT
 from bench.paths import project_root
 
+from .conftest import load_script
+
 SCRIPT = project_root() / "benchmarks" / "edc_bounds.py"
 #: A small subset, at severity 5 so that even so few pairs have false non-matches at their threshold.
 SUBSET = ("dataset.folds=[0]", "dataset.pairs_per_fold=100", "stress.severity=5")
@@ -23,12 +24,7 @@ REPORT_KEYS = {"cpu", "overrides", "fnmr", "random_pauc_20", "ideal_pauc_20", "s
 
 @pytest.fixture(scope="module")
 def edc_bounds() -> ModuleType:
-    # A script, not a package module: loaded from its file, as ``python benchmarks/edc_bounds.py`` runs it.
-    spec = importlib.util.spec_from_file_location("edc_bounds", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_worst_genuine_is_each_images_lowest_scored_genuine_pair(edc_bounds: ModuleType) -> None:

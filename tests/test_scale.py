@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,16 +14,12 @@ import pytest
 
 from bench.paths import project_root
 
+from .conftest import load_script
+
 
 @pytest.fixture(scope="module")
 def scale() -> ModuleType:
-    path = project_root() / "benchmarks" / "scale.py"
-    spec = importlib.util.spec_from_file_location("scale_benchmark", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # the process pool pickles its functions by module name
-    spec.loader.exec_module(module)
-    return module
+    return load_script(project_root() / "benchmarks" / "scale.py")
 
 
 def test_every_copy_of_a_photo_differs_from_the_photo_and_from_every_other_copy(

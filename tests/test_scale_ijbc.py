@@ -3,7 +3,6 @@ plain numpy floor of the same work. Here at small scales; the full size is the s
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from types import ModuleType
 
@@ -14,6 +13,8 @@ from bench.data.ijb import IjbProtocol
 from bench.metrics.ijb import template_features, verification_scores
 from bench.paths import project_root
 
+from .conftest import load_script
+
 SCRIPT = project_root() / "benchmarks" / "scale_ijbc.py"
 SMALL = 0.002
 #: Large enough that each gallery has over 100 non-mated probes, so TPIR at FPIR 1e-2 is defined.
@@ -22,12 +23,7 @@ MEASURED = 0.02
 
 @pytest.fixture(scope="module")
 def scale_ijbc() -> ModuleType:
-    # A script, not a package module: loaded from its file, as ``python benchmarks/scale_ijbc.py`` runs it.
-    spec = importlib.util.spec_from_file_location("scale_ijbc", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 @pytest.fixture(scope="module")

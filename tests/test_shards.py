@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from bench.config import ConfigValueError
 from bench.metrics import keys
-from bench.pipeline import BenchmarkRunner
+from bench.pipeline import BenchmarkResult, BenchmarkRunner
 from bench.pipeline.records import ImageStatus
 from bench.pipeline.shards import Sharding, ShardsIncompleteError
 from bench.tracking import run_keys
@@ -22,7 +22,13 @@ from .cli import run_bench
 from .cli import store as store
 from .conftest import bench_config, run_benchmark
 
-SUBSET = ("detector=yunet", "dataset.folds=[0]", "dataset.pairs_per_fold=40")
+SUBSET = ("detector=yunet", "dataset.folds=[0]", "dataset.pairs_per_fold=20")
+
+
+@pytest.fixture(scope="module")
+def whole() -> BenchmarkResult:
+    """The run unsharded, the reference every merge must equal."""
+    return run_benchmark(*SUBSET, "cache=off")
 
 
 def test_each_shard_takes_every_nth_image_and_the_shares_cover_the_run() -> None:
@@ -61,8 +67,9 @@ def merge(tmp_path: Path, num_shards: int) -> BenchmarkRunner:
     return BenchmarkRunner(bench_config(*SUBSET, f"cache.dir={tmp_path}", f"dataset.num_shards={num_shards}"))
 
 
-def test_three_shards_and_their_merge_give_the_unsharded_scores_bit_for_bit(tmp_path: Path) -> None:
-    whole = run_benchmark(*SUBSET, "cache=off")
+def test_three_shards_and_their_merge_give_the_unsharded_scores_bit_for_bit(
+    tmp_path: Path, whole: BenchmarkResult
+) -> None:
     for shard in range(3):
         run_shard(tmp_path, shard, 3)
     assert sorted(path.name for path in (tmp_path / "shards").iterdir()) == ["0-of-3", "1-of-3", "2-of-3"]
@@ -91,7 +98,7 @@ def test_a_merge_names_the_shards_that_are_not_in_and_computes_nothing(tmp_path:
 
 
 def test_shards_as_a_sweep_and_their_merge_from_the_command_line(
-    store: tuple[str, dict[str, str]], tmp_path: Path
+    store: tuple[str, dict[str, str]], tmp_path: Path, whole: BenchmarkResult
 ) -> None:
     uri, env = store
     common = (*SUBSET, f"cache.dir={tmp_path / 'cache'}", "dataset.num_shards=2")
@@ -117,5 +124,4 @@ def test_shards_as_a_sweep_and_their_merge_from_the_command_line(
     assert computed == merged_run.data.metrics[keys.NUM_IMAGES] > 0
     assert merged_run.data.metrics[keys.NUM_IMAGES_COMPUTED] == 0
     merged = pd.read_csv(tmp_path / "merge" / "pair_scores.csv")
-    whole = run_benchmark(*SUBSET, "cache=off")
     assert merged["score"].tolist() == [round(float(score), 6) for score in whole.scores]  # as written
