@@ -63,6 +63,12 @@ def run_shard(tmp_path: Path, shard: int, num_shards: int, *extra: str) -> None:
     assert result.metrics[keys.NUM_IMAGES_COMPUTED] == len(result.share)
 
 
+def test_a_shards_runner_does_not_evaluate_its_share_as_the_whole(tmp_path: Path) -> None:
+    config = bench_config(*SUBSET, f"cache.dir={tmp_path}", "dataset.num_shards=2", "dataset.shard=1")
+    with BenchmarkRunner(config) as runner, pytest.raises(ValueError, match=r"dataset.shard=1 .*run_shard"):
+        runner.run()
+
+
 def merge(tmp_path: Path, num_shards: int) -> BenchmarkRunner:
     return BenchmarkRunner(bench_config(*SUBSET, f"cache.dir={tmp_path}", f"dataset.num_shards={num_shards}"))
 

@@ -124,6 +124,11 @@ class BenchmarkRunner:
     def run(self, progress: Progress | None = None) -> BenchmarkResult:
         """Every image computed (or read from the cache, or, merging shards, from their stores)
         and the protocol's evaluation."""
+        if self.sharding.is_shard:
+            raise ValueError(
+                f"dataset.shard={self.sharding.shard} computes a share and evaluates nothing: "
+                "run_shard() runs it, and the run without dataset.shard evaluates"
+            )
         entries = self.entries.entries
         records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
         embeddings = np.full((len(entries), self.family.embedding_dim), np.nan, dtype=np.float32)
