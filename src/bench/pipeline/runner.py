@@ -129,11 +129,9 @@ class BenchmarkRunner:
                 f"dataset.shard={self.sharding.shard} computes a share and evaluates nothing: "
                 "run_shard() runs it, and the run without dataset.shard evaluates"
             )
-        entries = self.entries.entries
-        records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
-        embeddings = np.full((len(entries), self.family.embedding_dim), np.nan, dtype=np.float32)
-        with MemorySampler(cuda=self.runtime.is_cuda, device_index=self.runtime.device.index or 0) as memory:
-            work, wall = self._compute(records, embeddings, range(len(entries)), memory, progress)
+        records, embeddings = self._blank()
+        with self._memory() as memory:
+            work, wall = self._compute(records, embeddings, range(len(records)), memory, progress)
             with memory.phase("evaluate"), self.timer("evaluate"):
                 result = self.protocol.evaluate(
                     self.dataset, self.entries, records, embeddings, self.family.similarity
@@ -151,17 +149,15 @@ class BenchmarkRunner:
             self.faces.aligner.size,
         )
         result.memory_trace = memory.trace
-        result.metrics.update(self._performance(memory, len(entries), work, wall))
+        result.metrics.update(self._performance(memory, len(records), work, wall))
         return result
 
     def run_shard(self, progress: Progress | None = None) -> ShardResult:
         """This shard's share of the images computed into its store (``bench.pipeline.shards``);
         nothing is evaluated: the merge does that once every shard is in."""
-        entries = self.entries.entries
-        records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
-        embeddings = np.full((len(entries), self.family.embedding_dim), np.nan, dtype=np.float32)
-        share = self.sharding.share(len(entries))
-        with MemorySampler(cuda=self.runtime.is_cuda, device_index=self.runtime.device.index or 0) as memory:
+        records, embeddings = self._blank()
+        share = self.sharding.share(len(records))
+        with self._memory() as memory:
             work, wall = self._compute(records, embeddings, share, memory, progress)
         return ShardResult(
             share=share,
@@ -170,6 +166,15 @@ class BenchmarkRunner:
             runtime=self._describe(),
             memory_trace=memory.trace,
         )
+
+    def _blank(self) -> tuple[list[ImageRecord], np.ndarray]:
+        """A record per image of the run's list, and their embeddings' rows, NaN until filled."""
+        entries = self.entries.entries
+        records = [ImageRecord(entry.path, entry.stressed) for entry in entries]
+        return records, np.full((len(entries), self.family.embedding_dim), np.nan, dtype=np.float32)
+
+    def _memory(self) -> MemorySampler:
+        return MemorySampler(cuda=self.runtime.is_cuda, device_index=self.runtime.device.index or 0)
 
     def _compute(
         self,

@@ -12,14 +12,17 @@ warm cache's do, so its pair scores equal the unsharded run's bit for bit.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from bench.cache import CachedDetection, FeatureCache
 from bench.config import DatasetConfig
+
+T = TypeVar("T")
 
 
 class ShardsIncompleteError(RuntimeError):
@@ -100,15 +103,22 @@ class ShardStores:
         return sum(store.corrupted for store in self.stores)
 
     def get_detections(self, config: str, digests: Sequence[str]) -> dict[str, CachedDetection]:
-        found: dict[str, CachedDetection] = {}
-        for store in self.stores:
-            found |= store.get_detections(config, [digest for digest in digests if digest not in found])
-        return found
+        return self._found(FeatureCache.get_detections, config, digests)
 
     def get_embeddings(self, config: str, digests: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+        return self._found(FeatureCache.get_embeddings, config, digests)
+
+    def _found(
+        self,
+        get: Callable[[FeatureCache, str, Sequence[str]], dict[str, T]],
+        config: str,
+        digests: Sequence[str],
+    ) -> dict[str, T]:
+        """Each digest's entry from the first store holding it; later stores are asked only for
+        the rest."""
+        found: dict[str, T] = {}
         for store in self.stores:
-            found |= store.get_embeddings(config, [digest for digest in digests if digest not in found])
+            found |= get(store, config, [digest for digest in digests if digest not in found])
         return found
 
     def put_detections(self, config: str, entries: Mapping[str, CachedDetection]) -> None:

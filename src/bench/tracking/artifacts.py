@@ -124,16 +124,7 @@ def write_landmarks(result: BenchmarkResult, path: Path) -> Path:
 
 def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     """Log metrics, the runtime description, the memory trace and every artifact of a run."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run = mlflow.active_run()
-    assert run is not None, "log_result needs an active MLflow run"
-    mlflow.log_metrics({key: value for key, value in result.metrics.items() if not math.isnan(value)})
-    mlflow.log_params(
-        {f"{run_keys.RUNTIME_PARAM_PREFIX}{key}": value for key, value in result.runtime.items()}
-    )
-
-    log_memory_trace(run.info.run_id, result.memory_trace, run.info.start_time)
-
+    log_figures(result, out_dir)
     label = f"{result.runtime.get('detector', '')} + {result.runtime.get('model', '')}"
     files = [
         write_failures(result, out_dir / run_keys.FAILURES_FILE),
@@ -152,10 +143,7 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
         captions = [sample.caption for sample in result.samples]
         files.append(save_face_grid(faces, out_dir / run_keys.FACE_GRID_FILE, captions=captions))
         files.append(write_aligned_samples(result, out_dir / run_keys.ALIGNED_FACES_FILE))
-    summary = out_dir / run_keys.METRICS_FILE
-    metrics = {key: None if math.isnan(value) else value for key, value in result.metrics.items()}
-    summary.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
-    files.append(summary)
+    files.append(write_summary(result, out_dir / run_keys.METRICS_FILE))
     for path in files:
         mlflow.log_artifact(str(path))
     return files
@@ -164,23 +152,33 @@ def log_result(result: BenchmarkResult, out_dir: Path) -> list[Path]:
 def log_shard(result: ShardResult, out_dir: Path, shard: str) -> list[Path]:
     """A shard's job (``shard``: ``"K/N"``): its metrics (the speed and memory of its share),
     what ran, its failures and memory trace. Pair scores and every report are the merge's."""
+    log_figures(result, out_dir)
+    mlflow.set_tag(run_keys.SHARD_TAG, shard)
+    files = [
+        write_failures(result, out_dir / run_keys.FAILURES_FILE),
+        write_memory_trace(result, out_dir / run_keys.MEMORY_TRACE_FILE),
+        write_summary(result, out_dir / run_keys.METRICS_FILE),
+    ]
+    for path in files:
+        mlflow.log_artifact(str(path))
+    return files
+
+
+def log_figures(result: BenchmarkResult | ShardResult, out_dir: Path) -> None:
+    """What every job logs to the active run: its metrics (NaN ones are not sent: MLflow has no
+    value for them, ``metrics.json`` keeps them), what ran, and its memory over time."""
     out_dir.mkdir(parents=True, exist_ok=True)
     run = mlflow.active_run()
-    assert run is not None, "log_shard needs an active MLflow run"
-    mlflow.set_tag(run_keys.SHARD_TAG, shard)
+    assert run is not None, "logging a job needs an active MLflow run"
     mlflow.log_metrics({key: value for key, value in result.metrics.items() if not math.isnan(value)})
     mlflow.log_params(
         {f"{run_keys.RUNTIME_PARAM_PREFIX}{key}": value for key, value in result.runtime.items()}
     )
     log_memory_trace(run.info.run_id, result.memory_trace, run.info.start_time)
-    summary = out_dir / run_keys.METRICS_FILE
+
+
+def write_summary(result: BenchmarkResult | ShardResult, path: Path) -> Path:
+    """``metrics.json``: every metric (NaN as null) and what ran."""
     metrics = {key: None if math.isnan(value) else value for key, value in result.metrics.items()}
-    summary.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
-    files = [
-        write_failures(result, out_dir / run_keys.FAILURES_FILE),
-        write_memory_trace(result, out_dir / run_keys.MEMORY_TRACE_FILE),
-        summary,
-    ]
-    for path in files:
-        mlflow.log_artifact(str(path))
-    return files
+    path.write_text(json.dumps({"metrics": metrics, "runtime": result.runtime}, indent=2))
+    return path
