@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from perf import bound, config, floors, run
+from perf import accounting, bound, config, floors, run
 
 from bench.api import sweep_methods
 from bench.cpu import cpu_info
@@ -47,8 +47,9 @@ def measure(method: str, common: list[str]) -> dict[str, Any]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| method | images/s | bound | of bound | decode | detect | align | embed | job s | accuracy |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| method | images/s | bound | of bound | decode | detect | align | embed | CPU used | job s "
+        "| accuracy |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         floor = row["floors"]
@@ -56,7 +57,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['name']} | {row[keys.IMAGES_PER_S]:.1f} | {row['bound']:.1f} | "
             f"{100 * row[keys.IMAGES_PER_S] / row['bound']:.0f} % | {floor['decode_ms']:.2f} | "
             f"{floor['detect_ms']:.2f} | {floor['align_ms']:.2f} | {floor['embed_ms']:.2f} | "
-            f"{row['job_s']:.0f} | {100 * row[keys.ACCURACY]:.2f} % |"
+            f"{100 * row[keys.CPU_UTILISATION]:.0f} % | {row['job_s']:.0f} | "
+            f"{100 * row[keys.ACCURACY]:.2f} % |"
         )
     return "\n".join(lines)
 
@@ -82,7 +84,8 @@ def main() -> None:
     lines = [
         f"CPU: {cpu_info()}",
         "Floors in ms per image, each stage alone (decode on its workers, detect on its threads,",
-        "embed at its best batch); bound = images/s if the stages overlapped perfectly.",
+        "embed at its best batch); bound = images/s if the stages overlapped perfectly; CPU used:",
+        "the CPU time the run took over the cores' time while it processed images.",
         "",
         table(rows),
         "",
@@ -98,6 +101,8 @@ def main() -> None:
         f"lowest fraction of its bound: {lowest['name']} at "
         f"{100 * lowest[keys.IMAGES_PER_S] / lowest['bound']:.0f} %"
     )
+    for row in rows:
+        lines += ["", f"{row['name']}, per thread group:", accounting(row)]
     report = "\n".join(lines)
     print("\n" + report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

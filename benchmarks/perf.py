@@ -80,7 +80,7 @@ def per_image_ms(action: Callable[[], Any], count: int) -> float:
 def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     """Each stage alone on a sample of the images, after a warm-up."""
     root, paths = runner.dataset.image_root, runner.dataset.images[:FLOOR_SAMPLE]
-    workers = max(1, runner.config.hardware.num_workers)
+    workers = max(1, runner.runtime.decode_workers)
 
     def decode(path: str) -> np.ndarray:
         return decode_image(root / path, root, runner.config.dataset.max_image_pixels)
@@ -163,6 +163,35 @@ def table(runs: list[dict[str, Any]]) -> str:
     return header + "\n".join(rows)
 
 
+def accounting(metrics: dict[str, Any]) -> str:
+    """Where the fast run's time went, per thread group: its busy wall time (the stage timers;
+    detection's includes alignment, which runs on its threads), the CPU its threads took, how
+    often they waited and how often the scheduler took their core away."""
+    images = max(1.0, metrics[keys.NUM_IMAGES_COMPUTED])
+    busy = {
+        "decode": metrics[keys.time_s("decode")],
+        "detect": metrics[keys.time_s("detect")] + metrics[keys.time_s("align")],
+        "embed": metrics[keys.time_s("embed")],
+    }
+    lines = [
+        "| threads | busy ms/image | CPU ms/image | threads | waits | preemptions |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for group in keys.THREAD_GROUPS:
+        wall = f"{1000 * busy[group] / images:.2f}" if group in busy else "-"
+        lines.append(
+            f"| {group} | {wall} | {1000 * metrics[keys.cpu_s(group)] / images:.2f} | "
+            f"{metrics[keys.threads(group)]:.0f} | {metrics[keys.switches(group, voluntary=True)]:.0f} | "
+            f"{metrics[keys.switches(group, voluntary=False)]:.0f} |"
+        )
+    lines.append(
+        f"CPU {1000 * metrics[keys.CPU_TOTAL_S] / images:.2f} ms/image in all, "
+        f"{100 * metrics[keys.CPU_UTILISATION]:.0f} % of the cores' time; "
+        f"{metrics[keys.THREADS_PEAK]:.0f} threads alive at most"
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -205,6 +234,10 @@ def main() -> None:
         f"{floor['embed_batch']} ({floor['embed_threads']} threads)",
         f"bound on {cores} cores: {limit:.0f} images/s; the fast run without a cache is at "
         f"{100 * fast[keys.IMAGES_PER_S] / limit:.0f} % of it",
+        "",
+        "the fast run without a cache, per thread group:",
+        accounting(fast),
+        "",
         f"peak RSS: naive plain {plain[keys.PEAK_RSS_MB]:.0f} MiB, naive {naive[keys.PEAK_RSS_MB]:.0f} MiB, "
         f"fast {fast[keys.PEAK_RSS_MB]:.0f} MiB, cold cache {cold[keys.PEAK_RSS_MB]:.0f} MiB, "
         f"warm {warm[keys.PEAK_RSS_MB]:.0f} MiB",

@@ -42,6 +42,8 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     store = tmp_path_factory.mktemp("mlflow") / "mlruns.db"
     monkeypatch.setenv("BENCH_OFFLINE", "1")
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # No calibration of this machine's CPU (bench tune) decides a test's worker counts.
+    monkeypatch.setenv("BENCH_TUNING_DIR", str(tmp_path_factory.mktemp("tuning")))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
 
 

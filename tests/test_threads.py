@@ -7,7 +7,7 @@ import pytest
 from bench.config import HardwareConfig, PipelineConfig
 from bench.runtime import Runtime
 
-OVERLAP = PipelineConfig(overlap=True, embed_workers=2)
+OVERLAP = PipelineConfig(overlap=True, detect_workers=1, embed_workers=2)
 SEQUENTIAL = PipelineConfig(overlap=False, embed_workers=2)
 
 

@@ -60,6 +60,8 @@ TOOLS = {
     "verify": "bench.verify",
     "train": "bench.train",
     "list": "bench.listing",
+    "isa": "bench.isa",
+    "tune": "bench.calibrate",
 }
 
 

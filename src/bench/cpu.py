@@ -1,5 +1,6 @@
 """The CPU a figure was measured on: its model and the instruction sets that decide which kernels
-pay (the same pipeline ran 1.6x faster on a CPU with AVX-512 VNNI than on one with AVX2 only)."""
+pay (the same pipeline ran 1.6x faster on a CPU with AVX-512 VNNI than on one with AVX2 only),
+as far as the process may use them (``bench.isa``'s caps)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import platform
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+from bench.isa import UNCAPPED, active_cap
 
 #: The instruction sets that matter to inference kernels: Linux ``/proc/cpuinfo`` flag -> name.
 KERNEL_FLAGS = {
@@ -26,11 +29,14 @@ KERNEL_FLAGS = {
 
 @dataclass(frozen=True)
 class CpuInfo:
-    """The model name, the logical cores this process may use, and the kernel-relevant flags."""
+    """The model name, the logical cores this process may use, and the kernel-relevant flags it
+    may use: under a cap (``bench isa --cap``), only those the cap keeps."""
 
     name: str
     cores: int
     flags: frozenset[str]
+    #: The cap the process started under (``avx2``); empty when it runs on what the CPU has.
+    cap: str = ""
 
     def has(self, flag: str) -> bool:
         """Whether the CPU reports ``flag`` (a ``/proc/cpuinfo`` name, e.g. ``avx512_vnni``)."""
@@ -42,7 +48,8 @@ class CpuInfo:
         return " ".join(name for flag, name in KERNEL_FLAGS.items() if flag in self.flags) or "none known"
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.cores} cores; {self.instruction_sets})"
+        capped = f"; capped at {self.cap}, except {', '.join(UNCAPPED)}" if self.cap else ""
+        return f"{self.name} ({self.cores} cores; {self.instruction_sets}{capped})"
 
 
 def usable_cores() -> int:
@@ -65,4 +72,10 @@ def cpu_info() -> CpuInfo:
             key, _, value = line.partition(":")
             fields.setdefault(key.strip(), value.strip())  # the first core's
     name = fields.get("model name") or platform.processor() or platform.machine()
-    return CpuInfo(name, cores, frozenset(fields.get("flags", "").split()))
+    flags = frozenset(fields.get("flags", "").split())
+    cap = active_cap()
+    if cap is None:
+        return CpuInfo(name, cores, flags)
+    return CpuInfo(
+        name, cores, frozenset(f for f in flags if f not in KERNEL_FLAGS or f in cap.keeps), cap.name
+    )

@@ -17,11 +17,16 @@ import torch
 
 from bench.config import Device, HardwareConfig, PipelineConfig
 from bench.cpu import usable_cores
+from bench.tuning import PipelineCounts, Tuning, load_tuning
 
 log = logging.getLogger(__name__)
 
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
+#: Workers per stage where neither the config nor a calibration of this CPU says.
+DEFAULT_DECODE_WORKERS = 2
+DEFAULT_DETECT_WORKERS = 2
+DEFAULT_EMBED_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -39,18 +44,33 @@ class Runtime:
     #: Detection and recognition workers: the pipeline's when its stages overlap, else one each.
     detect_workers: int = 1
     embed_workers: int = 1
+    #: Image-decoding threads (0: inline).
+    decode_workers: int = DEFAULT_DECODE_WORKERS
+    #: Where the counts the config left null came from, for the run record.
+    counts_source: str = "the config"
 
     @classmethod
     def from_config(cls, hardware: HardwareConfig, pipeline: PipelineConfig | None = None) -> Runtime:
-        """The runtime a run's ``hardware`` and ``pipeline`` groups ask for, on this machine."""
+        """The runtime a run's ``hardware`` and ``pipeline`` groups ask for, on this machine:
+        counts left null from this CPU's calibration (``bench.tuning``) when the stages overlap
+        on the CPU and it has one, else from the built-in defaults."""
         pipeline = pipeline or PipelineConfig()
         device, note = _resolve_device(hardware.device, hardware.device_index)
-        detect_workers, embed_workers = (
-            (pipeline.detect_workers, pipeline.embed_workers) if pipeline.overlap else (1, 1)
+        tuning = load_tuning() if pipeline.overlap and pipeline.tuned and device.type == "cpu" else None
+        counts = _counts(hardware, pipeline, tuning)
+        return cls(
+            device,
+            tuple(hardware.onnx_providers or default_providers(device)),
+            counts.detect_threads,
+            counts.embed_threads,
+            note,
+            counts.detect_workers,
+            counts.embed_workers,
+            counts.decode_workers,
+            tuning.describe()
+            if tuning
+            else "the config and the built-in defaults (no calibration: bench tune)",
         )
-        detect, embed = _thread_budget(hardware, pipeline.overlap, detect_workers, embed_workers)
-        providers = hardware.onnx_providers or default_providers(device)
-        return cls(device, tuple(providers), detect, embed, note, detect_workers, embed_workers)
 
     @classmethod
     def local(cls, device: str = "cpu", threads: int | None = None) -> Runtime:
@@ -111,14 +131,39 @@ def _resolve_device(wanted: Device, index: int | None) -> tuple[torch.device, st
     return device, note
 
 
-def _thread_budget(
-    hardware: HardwareConfig, overlap: bool, detect_workers: int, embed_workers: int
-) -> tuple[int, int]:
-    """``null`` thread counts: when the stages overlap, the detection workers split half the
-    cores and the recognition workers the other half; when they run one after the other
-    (one worker each), each stage in turn gets every core, as the libraries would by default."""
+def _counts(hardware: HardwareConfig, pipeline: PipelineConfig, tuning: Tuning | None) -> PipelineCounts:
+    """Each count as configured, else the calibration's, else the built-in default. A
+    calibration's threads per worker hold only beside its own worker count: they were measured
+    with it. Without overlap (the naive pipeline) one worker a stage, as configured."""
+    tuned = tuning.counts if tuning else None
+
+    def pick(configured: int | None, calibrated: int | None, default: int) -> int:
+        return configured if configured is not None else calibrated if calibrated is not None else default
+
+    decode = pick(hardware.num_workers, tuned and tuned.decode_workers, DEFAULT_DECODE_WORKERS)
+    if not pipeline.overlap:
+        detect_workers = embed_workers = 1
+    else:
+        detect_workers = pick(pipeline.detect_workers, tuned and tuned.detect_workers, DEFAULT_DETECT_WORKERS)
+        embed_workers = pick(pipeline.embed_workers, tuned and tuned.embed_workers, DEFAULT_EMBED_WORKERS)
+    detect_split, embed_split = _thread_split(pipeline.overlap, detect_workers, embed_workers)
+    detect_threads = pick(
+        hardware.detect_threads,
+        tuned.detect_threads if tuned and tuned.detect_workers == detect_workers else None,
+        detect_split,
+    )
+    embed_threads = pick(
+        hardware.embed_threads,
+        tuned.embed_threads if tuned and tuned.embed_workers == embed_workers else None,
+        embed_split,
+    )
+    return PipelineCounts(decode, detect_workers, embed_workers, detect_threads, embed_threads)
+
+
+def _thread_split(overlap: bool, detect_workers: int, embed_workers: int) -> tuple[int, int]:
+    """When the stages overlap, the detection workers split half the cores and the recognition
+    workers the other half; when they run one after the other (one worker each), each stage in
+    turn gets every core, as the libraries would by default."""
     cores = usable_cores()
     share = max(1, cores // 2) if overlap else cores
-    detect = max(1, share // detect_workers) if hardware.detect_threads is None else hardware.detect_threads
-    embed = max(1, share // embed_workers) if hardware.embed_threads is None else hardware.embed_threads
-    return detect, embed
+    return max(1, share // detect_workers), max(1, share // embed_workers)

@@ -281,8 +281,8 @@ class HardwareConfig:
     batch_size: int = 32
     #: Faces per recognition forward pass.
     embed_batch_size: int = 64
-    #: Image-decoding threads; 0 decodes inline.
-    num_workers: int = 2
+    #: Image-decoding threads; 0 decodes inline; ``None``: this CPU's calibration (``bench tune``), else 2.
+    num_workers: int | None = None
     #: MiB of decoded images in flight at once: batches are formed by pixel count (from each
     #: file's header) so that the batches the pipeline holds together stay within it, whatever
     #: the photos' size. A photo above one batch's share is a batch of its own.
@@ -305,7 +305,12 @@ class HardwareConfig:
             "must be an integer >= 1",
             self.embed_batch_size,
         )
-        require(self.num_workers >= 0, "hardware.num_workers", "must be an integer >= 0", self.num_workers)
+        require(
+            self.num_workers is None or self.num_workers >= 0,
+            "hardware.num_workers",
+            "must be an integer >= 0 or null",
+            self.num_workers,
+        )
         require(
             self.decode_budget_mb >= 1,
             "hardware.decode_budget_mb",
@@ -313,7 +318,7 @@ class HardwareConfig:
             self.decode_budget_mb,
         )
         require(
-            self.num_workers <= MAX_THREADS,
+            self.num_workers is None or self.num_workers <= MAX_THREADS,
             "hardware.num_workers",
             f"must be at most {MAX_THREADS}",
             self.num_workers,
@@ -335,18 +340,23 @@ class PipelineConfig:
     overlap: bool = True
     #: Batches in flight between stages (bounds memory).
     queue_depth: int = 4
-    #: Recognition workers, each running whole model batches.
-    embed_workers: int = 2
+    #: Recognition workers, each running whole model batches; ``None``: this CPU's calibration
+    #: (``bench tune``), else 2.
+    embed_workers: int | None = None
     #: Detection workers, each detecting and aligning whole batches with a detector of its own
-    #: (with ``overlap``; the naive pipeline detects on its one thread).
-    detect_workers: int = 1
+    #: (with ``overlap``; the naive pipeline detects on its one thread); ``None`` as above.
+    detect_workers: int | None = None
+    #: Whether the counts left null (these workers, ``hardware.num_workers`` and the threads)
+    #: come from this CPU's calibration when it has one (``bench.tuning``); the CPU only.
+    tuned: bool = True
 
     def __post_init__(self) -> None:
         require(self.queue_depth >= 1, "pipeline.queue_depth", "must be >= 1", self.queue_depth)
         for key in ("embed_workers", "detect_workers"):
             value = getattr(self, key)
-            require(value >= 1, f"pipeline.{key}", "must be >= 1", value)
-            require(value <= MAX_THREADS, f"pipeline.{key}", f"must be at most {MAX_THREADS}", value)
+            if value is not None:
+                require(value >= 1, f"pipeline.{key}", "must be >= 1", value)
+                require(value <= MAX_THREADS, f"pipeline.{key}", f"must be at most {MAX_THREADS}", value)
 
 
 @dataclass

@@ -69,6 +69,36 @@ NUM_IMAGES_COMPUTED = "num_images_computed"
 NUM_IMAGES_CACHED = "num_images_cached"
 CACHE_CORRUPTED_ENTRIES = "cache_corrupted_entries"
 
+# -- CPU per stage while images are processed (bench.pipeline.threads) ------------------------------
+#: The thread groups: each stage's threads (alignment runs on detection's), and the rest.
+OTHER_THREADS = "other"
+THREAD_GROUPS = ("decode", "detect", "embed", OTHER_THREADS)
+#: CPU seconds of the whole process while it processed images, and that over the cores' time.
+CPU_TOTAL_S = "cpu_total_s"
+CPU_UTILISATION = "cpu_utilisation"
+#: The most threads alive at once (every library's pools included).
+THREADS_PEAK = "threads_peak"
+
+
+def cpu_s(group: str) -> str:
+    """A thread group's CPU seconds: ``cpu_detect_s``."""
+    _check(group, THREAD_GROUPS)
+    return f"cpu_{group}_s"
+
+
+def threads(group: str) -> str:
+    """How many threads a group ran on: ``threads_embed``."""
+    _check(group, THREAD_GROUPS)
+    return f"threads_{group}"
+
+
+def switches(group: str, voluntary: bool) -> str:
+    """A group's context switches: ``switches_waited_embed`` (it waited: a queue, a lock) or
+    ``switches_preempted_embed`` (the scheduler gave its core to another thread)."""
+    _check(group, THREAD_GROUPS)
+    return f"switches_{'waited' if voluntary else 'preempted'}_{group}"
+
+
 # -- memory: the sampled series (metric histories) and torch's peak on the GPU ---------------------
 RSS_MB = "rss_mb"
 GPU_ALLOCATED_MB = "gpu_allocated_mb"

@@ -15,6 +15,7 @@ import numpy as np
 from bench.cache import bytes_digest
 from bench.data import ImageDecodeError, decode_image_bytes, read_image_bytes
 from bench.pipeline.entries import ImageEntry
+from bench.pipeline.threads import name_thread
 from bench.stress import Stress, StressError
 
 
@@ -110,7 +111,9 @@ def decoded_batches(
             budget.reserve(batch[0], nbytes)
             yield [decode(index) for index in batch]
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+    with ThreadPoolExecutor(
+        workers, thread_name_prefix="decode", initializer=name_thread, initargs=("decode",)
+    ) as pool:
         ahead: deque[list[Future[tuple[Decoded, float]]]] = deque()
         for batch, nbytes in batches:
             while ahead and not budget.fits(nbytes):

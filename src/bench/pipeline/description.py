@@ -34,9 +34,12 @@ def describe_run(
         "pipeline": config.pipeline.name,
         "device": runtime.device_name,
         "cpu": str(cpu_info()),
+        "workers_decode": str(runtime.decode_workers),
         "workers_detect": str(runtime.detect_workers),
+        "workers_embed": str(runtime.embed_workers),
         "threads_detect": str(runtime.detect_threads),
         "threads_embed": str(runtime.embed_threads),
+        "counts_from": runtime.counts_source,
         "cache": cache.describe(),
         # Logged as run_keys.SCORE_SETTINGS_RUNTIME_PARAM, for bench verify's choice of a threshold.
         "score_settings": canonical_json(score_settings(config, runtime)),

@@ -10,6 +10,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from bench.pipeline.threads import name_thread
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -30,6 +32,7 @@ class BackgroundStage(Generic[Item]):
         if workers < 1:
             raise ValueError(f"a stage needs at least one worker, got {workers}")
         self._handle = handle
+        self._name = name
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._error: BaseException | None = None
         self._stopping = threading.Event()
@@ -70,6 +73,7 @@ class BackgroundStage(Generic[Item]):
             raise self._error
 
     def _run(self) -> None:
+        name_thread(self._name)
         try:
             while not self._stopping.is_set():
                 try:
@@ -125,7 +129,9 @@ def ordered_map(
     if workers == 0:
         yield from map(handle, items)
         return
-    pool = ThreadPoolExecutor(workers, thread_name_prefix=thread_name)
+    pool = ThreadPoolExecutor(
+        workers, thread_name_prefix=thread_name, initializer=name_thread, initargs=(thread_name,)
+    )
     try:
         pending: deque[Future[Result]] = deque()
         for item in items:

@@ -24,6 +24,7 @@ import numpy as np
 from bench.alignment import BatchAligner
 from bench.cache import CachedDetection
 from bench.config import BenchConfig
+from bench.cpu import usable_cores
 from bench.data import Dataset, image_pixels, load_dataset
 from bench.detectors import Face, detector_entry
 from bench.metrics import keys
@@ -44,6 +45,7 @@ from bench.pipeline.records import BenchmarkResult, ImageRecord, ImageStatus, Sh
 from bench.pipeline.result_cache import RunCache, Work
 from bench.pipeline.samples import sample_faces
 from bench.pipeline.shards import Sharding
+from bench.pipeline.threads import ThreadAccounting, stage_thread
 from bench.pipeline.timing import StageTimer
 from bench.quality.evaluation import curve_metrics, image_signals, quality_curves, signal_medians
 from bench.quality.measured import as_signals, measured_rows
@@ -113,7 +115,7 @@ class BenchmarkRunner:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            with self.timer("load"):
+            with self.timer("load"), stage_thread("embed"):  # the model's thread pools are embed's
                 settings = EmbedSettings.from_hardware(self.config.hardware)
                 embedder = self.family.build(self.config.model, self.runtime, settings)
             with self.timer("warmup"):
@@ -131,7 +133,7 @@ class BenchmarkRunner:
             )
         records, embeddings = self._blank()
         with self._memory() as memory:
-            work, wall = self._compute(records, embeddings, range(len(records)), memory, progress)
+            work, wall, cpu = self._compute(records, embeddings, range(len(records)), memory, progress)
             with memory.phase("evaluate"), self.timer("evaluate"):
                 result = self.protocol.evaluate(
                     self.dataset, self.entries, records, embeddings, self.family.similarity
@@ -150,6 +152,7 @@ class BenchmarkRunner:
         )
         result.memory_trace = memory.trace
         result.metrics.update(self._performance(memory, len(records), work, wall))
+        result.metrics.update(cpu)
         return result
 
     def run_shard(self, progress: Progress | None = None) -> ShardResult:
@@ -158,11 +161,11 @@ class BenchmarkRunner:
         records, embeddings = self._blank()
         share = self.sharding.share(len(records))
         with self._memory() as memory:
-            work, wall = self._compute(records, embeddings, share, memory, progress)
+            work, wall, cpu = self._compute(records, embeddings, share, memory, progress)
         return ShardResult(
             share=share,
             records=[records[index] for index in share],
-            metrics=self._performance(memory, len(share), work, wall),
+            metrics={**self._performance(memory, len(share), work, wall), **cpu},
             runtime=self._describe(),
             memory_trace=memory.trace,
         )
@@ -183,16 +186,15 @@ class BenchmarkRunner:
         indices: Sequence[int],
         memory: MemorySampler,
         progress: Progress | None,
-    ) -> tuple[Work, float]:
-        """``indices``' images from the cache, the rest computed; the work done and its wall
-        time in seconds, model loading excluded."""
+    ) -> tuple[Work, float, dict[str, float]]:
+        """``indices``' images from the cache, the rest computed; the work done, its wall time
+        in seconds (model loading excluded) and the CPU each stage's threads took computing."""
         progress = progress or Progress.disabled()
         started = time.perf_counter()
         setup = 0.0
+        cpu: dict[str, float] = {}
         with memory.phase("cache"), self.timer("cache_read"):
-            work = self.cache.reuse(
-                records, embeddings, self.chooser, self.config.hardware.num_workers, indices
-            )
+            work = self.cache.reuse(records, embeddings, self.chooser, self.runtime.decode_workers, indices)
         if self.config.cache.dir is not None:
             self.sharding.check_complete(work.indices, len(records), Path(self.config.cache.dir))
         progress.start(keys.STAGES, total=len(indices))
@@ -202,13 +204,19 @@ class BenchmarkRunner:
             with memory.phase("load"):
                 setup_started = time.perf_counter()
                 if len(work.detections) < len(work.indices):
-                    self.faces.load()
+                    with stage_thread("detect"):  # the detectors' thread pools are detect's
+                        self.faces.load()
                 _ = self.embedder
                 setup = time.perf_counter() - setup_started
-            with memory.phase("process"):
+            # This thread detects when there is one detection worker; in the naive pipeline it
+            # runs every stage, so its time is no one stage's.
+            overlap = self.config.pipeline.overlap
+            here = "detect" if overlap and self.runtime.detect_workers == 1 else keys.OTHER_THREADS
+            with memory.phase("process"), stage_thread(here), ThreadAccounting(usable_cores()) as threads:
                 self._process(work, records, embeddings, progress)
+            cpu = threads.metrics()
         progress.stop()
-        return work, time.perf_counter() - started - setup
+        return work, time.perf_counter() - started - setup, cpu
 
     def _describe(self) -> dict[str, str]:
         return describe_run(self.config, self.runtime, self.cache, self.stress, self.faces, self._embedder)
@@ -309,7 +317,7 @@ class BenchmarkRunner:
             digest=self.cache.enabled or self.chooser.needs_keys,
             max_pixels=self.config.dataset.max_image_pixels,
         )
-        workers, depth = self.config.hardware.num_workers, self.config.pipeline.queue_depth
+        workers, depth = self.runtime.decode_workers, self.config.pipeline.queue_depth
         for batch in decoded_batches(batches, decode, workers, depth, budget):
             for decoded, seconds in batch:
                 self.timer.add("decode", seconds)
