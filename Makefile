@@ -16,7 +16,7 @@ ARGS ?=
 export YOLO_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep matrix stress tolerance quality quality-bounds acceptance scale perf perf-pipeline train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
+.PHONY: help install bench sweep matrix stress tolerance quality quality-bounds acceptance scale perf perf-pipeline tune train-smoke train-lfw-view1 test test-slow test-e2e test-cluster lint format ui server clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
@@ -101,11 +101,17 @@ acceptance: install ## Full-LFW runs of the core acceptance table (YuNet, MTCNN,
 scale: install ## Cost against size: 1k/10k/100k distinct images, the cache at 1M rows, IJB-C-size evaluation (10 min; ARGS="--sizes 1000 10000" for less)
 	$(PY) benchmarks/scale.py --out outputs/scale.json $(ARGS)
 
-perf: install ## Every method on full LFW against the bound its own stage floors set, and the sweep time (ARGS="--pairs-per-fold 60" for a subset)
-	$(PY) benchmarks/methods.py $(ARGS)
+# ISA=avx2: a benchmark with every library that reads a variable held to AVX2 (bench isa).
+UNDER_ISA = $(if $(ISA),$(PY) -m bench isa --cap $(ISA) --,)
 
-perf-pipeline: install ## The pipeline on one method: naive vs fast vs cache-warm on full LFW, with floors
-	$(PY) benchmarks/perf.py $(ARGS)
+perf: install ## Every method on full LFW against the bound its own stage floors set, per-stage CPU, the sweep time (ARGS="--pairs-per-fold 60" for a subset; ISA=avx2)
+	$(UNDER_ISA) $(PY) benchmarks/methods.py $(ARGS)
+
+perf-pipeline: install ## The pipeline on one method: naive vs fast vs cache-warm on full LFW, with floors and per-stage CPU (ISA=avx2)
+	$(UNDER_ISA) $(PY) benchmarks/perf.py $(ARGS)
+
+tune: install ## Measure the pipeline's worker and thread counts on this CPU and keep the fastest for later runs (3 min; ISA=avx2)
+	$(UNDER_ISA) $(PY) -m bench tune $(ARGS)
 
 # A short training run from scratch (EdgeFace-XS, ArcFace, AdamW) on the reference-aligned LFW
 # faces of the 153 people with 6 or more (1,180 faces), validated on 1,000 LFW pairs, which share
