@@ -24,9 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ from bench.cli import compose_config
 from bench.config import BenchConfig, to_bench_config
 from bench.cpu import cpu_info
 from bench.data import decode_image
-from bench.detectors import select_face
+from bench.detectors import Detector, create_detector, select_face
 from bench.metrics import keys
+from bench.models import EmbedSettings
 from bench.paths import project_root
 from bench.pipeline import BenchmarkRunner
 from bench.pipeline.face_source import DetectedFaces
@@ -65,10 +67,15 @@ def config(overrides: list[str]) -> BenchConfig:
 def run(name: str, overrides: list[str]) -> dict[str, Any]:
     print(f"-- {name}: {' '.join(overrides)}", flush=True)
     with BenchmarkRunner(config(overrides)) as runner:
-        metrics = runner.run().metrics
+        result = runner.run()
+    metrics, used = result.metrics, result.runtime
     accuracy = 100 * metrics[keys.ACCURACY]
     print(f"   {metrics[keys.IMAGES_PER_S]:.1f} images/s, accuracy {accuracy:.2f} %", flush=True)
-    return {"name": name, **metrics}
+    counts = (
+        f"decode {used['workers_decode']}, detect {used['workers_detect']} x {used['threads_detect']}, "
+        f"embed {used['workers_embed']} x {used['threads_embed']}; from {used['counts_from']}"
+    )
+    return {"name": name, "counts": counts, **metrics}
 
 
 def per_image_ms(action: Callable[[], Any], count: int) -> float:
@@ -77,28 +84,63 @@ def per_image_ms(action: Callable[[], Any], count: int) -> float:
     return 1000 * (time.perf_counter() - started) / count
 
 
+def beside_each_other(actions: list[Callable[[], Any]], count: int) -> float:
+    """Per-item ms of each of ``actions`` (``count`` items each) run at once, a thread each,
+    averaged: a stage's floor while the other cores do the same work. Running alone, a stage
+    has the machine's caches, memory bandwidth and clock to itself; in the pipeline it shares
+    them, so this is the floor the overlapped stages can reach."""
+    start = threading.Barrier(len(actions))
+    times: list[float] = []
+
+    def timed(action: Callable[[], Any]) -> None:
+        start.wait()
+        times.append(per_image_ms(action, count))
+
+    threads = [threading.Thread(target=timed, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(times) / len(times)
+
+
 def floors(runner: BenchmarkRunner) -> dict[str, Any]:
-    """Each stage alone on a sample of the images, after a warm-up."""
+    """Each stage alone on a sample of the images after a warm-up, on one worker at the run's
+    threads; then beside copies of itself filling every core (``*_shared_ms``). Decoding's
+    figures are one thread's."""
     root, paths = runner.dataset.image_root, runner.dataset.images[:FLOOR_SAMPLE]
-    workers = max(1, runner.runtime.decode_workers)
+    cores = cpu_info().cores
 
     def decode(path: str) -> np.ndarray:
         return decode_image(root / path, root, runner.config.dataset.max_image_pixels)
 
-    with ThreadPoolExecutor(workers) as pool:
-        decode_ms = per_image_ms(lambda: list(pool.map(decode, paths)), len(paths))
-    images = [decode(path) for path in paths]
+    def decode_all() -> list[np.ndarray]:
+        return [decode(path) for path in paths]
+
+    images = decode_all()
+    decode_ms = per_image_ms(decode_all, len(paths))
+    decode_shared_ms = beside_each_other([decode_all] * cores, len(paths))
     assert isinstance(runner.faces, DetectedFaces), "the stage floors are measured for a method that detects"
-    detector, batch = runner.faces.pool.detectors[0], runner.config.hardware.batch_size
-    detector.detect(images[:batch])
+    runtime, batch = runner.runtime, runner.config.hardware.batch_size
+    detectors = [runner.faces.pool.detectors[0]]
+    detectors += [
+        create_detector(runner.config.detector.name, runtime, runner.config.detector.options)
+        for _ in range(max(1, cores // runtime.detect_threads) - 1)
+    ]
     found: list[Any] = []
-    detect_ms = per_image_ms(
-        lambda: [
-            found.extend(detector.detect(images[start : start + batch]))
-            for start in range(0, len(images), batch)
-        ],
-        len(images),
+
+    def detect_all(detector: Detector, keep: list[Any]) -> None:
+        for start in range(0, len(images), batch):
+            keep.extend(detector.detect(images[start : start + batch]))
+
+    for detector in detectors:
+        detector.detect(images[:batch])
+    detect_ms = per_image_ms(lambda: detect_all(detectors[0], found), len(images))
+    detect_shared_ms = beside_each_other(
+        [partial(detect_all, detector, []) for detector in detectors], len(images)
     )
+    for detector in detectors[1:]:
+        detector.close()
     chosen = [(image, select_face(faces, image.shape)) for image, faces in zip(images, found, strict=True)]
     with_face = [(image, face) for image, face in chosen if face is not None]
     align_ms = per_image_ms(
@@ -111,40 +153,49 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
     faces = faces.astype(np.uint8)
     embedder = runner.embedder
     embed_ms = {}
-    for batch in MODEL_BATCHES:
-        embedder.batch_size = batch
-        embedder.embed(faces[:batch])
-        embed_ms[batch] = min(per_image_ms(lambda: embedder.embed(faces), len(faces)) for _ in range(2))
+    for size in MODEL_BATCHES:
+        embedder.batch_size = size
+        embedder.embed(faces[:size])
+        embed_ms[size] = min(per_image_ms(lambda: embedder.embed(faces), len(faces)) for _ in range(2))
     best = min(embed_ms, key=embed_ms.__getitem__)
+    settings = EmbedSettings.from_hardware(runner.config.hardware)
+    embedders = [embedder] + [
+        runner.family.build(runner.config.model, runtime, settings)
+        for _ in range(max(1, cores // runtime.embed_threads) - 1)
+    ]
+    for copy in embedders:
+        copy.batch_size = best
+        copy.embed(faces[:best])
+    embed_shared_ms = beside_each_other([partial(copy.embed, faces) for copy in embedders], len(faces))
     return {
         "decode_ms": decode_ms,
-        "decode_workers": workers,
+        "decode_shared_ms": decode_shared_ms,
+        "decode_workers": runtime.decode_workers,
         "detect_ms": detect_ms,
-        "detect_threads": runner.runtime.detect_threads,
+        "detect_shared_ms": detect_shared_ms,
+        "detect_threads": runtime.detect_threads,
         "align_ms": align_ms,
         "embed_ms": embed_ms[best],
+        "embed_shared_ms": embed_shared_ms,
         "embed_batch": best,
-        "embed_threads": runner.runtime.embed_threads,
-        "embed_workers": runner.runtime.embed_workers,
-        "detect_workers": runner.runtime.detect_workers,
+        "embed_threads": runtime.embed_threads,
+        "embed_workers": runtime.embed_workers,
+        "detect_workers": runtime.detect_workers,
     }
 
 
-def bound(floor: dict[str, Any], cores: int) -> float:
+def bound(floor: dict[str, Any], cores: int, shared: bool = False) -> float:
     """Images/s if the stages overlapped perfectly: limited by the cores' total work and by the
-    slowest stage on its own threads (floors are wall times on their thread budgets, the
-    detector's and the model's for one of their workers; alignment runs on the detecting
-    worker, after detection)."""
-    core_ms = (
-        floor["decode_ms"] * floor["decode_workers"]
-        + floor["detect_ms"] * floor["detect_threads"]
-        + floor["align_ms"]
-        + floor["embed_ms"] * floor["embed_threads"]
-    )
+    slowest stage on its own workers (the detector's and the model's floors are wall times on
+    one worker's threads; alignment runs on the detecting worker, after detection; decoding's
+    is one thread's). ``shared``: with the floors measured beside copies of themselves."""
+    suffix = "_shared_ms" if shared else "_ms"
+    decode, detect, embed = (floor[f"{stage}{suffix}"] for stage in ("decode", "detect", "embed"))
+    core_ms = decode + detect * floor["detect_threads"] + floor["align_ms"] + embed * floor["embed_threads"]
     slowest = max(
-        floor["decode_ms"],
-        (floor["detect_ms"] + floor["align_ms"]) / floor["detect_workers"],
-        floor["embed_ms"] / floor["embed_workers"],
+        decode / max(1, floor["decode_workers"]),
+        (detect + floor["align_ms"]) / floor["detect_workers"],
+        embed / floor["embed_workers"],
     )
     return min(1000 * cores / core_ms, 1000 / slowest)
 
@@ -163,33 +214,63 @@ def table(runs: list[dict[str, Any]]) -> str:
     return header + "\n".join(rows)
 
 
-def accounting(metrics: dict[str, Any]) -> str:
+def stage_cpu_ms(floor: dict[str, Any], shared: bool) -> dict[str, float]:
+    """The CPU ms an image costs each stage at its floor (detection's with alignment)."""
+    suffix = "_shared_ms" if shared else "_ms"
+    return {
+        "decode": floor[f"decode{suffix}"],
+        "detect": floor[f"detect{suffix}"] * floor["detect_threads"] + floor["align_ms"],
+        "embed": floor[f"embed{suffix}"] * floor["embed_threads"],
+    }
+
+
+def accounting(metrics: dict[str, Any], floor: dict[str, Any]) -> str:
     """Where the fast run's time went, per thread group: its busy wall time (the stage timers;
-    detection's includes alignment, which runs on its threads), the CPU its threads took, how
-    often they waited and how often the scheduler took their core away."""
+    detection's includes alignment, which runs on its threads), the CPU its threads took beside
+    the stage's floor alone and shared (``floors``), how often they waited and how often the
+    scheduler took their core away. Decoding inline (no decoding workers) counts under the
+    thread that does it."""
     images = max(1.0, metrics[keys.NUM_IMAGES_COMPUTED])
     busy = {
         "decode": metrics[keys.time_s("decode")],
         "detect": metrics[keys.time_s("detect")] + metrics[keys.time_s("align")],
         "embed": metrics[keys.time_s("embed")],
     }
+    alone, shared = stage_cpu_ms(floor, shared=False), stage_cpu_ms(floor, shared=True)
     lines = [
-        "| threads | busy ms/image | CPU ms/image | threads | waits | preemptions |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| threads | busy ms/image | CPU ms/image | floor alone | floor shared | threads | waits "
+        "| preemptions |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for group in keys.THREAD_GROUPS:
-        wall = f"{1000 * busy[group] / images:.2f}" if group in busy else "-"
+        wall, low, high = (
+            (f"{1000 * busy[group] / images:.2f}", f"{alone[group]:.2f}", f"{shared[group]:.2f}")
+            if group in busy
+            else ("-", "-", "-")
+        )
         lines.append(
-            f"| {group} | {wall} | {1000 * metrics[keys.cpu_s(group)] / images:.2f} | "
+            f"| {group} | {wall} | {1000 * metrics[keys.cpu_s(group)] / images:.2f} | {low} | {high} | "
             f"{metrics[keys.threads(group)]:.0f} | {metrics[keys.switches(group, voluntary=True)]:.0f} | "
             f"{metrics[keys.switches(group, voluntary=False)]:.0f} |"
         )
     lines.append(
-        f"CPU {1000 * metrics[keys.CPU_TOTAL_S] / images:.2f} ms/image in all, "
+        f"CPU {1000 * metrics[keys.CPU_TOTAL_S] / images:.2f} ms/image in all (floors: "
+        f"{sum(alone.values()):.2f} alone, {sum(shared.values()):.2f} shared), "
         f"{100 * metrics[keys.CPU_UTILISATION]:.0f} % of the cores' time; "
         f"{metrics[keys.THREADS_PEAK]:.0f} threads alive at most"
     )
     return "\n".join(lines)
+
+
+def describe_floors(floor: dict[str, Any]) -> str:
+    return (
+        f"floors on {FLOOR_SAMPLE} images, alone / beside copies on every core: decode "
+        f"{floor['decode_ms']:.2f} / {floor['decode_shared_ms']:.2f} ms/image (a thread), detect "
+        f"{floor['detect_ms']:.2f} / {floor['detect_shared_ms']:.2f} ms/image ({floor['detect_threads']} "
+        f"threads), align {floor['align_ms']:.2f} ms/image, embed {floor['embed_ms']:.2f} / "
+        f"{floor['embed_shared_ms']:.2f} ms/face at batch {floor['embed_batch']} "
+        f"({floor['embed_threads']} threads)"
+    )
 
 
 def main() -> None:
@@ -209,16 +290,16 @@ def main() -> None:
             run("naive, plain kernels", [*common, "pipeline=naive", *plain_kernels(common)]),
             run("naive, fast kernels", [*common, "pipeline=naive"]),
             run("fast, no cache", [*common, "cache=off"]),
-            run("fast, cold cache", [*common, *cached]),
-            run("fast, warm cache", [*common, *cached]),
         ]
-        print("-- floors: each stage alone", flush=True)
+        # Right after the run they bound: a shared machine's speed drifts within minutes.
+        print("-- floors: each stage alone, then beside copies of itself", flush=True)
         with BenchmarkRunner(config(common)) as runner:
             floor = floors(runner)
+        runs += [run("fast, cold cache", [*common, *cached]), run("fast, warm cache", [*common, *cached])]
 
     plain, naive, fast, cold, warm = runs
     cores = cpu_info().cores
-    limit = bound(floor, cores)
+    limit, shared = bound(floor, cores), bound(floor, cores, shared=True)
     lines = [
         f"CPU: {cpu_info()}",
         table(runs),
@@ -227,16 +308,13 @@ def main() -> None:
         f"fast / naive on the fast kernels: {fast[keys.IMAGES_PER_S] / naive[keys.IMAGES_PER_S]:.2f}x   "
         f"warm / cold cache: {warm[keys.IMAGES_PER_S] / cold[keys.IMAGES_PER_S]:.1f}x   "
         f"(end to end, same images, same process)",
-        f"floors on {FLOOR_SAMPLE} images: decode {floor['decode_ms']:.2f} ms/image "
-        f"({floor['decode_workers']} workers), detect {floor['detect_ms']:.2f} ms/image "
-        f"({floor['detect_threads']} threads), align {floor['align_ms']:.2f} ms/image, "
-        f"embed {floor['embed_ms']:.2f} ms/face at batch "
-        f"{floor['embed_batch']} ({floor['embed_threads']} threads)",
-        f"bound on {cores} cores: {limit:.0f} images/s; the fast run without a cache is at "
-        f"{100 * fast[keys.IMAGES_PER_S] / limit:.0f} % of it",
+        describe_floors(floor),
+        f"bound on {cores} cores: {limit:.0f} images/s with the floors alone, {shared:.0f} with them "
+        f"shared; the fast run without a cache is at {100 * fast[keys.IMAGES_PER_S] / limit:.0f} % / "
+        f"{100 * fast[keys.IMAGES_PER_S] / shared:.0f} % of them",
         "",
-        "the fast run without a cache, per thread group:",
-        accounting(fast),
+        f"the fast run without a cache, per thread group ({fast['counts']}):",
+        accounting(fast, floor),
         "",
         f"peak RSS: naive plain {plain[keys.PEAK_RSS_MB]:.0f} MiB, naive {naive[keys.PEAK_RSS_MB]:.0f} MiB, "
         f"fast {fast[keys.PEAK_RSS_MB]:.0f} MiB, cold cache {cold[keys.PEAK_RSS_MB]:.0f} MiB, "
@@ -245,7 +323,14 @@ def main() -> None:
     report = "\n".join(lines)
     print("\n" + report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"cpu": str(cpu_info()), "runs": runs, "floors": floor, "bound": limit, "report": report}
+    summary = {
+        "cpu": str(cpu_info()),
+        "runs": runs,
+        "floors": floor,
+        "bound": limit,
+        "bound_shared": shared,
+        "report": report,
+    }
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"\n(written to {args.out})")
 
