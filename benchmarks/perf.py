@@ -158,7 +158,7 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
         embedder.embed(faces[:size])
         embed_ms[size] = min(per_image_ms(lambda: embedder.embed(faces), len(faces)) for _ in range(2))
     best = min(embed_ms, key=embed_ms.__getitem__)
-    settings = EmbedSettings.from_hardware(runner.config.hardware)
+    settings = EmbedSettings.from_hardware(runner.config.hardware, runtime.embed_batch_size)
     embedders = [embedder] + [
         runner.family.build(runner.config.model, runtime, settings)
         for _ in range(max(1, cores // runtime.embed_threads) - 1)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.calibrate import Measured, candidates, choose, measure
+from bench.calibrate import Measured, candidates, choose, embed_ms_per_face, measure
 from bench.config import HardwareConfig, PipelineConfig
 from bench.cpu import CpuInfo, cpu_info
 from bench.runtime import Runtime
@@ -21,7 +21,7 @@ from .conftest import run_benchmark
 from .test_reliability import ONE_FOLD
 
 CALIBRATED = PipelineCounts(
-    decode_workers=1, detect_workers=1, embed_workers=3, detect_threads=2, embed_threads=1
+    decode_workers=1, detect_workers=1, embed_workers=3, detect_threads=2, embed_threads=1, embed_batch=32
 )
 
 
@@ -43,7 +43,7 @@ def test_null_counts_come_from_the_calibration_and_the_run_says_so() -> None:
     save_tuning(calibration())
     runtime = Runtime.from_config(HardwareConfig(), PipelineConfig())
     assert (runtime.decode_workers, runtime.detect_workers, runtime.embed_workers) == (1, 1, 3)
-    assert (runtime.detect_threads, runtime.embed_threads) == (2, 1)
+    assert (runtime.detect_threads, runtime.embed_threads, runtime.embed_batch_size) == (2, 1, 32)
     assert runtime.counts_source.startswith("bench tune, 2026-12-08")
 
 
@@ -61,6 +61,7 @@ def test_no_calibration_for_the_naive_pipeline_or_when_turned_off() -> None:
     save_tuning(calibration())
     built_in = Runtime.from_config(HardwareConfig(), PipelineConfig(tuned=False))
     assert (built_in.decode_workers, built_in.detect_workers, built_in.embed_workers) == (2, 2, 2)
+    assert built_in.embed_batch_size == 64
     assert "no calibration" in built_in.counts_source
     naive = Runtime.from_config(HardwareConfig(num_workers=0), PipelineConfig(overlap=False))
     assert (naive.decode_workers, naive.detect_workers, naive.embed_workers) == (0, 1, 1)
@@ -75,18 +76,18 @@ def test_a_damaged_calibration_is_reported_and_ignored(caplog: pytest.LogCapture
         with caplog.at_level(logging.WARNING, logger="bench.tuning"):
             assert load_tuning() is None
         assert str(path) in caplog.text and "bench tune" in caplog.text
-    bad = calibration(PipelineCounts(1, 0, 1, 1, 1))
+    bad = calibration(PipelineCounts(1, 0, 1, 1, 1, 32))
     save_tuning(bad)
     assert load_tuning() is None
     assert Runtime.from_config(HardwareConfig(), PipelineConfig()).detect_workers == 2
 
 
 def test_candidates_start_with_the_built_in_counts_and_are_distinct() -> None:
-    found = candidates(2)
-    assert found[0] == PipelineCounts(2, 2, 2, 1, 1)
-    assert len(found) == len(set(found)) == 14
-    assert PipelineCounts(0, 1, 1, 1, 1) in found and PipelineCounts(2, 1, 1, 1, 2) in found
-    for counts in candidates(8):  # no stage on more threads than cores
+    found = candidates(2, embed_batch=32)
+    assert found[0] == PipelineCounts(2, 2, 2, 1, 1, 64)  # the built-in counts, at the built-in batch
+    assert len(found) == len(set(found)) == 15  # the built-in counts at both batches
+    assert PipelineCounts(0, 1, 1, 1, 1, 32) in found and PipelineCounts(2, 1, 1, 1, 2, 32) in found
+    for counts in candidates(8, embed_batch=32):  # no stage on more threads than cores
         assert (
             max(counts.detect_workers * counts.detect_threads, counts.embed_workers * counts.embed_threads)
             <= 8
@@ -94,8 +95,8 @@ def test_candidates_start_with_the_built_in_counts_and_are_distinct() -> None:
 
 
 def test_oversubscribing_the_cores_must_win_by_the_margin() -> None:
-    fits = Measured(PipelineCounts(0, 1, 1, 1, 1), 100.0, 10)
-    crowded = Measured(PipelineCounts(2, 2, 2, 1, 1), 102.0, 10)
+    fits = Measured(PipelineCounts(0, 1, 1, 1, 1, 32), 100.0, 10)
+    crowded = Measured(PipelineCounts(2, 2, 2, 1, 1, 32), 102.0, 10)
     assert choose([fits, crowded], cores=2, margin=0.03) is fits
     faster = Measured(crowded.counts, 104.0, 10)
     assert choose([fits, faster], cores=2, margin=0.03) is faster
@@ -105,7 +106,7 @@ def test_oversubscribing_the_cores_must_win_by_the_margin() -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="counts are calibrated on the CPU")
 def test_calibrated_counts_change_no_result(tmp_path: Path) -> None:
     reference = run_benchmark(*ONE_FOLD, "cache=off", "pipeline.tuned=false")
-    save_tuning(calibration(PipelineCounts(0, 2, 1, 1, 2)))
+    save_tuning(calibration(PipelineCounts(0, 2, 1, 1, 2, 16)))
     tuned = run_benchmark(*ONE_FOLD, "cache=off")
     assert tuned.runtime["counts_from"].startswith("bench tune")
     assert (tuned.runtime["workers_detect"], tuned.runtime["workers_embed"]) == ("2", "1")
@@ -114,5 +115,7 @@ def test_calibrated_counts_change_no_result(tmp_path: Path) -> None:
 
 
 def test_a_candidate_is_measured_on_the_real_pipeline() -> None:
-    measured = measure(PipelineCounts(0, 1, 1, 1, 1), [*ONE_FOLD])
+    measured = measure(PipelineCounts(0, 1, 1, 1, 1, 32), [*ONE_FOLD])
     assert measured.images > 0 and measured.images_per_s > 0
+    batches = embed_ms_per_face([*ONE_FOLD])
+    assert sorted(batches) == [16, 32, 64, 128] and all(ms > 0 for ms in batches.values())

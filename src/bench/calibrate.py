@@ -6,20 +6,30 @@
     bench tune -- detector=mtcnn            # calibrated on another method (Hydra overrides)
     bench tune --show                       # this CPU's calibration, if any
 
-Each candidate runs the real pipeline without a cache on the same images; the best three and the
-built-in counts run a second time and keep their better figure, since a shared machine's speed
-drifts. Counts that run more threads at once than there are cores win only by more than
-``--margin``: oversubscription has to be measured better, not assumed.
+First the model alone times a face at each of a few batch sizes, and the fastest is every
+candidate's. Then each candidate runs the real pipeline without a cache on the same images; the
+best three and the built-in counts (at the built-in batch) run a second time and keep their
+better figure, since a shared machine's speed drifts. Counts that run more threads at once than
+there are cores win only by more than ``--margin``: oversubscription has to be measured better,
+not assumed.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from bench.cli import compose_config
+from bench.config import to_bench_config
 from bench.cpu import CpuInfo, cpu_info
+from bench.metrics import keys
+from bench.pipeline import BenchmarkRunner
+from bench.runtime import DEFAULT_EMBED_BATCH
 from bench.tuning import PipelineCounts, Tuning, load_tuning, save_tuning, tuning_path
 
 #: Candidates' worker counts per stage (0 decoders: decoding inline, on the thread that detects);
@@ -27,6 +37,8 @@ from bench.tuning import PipelineCounts, Tuning, load_tuning, save_tuning, tunin
 #: worker every core.
 _DECODERS = (0, 1, 2)
 _WORKERS = (1, 2)
+#: Faces per forward pass the model is timed at.
+_EMBED_BATCHES = (16, 32, 64, 128)
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,9 @@ class Measured:
     images: int
 
 
-def candidates(cores: int) -> list[PipelineCounts]:
-    """The counts to measure on ``cores`` cores; the built-in counts first."""
+def candidates(cores: int, embed_batch: int) -> list[PipelineCounts]:
+    """The counts to measure on ``cores`` cores, at ``embed_batch`` faces a forward pass; the
+    built-in counts (at the built-in batch) first."""
     share = max(1, cores // 2)
     found: list[PipelineCounts] = []
     for detect_workers in _WORKERS:
@@ -50,26 +63,47 @@ def candidates(cores: int) -> list[PipelineCounts]:
                         embed_workers,
                         max(1, share // detect_workers),
                         max(1, share // embed_workers),
+                        embed_batch,
                     )
                 )
-    found.append(PipelineCounts(2, 1, 1, share, cores))
-    found.append(PipelineCounts(2, 1, 1, cores, share))
-    built_in = PipelineCounts(2, 2, 2, max(1, share // 2), max(1, share // 2))
+    found.append(PipelineCounts(2, 1, 1, share, cores, embed_batch))
+    found.append(PipelineCounts(2, 1, 1, cores, share, embed_batch))
+    built_in = PipelineCounts(2, 2, 2, max(1, share // 2), max(1, share // 2), DEFAULT_EMBED_BATCH)
     return [built_in, *(counts for counts in dict.fromkeys(found) if counts != built_in)]
 
 
-def measure(counts: PipelineCounts, overrides: Sequence[str]) -> Measured:
-    from bench.cli import compose_config
-    from bench.config import to_bench_config
-    from bench.metrics import keys
-    from bench.pipeline import BenchmarkRunner
-
-    config = to_bench_config(
-        compose_config(["progress=false", "cache=off", "pipeline=fast", *overrides, *counts.overrides()])
+def _runner(overrides: Sequence[str]) -> BenchmarkRunner:
+    config = compose_config(
+        ["progress=false", "cache=off", "pipeline=fast", "pipeline.tuned=false", *overrides]
     )
-    with BenchmarkRunner(config) as runner:
+    return BenchmarkRunner(to_bench_config(config))
+
+
+def measure(counts: PipelineCounts, overrides: Sequence[str]) -> Measured:
+    with _runner([*overrides, *counts.overrides()]) as runner:
         metrics = runner.run().metrics
     return Measured(counts, metrics[keys.IMAGES_PER_S], int(metrics[keys.NUM_IMAGES]))
+
+
+def embed_ms_per_face(overrides: Sequence[str]) -> dict[int, float]:
+    """The model alone on one worker's threads: ms a face at each batch, the best of two passes
+    over the same faces."""
+    with _runner(overrides) as runner:
+        embedder = runner.embedder
+        faces = np.random.default_rng(0).integers(
+            0, 256, (256, *runner.family.input.face_shape), dtype=np.uint8
+        )
+        timings = {}
+        for batch in _EMBED_BATCHES:
+            embedder.batch_size = batch
+            embedder.embed(faces[:batch])
+            passes = []
+            for _ in range(2):
+                started = time.perf_counter()
+                embedder.embed(faces)
+                passes.append(1000 * (time.perf_counter() - started) / len(faces))
+            timings[batch] = min(passes)
+    return timings
 
 
 def choose(measured: list[Measured], cores: int, margin: float) -> Measured:
@@ -85,7 +119,13 @@ def choose(measured: list[Measured], cores: int, margin: float) -> Measured:
 
 def calibrate(cpu: CpuInfo, overrides: Sequence[str], margin: float, method: str) -> Tuning:
     print(f"CPU: {cpu}", flush=True)
-    first = {counts: measure(counts, overrides) for counts in candidates(cpu.cores)}
+    batches = embed_ms_per_face(overrides)
+    embed_batch = min(batches, key=batches.__getitem__)
+    print(
+        "  the model: " + ", ".join(f"{ms:.2f} ms a face at {size}" for size, ms in batches.items()),
+        flush=True,
+    )
+    first = {counts: measure(counts, overrides) for counts in candidates(cpu.cores, embed_batch)}
     for item in first.values():
         print(f"  {describe(item.counts)}: {item.images_per_s:.1f} images/s", flush=True)
     built_in = next(iter(first))
@@ -109,7 +149,8 @@ def calibrate(cpu: CpuInfo, overrides: Sequence[str], margin: float, method: str
 def describe(counts: PipelineCounts) -> str:
     return (
         f"decode {counts.decode_workers}, detect {counts.detect_workers} x {counts.detect_threads}, "
-        f"embed {counts.embed_workers} x {counts.embed_threads} ({counts.runnable_threads()} threads)"
+        f"embed {counts.embed_workers} x {counts.embed_threads} at {counts.embed_batch} "
+        f"({counts.runnable_threads()} threads)"
     )
 
 

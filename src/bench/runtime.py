@@ -27,6 +27,7 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 DEFAULT_DECODE_WORKERS = 2
 DEFAULT_DETECT_WORKERS = 2
 DEFAULT_EMBED_WORKERS = 2
+DEFAULT_EMBED_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Runtime:
     embed_workers: int = 1
     #: Image-decoding threads (0: inline).
     decode_workers: int = DEFAULT_DECODE_WORKERS
+    #: Faces per recognition forward pass.
+    embed_batch_size: int = DEFAULT_EMBED_BATCH
     #: Where the counts the config left null came from, for the run record.
     counts_source: str = "the config"
 
@@ -67,6 +70,7 @@ class Runtime:
             counts.detect_workers,
             counts.embed_workers,
             counts.decode_workers,
+            counts.embed_batch,
             tuning.describe()
             if tuning
             else "the config and the built-in defaults (no calibration: bench tune)",
@@ -157,7 +161,8 @@ def _counts(hardware: HardwareConfig, pipeline: PipelineConfig, tuning: Tuning |
         tuned.embed_threads if tuned and tuned.embed_workers == embed_workers else None,
         embed_split,
     )
-    return PipelineCounts(decode, detect_workers, embed_workers, detect_threads, embed_threads)
+    embed_batch = pick(hardware.embed_batch_size, tuned and tuned.embed_batch, DEFAULT_EMBED_BATCH)
+    return PipelineCounts(decode, detect_workers, embed_workers, detect_threads, embed_threads, embed_batch)
 
 
 def _thread_split(overlap: bool, detect_workers: int, embed_workers: int) -> tuple[int, int]:

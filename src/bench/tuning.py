@@ -28,13 +28,15 @@ TUNING_DIR_ENV = "BENCH_TUNING_DIR"
 
 @dataclass(frozen=True)
 class PipelineCounts:
-    """Workers per stage and threads per detection and recognition worker."""
+    """Workers per stage, threads per detection and recognition worker, and faces per
+    recognition forward pass."""
 
     decode_workers: int
     detect_workers: int
     embed_workers: int
     detect_threads: int
     embed_threads: int
+    embed_batch: int
 
     def runnable_threads(self) -> int:
         """The threads that compute at once when every stage is busy."""
@@ -52,6 +54,7 @@ class PipelineCounts:
             f"pipeline.embed_workers={self.embed_workers}",
             f"hardware.detect_threads={self.detect_threads}",
             f"hardware.embed_threads={self.embed_threads}",
+            f"hardware.embed_batch_size={self.embed_batch}",
         ]
 
 
@@ -71,9 +74,9 @@ class Tuning:
         counts = self.counts
         return (
             f"bench tune, {self.measured_on}: {counts.decode_workers} decode, {counts.detect_workers} x "
-            f"{counts.detect_threads} detect, {counts.embed_workers} x {counts.embed_threads} embed "
-            f"({self.images_per_s:.0f} images/s against {self.default_images_per_s:.0f}; {self.method}, "
-            f"{self.images} images)"
+            f"{counts.detect_threads} detect, {counts.embed_workers} x {counts.embed_threads} embed at "
+            f"batch {counts.embed_batch} ({self.images_per_s:.0f} images/s against "
+            f"{self.default_images_per_s:.0f}; {self.method}, {self.images} images)"
         )
 
 

@@ -279,8 +279,8 @@ class HardwareConfig:
     device_index: int | None = None
     #: Images decoded, detected and aligned per batch.
     batch_size: int = 32
-    #: Faces per recognition forward pass.
-    embed_batch_size: int = 64
+    #: Faces per recognition forward pass; ``None``: this CPU's calibration (``bench tune``), else 64.
+    embed_batch_size: int | None = None
     #: Image-decoding threads; 0 decodes inline; ``None``: this CPU's calibration (``bench tune``), else 2.
     num_workers: int | None = None
     #: MiB of decoded images in flight at once: batches are formed by pixel count (from each
@@ -300,9 +300,9 @@ class HardwareConfig:
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "hardware.batch_size", "must be an integer >= 1", self.batch_size)
         require(
-            self.embed_batch_size >= 1,
+            self.embed_batch_size is None or self.embed_batch_size >= 1,
             "hardware.embed_batch_size",
-            "must be an integer >= 1",
+            "must be an integer >= 1 or null",
             self.embed_batch_size,
         )
         require(

@@ -46,10 +46,11 @@ class EmbedSettings:
     pin_memory: bool = False
 
     @classmethod
-    def from_hardware(cls, hardware: HardwareConfig) -> EmbedSettings:
+    def from_hardware(cls, hardware: HardwareConfig, batch_size: int) -> EmbedSettings:
+        """``batch_size``: the run's, resolved from ``hardware.embed_batch_size`` (``Runtime``)."""
         return cls(
             hardware.precision,
-            hardware.embed_batch_size,
+            batch_size,
             hardware.embed_backend,
             hardware.channels_last,
             hardware.pin_memory,

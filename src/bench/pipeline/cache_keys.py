@@ -43,7 +43,7 @@ def score_settings(config: BenchConfig, runtime: Runtime) -> dict[str, Any]:
     family's input, not only their names, so a redefined template differs. A run logs these, and
     ``bench verify`` reuses a run's threshold only under the same."""
     family = model_family(config.model)
-    settings = EmbedSettings.from_hardware(config.hardware)
+    settings = EmbedSettings.from_hardware(config.hardware, runtime.embed_batch_size)
     family.check(config.model, settings, runtime)  # before the run, not after its detections
     return {
         "detection": detection_settings(config, runtime),

@@ -116,7 +116,7 @@ class BenchmarkRunner:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             with self.timer("load"), stage_thread("embed"):  # the model's thread pools are embed's
-                settings = EmbedSettings.from_hardware(self.config.hardware)
+                settings = EmbedSettings.from_hardware(self.config.hardware, self.runtime.embed_batch_size)
                 embedder = self.family.build(self.config.model, self.runtime, settings)
             with self.timer("warmup"):
                 embedder.embed(np.zeros((_WARMUP_FACES, *self.family.input.face_shape), dtype=np.uint8))
@@ -271,7 +271,7 @@ class BenchmarkRunner:
             else InlineStage(embed)
         )
         with stage:
-            batcher = EmbedBatcher(self.config.hardware.embed_batch_size, stage.put)
+            batcher = EmbedBatcher(self.runtime.embed_batch_size, stage.put)
             budget = DecodeBudget(self.config.hardware.decode_budget_mb * 2**20)
             decoded = self._decoded(self._batches(work.indices, budget), records, budget)
             detect_and_align = partial(
