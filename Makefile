@@ -110,8 +110,9 @@ perf: install ## Every method on full LFW against the bound its own stage floors
 perf-pipeline: install ## The pipeline on one method: naive vs fast vs cache-warm on full LFW, with floors and per-stage CPU (ISA=avx2)
 	$(UNDER_ISA) $(PY) benchmarks/perf.py $(ARGS)
 
-tune: install ## Measure the pipeline's worker and thread counts on this CPU and keep the fastest for later runs (3 min; ISA=avx2)
-	$(UNDER_ISA) $(PY) -m bench tune $(ARGS)
+TUNE_METHODS ?= yunet
+tune: install ## Measure each method's worker and thread counts and model batch on this CPU and keep the fastest for later runs (3 min a method; TUNE_METHODS="yunet mtcnn", ISA=avx2)
+	for method in $(TUNE_METHODS); do $(UNDER_ISA) $(PY) -m bench tune $(ARGS) -- detector=$$method || exit 1; done
 
 # A short training run from scratch (EdgeFace-XS, ArcFace, AdamW) on the reference-aligned LFW
 # faces of the 153 people with 6 or more (1,180 faces), validated on 1,000 LFW pairs, which share

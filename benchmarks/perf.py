@@ -46,7 +46,7 @@ from bench.pipeline import BenchmarkRunner
 from bench.pipeline.face_source import DetectedFaces
 
 FLOOR_SAMPLE = 512
-MODEL_BATCHES = (32, 64, 128, 256)
+MODEL_BATCHES = (16, 32, 64, 128, 256)
 #: The reference implementation of each detector that has several backends.
 REFERENCE_DETECTOR_BACKENDS = {"yunet": "opencv", "yolov8_face": "ultralytics"}
 

@@ -164,7 +164,10 @@ def test_a_wrong_type_or_choice_fails_at_composition(override: str, message: str
     ("override", "message"),
     [
         ("hardware.batch_size=0", r"hardware.batch_size must be an integer >= 1, got 0"),
-        ("hardware.embed_batch_size=-4", r"hardware.embed_batch_size must be an integer >= 1 or null, got -4"),
+        (
+            "hardware.embed_batch_size=-4",
+            r"hardware.embed_batch_size must be an integer >= 1 or null, got -4",
+        ),
         ("hardware.num_workers=-1", r"hardware.num_workers must be an integer >= 0 or null, got -1"),
         ("hardware.detect_threads=0", r"hardware.detect_threads must be an integer >= 1 or null, got 0"),
         ("detect_max_side=8", r"detect_max_side must be at least 32 pixels, got 8"),

@@ -3,8 +3,8 @@
 
     bench tune                              # YuNet + EdgeFace-XS on 800 LFW pairs, about 3 minutes
     bench tune --pairs-per-fold 40          # shorter
-    bench tune -- detector=mtcnn            # calibrated on another method (Hydra overrides)
-    bench tune --show                       # this CPU's calibration, if any
+    bench tune -- detector=mtcnn            # another method (Hydra overrides): its own counts
+    bench tune --show                       # this CPU's calibrations
 
 First the model alone times a face at each of a few batch sizes, and the fastest is every
 candidate's. Then each candidate runs the real pipeline without a cache on the same images; the
@@ -30,7 +30,7 @@ from bench.cpu import CpuInfo, cpu_info
 from bench.metrics import keys
 from bench.pipeline import BenchmarkRunner
 from bench.runtime import DEFAULT_EMBED_BATCH
-from bench.tuning import PipelineCounts, Tuning, load_tuning, save_tuning, tuning_path
+from bench.tuning import PipelineCounts, Tuning, cpu_key, load_tuning, method_key, save_tuning, tuning_dir
 
 #: Candidates' worker counts per stage (0 decoders: decoding inline, on the thread that detects);
 #: threads per worker follow the built-in split, and two more candidates give one stage's single
@@ -117,8 +117,10 @@ def choose(measured: list[Measured], cores: int, margin: float) -> Measured:
     return best if best.images_per_s > (1 + margin) * fitting.images_per_s else fitting
 
 
-def calibrate(cpu: CpuInfo, overrides: Sequence[str], margin: float, method: str) -> Tuning:
-    print(f"CPU: {cpu}", flush=True)
+def calibrate(cpu: CpuInfo, overrides: Sequence[str], margin: float) -> Tuning:
+    config = to_bench_config(compose_config(overrides))
+    method = method_key(config.detector.name, config.model.name)
+    print(f"CPU: {cpu}\nmethod: {method}", flush=True)
     batches = embed_ms_per_face(overrides)
     embed_batch = min(batches, key=batches.__getitem__)
     print(
@@ -167,11 +169,14 @@ def main(argv: Sequence[str]) -> None:
     args = parser.parse_args(argv)
     cpu = cpu_info()
     if args.show:
-        tuning = load_tuning(cpu)
-        print(f"{tuning_path(cpu)}: {tuning.describe() if tuning else 'none; bench tune measures one'}")
+        folder = tuning_dir() / cpu_key(cpu)
+        found = sorted(folder.glob("*.json"))
+        print(f"{folder}: {len(found)} calibrations" + ("" if found else "; bench tune measures one"))
+        for path in found:
+            tuning = load_tuning(path.stem, cpu)
+            print(f"  {path.stem}: {tuning.describe() if tuning else 'unreadable'}")
         return
     overrides = [f"dataset.pairs_per_fold={args.pairs_per_fold}", *args.overrides]
-    method = " ".join(args.overrides) or "detector=yunet model=edgeface_xs_gamma_06"
-    tuning = calibrate(cpu, overrides, args.margin, method)
+    tuning = calibrate(cpu, overrides, args.margin)
     path = save_tuning(tuning, cpu)
     print(f"chosen: {describe(tuning.counts)}\n{tuning.describe()}\nwritten to {path}")

@@ -53,13 +53,16 @@ class Runtime:
     counts_source: str = "the config"
 
     @classmethod
-    def from_config(cls, hardware: HardwareConfig, pipeline: PipelineConfig | None = None) -> Runtime:
+    def from_config(
+        cls, hardware: HardwareConfig, pipeline: PipelineConfig | None = None, method: str | None = None
+    ) -> Runtime:
         """The runtime a run's ``hardware`` and ``pipeline`` groups ask for, on this machine:
-        counts left null from this CPU's calibration (``bench.tuning``) when the stages overlap
-        on the CPU and it has one, else from the built-in defaults."""
+        counts left null from this CPU's calibration of ``method`` (``bench.tuning``) when the
+        stages overlap on the CPU and there is one, else from the built-in defaults."""
         pipeline = pipeline or PipelineConfig()
         device, note = _resolve_device(hardware.device, hardware.device_index)
-        tuning = load_tuning() if pipeline.overlap and pipeline.tuned and device.type == "cpu" else None
+        calibrated = method is not None and pipeline.overlap and pipeline.tuned and device.type == "cpu"
+        tuning = load_tuning(method) if calibrated and method else None
         counts = _counts(hardware, pipeline, tuning)
         return cls(
             device,

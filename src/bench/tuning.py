@@ -1,9 +1,10 @@
-"""The pipeline's worker and thread counts measured best on this CPU, kept per CPU.
+"""The pipeline's worker and thread counts measured best on this CPU, kept per CPU and method.
 
 ``bench tune`` measures a few candidate counts on this machine and stores the fastest under the
-CPU's model, cores and instruction-set cap (``$BENCH_TUNING_DIR``, else
-``~/.cache/bench/tuning``). Every later run on such a CPU takes them for the counts its config
-leaves null (``Runtime.from_config``), and records where they came from. The counts decide only
+CPU's model, cores and instruction-set cap and the method (detector and model: a detector that
+costs 16 ms an image wants other counts than one that costs 1.5), in ``$BENCH_TUNING_DIR``, else
+``~/.cache/bench/tuning``. Every later run of that method on such a CPU takes them for the counts
+its config leaves null (``Runtime.from_config``), and records where they came from. The counts decide only
 how fast a run goes, never what it computes: each image's result depends on that image alone
 (tested), and the cache's keys leave them out.
 """
@@ -66,6 +67,7 @@ class Tuning:
     images_per_s: float
     #: The same method with the counts a run takes without a calibration.
     default_images_per_s: float
+    #: ``method_key``'s: which runs take it.
     method: str
     images: int
     measured_on: str
@@ -76,7 +78,7 @@ class Tuning:
             f"bench tune, {self.measured_on}: {counts.decode_workers} decode, {counts.detect_workers} x "
             f"{counts.detect_threads} detect, {counts.embed_workers} x {counts.embed_threads} embed at "
             f"batch {counts.embed_batch} ({self.images_per_s:.0f} images/s against "
-            f"{self.default_images_per_s:.0f}; {self.method}, {self.images} images)"
+            f"{self.default_images_per_s:.0f} with the built-in ones; {self.images} images)"
         )
 
 
@@ -93,21 +95,26 @@ def cpu_key(cpu: CpuInfo) -> str:
     return f"{name}-{cpu.cores}c" + (f"-{cpu.cap}" if cpu.cap else "")
 
 
-def tuning_path(cpu: CpuInfo | None = None) -> Path:
-    return tuning_dir() / f"{cpu_key(cpu or cpu_info())}.json"
+def method_key(detector: str, model: str) -> str:
+    """The method a calibration belongs to: ``yunet+edgeface_xs_gamma_06``."""
+    return f"{detector}+{model}"
+
+
+def tuning_path(method: str, cpu: CpuInfo | None = None) -> Path:
+    return tuning_dir() / cpu_key(cpu or cpu_info()) / f"{method}.json"
 
 
 def save_tuning(tuning: Tuning, cpu: CpuInfo | None = None) -> Path:
-    path = tuning_path(cpu)
+    path = tuning_path(tuning.method, cpu)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(dataclasses.asdict(tuning), indent=2) + "\n"
     return write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
-def load_tuning(cpu: CpuInfo | None = None) -> Tuning | None:
-    """This CPU's calibration; ``None`` without one. A file that does not read as one is
-    reported and ignored: the run goes on with the built-in counts."""
-    path = tuning_path(cpu)
+def load_tuning(method: str, cpu: CpuInfo | None = None) -> Tuning | None:
+    """This CPU's calibration of ``method``; ``None`` without one. A file that does not read as
+    one is reported and ignored: the run goes on with the built-in counts."""
+    path = tuning_path(method, cpu)
     if not path.is_file():
         return None
     try:

@@ -52,6 +52,7 @@ from bench.quality.measured import as_signals, measured_rows
 from bench.runtime import Runtime
 from bench.stress import FaceDonors, Stress
 from bench.stress.specs import spec_of
+from bench.tuning import method_key
 
 _WARMUP_FACES = 8
 #: Bytes of a decoded pixel: RGB, 8 bits a channel.
@@ -65,7 +66,9 @@ class BenchmarkRunner:
 
     def __init__(self, config: BenchConfig) -> None:
         self.config = config
-        self.runtime = Runtime.from_config(config.hardware, config.pipeline)
+        self.runtime = Runtime.from_config(
+            config.hardware, config.pipeline, method_key(config.detector.name, config.model.name)
+        )
         self.timer = StageTimer()
         with self.timer("load"):
             self.dataset: Dataset = load_dataset(config.dataset)
