@@ -76,9 +76,11 @@ def _set_native_name(name: bytes) -> None:
         _LIBC.prctl(_PR_SET_NAME, ctypes.c_char_p(name[: _NAME_BYTES - 1]), 0, 0, 0)
 
 
-#: Threads that ended: their id, name and last counters, in the order they ended.
+#: Threads that ended while an accounting was open: their id, name and last counters, in the
+#: order they ended; emptied when the last accounting closes.
 _ended: list[tuple[int, str, ThreadCounters]] = []
 _ended_lock = threading.Lock()
+_open_accountings = 0
 _local = threading.local()
 
 
@@ -88,8 +90,8 @@ class _ReportOnExit:
 
     def __del__(self) -> None:
         read = _read_thread(Path("/proc/thread-self"))
-        if read is not None:
-            with _ended_lock:
+        with _ended_lock:
+            if read is not None and _open_accountings:
                 _ended.append((threading.get_native_id(), *read))
 
 
@@ -168,8 +170,10 @@ class ThreadAccounting:
     def __enter__(self) -> ThreadAccounting:
         if _LIBC is None:
             return self
+        global _open_accountings
         self._cpu_s, self._wall_s = -_process_cpu_s(), -time.perf_counter()
         with _ended_lock:
+            _open_accountings += 1
             self._ended_from = len(_ended)
         self._sample(baseline=True)
         self._thread = threading.Thread(target=self._run, name="thread-accounting", daemon=True)
@@ -181,11 +185,16 @@ class ThreadAccounting:
     ) -> None:
         if self._thread is None:
             return
+        global _open_accountings
         self._stop.set()
         self._thread.join()
         self._sample()
         self._cpu_s += _process_cpu_s()
         self._wall_s += time.perf_counter()
+        with _ended_lock:
+            _open_accountings -= 1
+            if not _open_accountings:
+                _ended.clear()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
