@@ -136,7 +136,7 @@ def reembed(runner: BenchmarkRunner, records: Sequence[ImageRecord]) -> tuple[np
     shape = (len(records), runner.family.embedding_dim)
     as_run, clean = np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32)
     embedded = [index for index, record in enumerate(records) if record.face is not None]
-    for batch in chunks(embedded, runner.config.hardware.embed_batch_size):
+    for batch in chunks(embedded, runner.runtime.embed_batch_size):
         clean_images, clean_faces, run_images, run_faces = [], [], [], []
         for index in batch:
             record = records[index]

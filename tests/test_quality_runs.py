@@ -74,7 +74,7 @@ def test_the_network_measures_its_features_norm_and_its_mirrors_agreement(
     config = bench_config()
     runtime = Runtime.from_config(config.hardware, config.pipeline)
     embedder = model_family(config.model).build(
-        config.model, runtime, EmbedSettings.from_hardware(config.hardware)
+        config.model, runtime, EmbedSettings.from_hardware(config.hardware, runtime.embed_batch_size)
     )
     faces = np.stack([image[69:181, 69:181] for image in lfw_images])
     plain = embedder.embed(faces)
