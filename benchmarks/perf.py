@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.alignment import ALIGNED_SIZE
+from bench.calibrate import time_batches
 from bench.cli import compose_config
 from bench.config import BenchConfig, to_bench_config
 from bench.cpu import cpu_info
@@ -149,15 +149,11 @@ def floors(runner: BenchmarkRunner) -> dict[str, Any]:
         ),
         max(1, len(with_face)),
     )
-    faces = np.random.default_rng(0).integers(0, 256, (max(MODEL_BATCHES), ALIGNED_SIZE, ALIGNED_SIZE, 3))
-    faces = faces.astype(np.uint8)
     embedder = runner.embedder
-    embed_ms = {}
-    for size in MODEL_BATCHES:
-        embedder.batch_size = size
-        embedder.embed(faces[:size])
-        embed_ms[size] = min(per_image_ms(lambda: embedder.embed(faces), len(faces)) for _ in range(2))
+    embed_ms = time_batches(embedder, runner.family.input.face_shape, MODEL_BATCHES)
     best = min(embed_ms, key=embed_ms.__getitem__)
+    faces = np.random.default_rng(0).integers(0, 256, (max(MODEL_BATCHES), *runner.family.input.face_shape))
+    faces = faces.astype(np.uint8)
     settings = EmbedSettings.from_hardware(runner.config.hardware, runtime.embed_batch_size)
     embedders = [embedder] + [
         runner.family.build(runner.config.model, runtime, settings)

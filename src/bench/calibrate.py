@@ -28,8 +28,15 @@ from bench.cli import compose_config
 from bench.config import to_bench_config
 from bench.cpu import CpuInfo, cpu_info
 from bench.metrics import keys
+from bench.models import Embedder
 from bench.pipeline import BenchmarkRunner
-from bench.runtime import DEFAULT_EMBED_BATCH
+from bench.runtime import (
+    DEFAULT_DECODE_WORKERS,
+    DEFAULT_DETECT_WORKERS,
+    DEFAULT_EMBED_BATCH,
+    DEFAULT_EMBED_WORKERS,
+    thread_split,
+)
 from bench.tuning import PipelineCounts, Tuning, cpu_key, load_tuning, method_key, save_tuning, tuning_dir
 
 #: Candidates' worker counts per stage (0 decoders: decoding inline, on the thread that detects);
@@ -51,24 +58,24 @@ class Measured:
 def candidates(cores: int, embed_batch: int) -> list[PipelineCounts]:
     """The counts to measure on ``cores`` cores, at ``embed_batch`` faces a forward pass; the
     built-in counts (at the built-in batch) first."""
-    share = max(1, cores // 2)
     found: list[PipelineCounts] = []
     for detect_workers in _WORKERS:
         for embed_workers in _WORKERS:
+            threads = thread_split(cores, True, detect_workers, embed_workers)
             for decode_workers in _DECODERS:
                 found.append(
-                    PipelineCounts(
-                        decode_workers,
-                        detect_workers,
-                        embed_workers,
-                        max(1, share // detect_workers),
-                        max(1, share // embed_workers),
-                        embed_batch,
-                    )
+                    PipelineCounts(decode_workers, detect_workers, embed_workers, *threads, embed_batch)
                 )
+    share = max(1, cores // 2)
     found.append(PipelineCounts(2, 1, 1, share, cores, embed_batch))
     found.append(PipelineCounts(2, 1, 1, cores, share, embed_batch))
-    built_in = PipelineCounts(2, 2, 2, max(1, share // 2), max(1, share // 2), DEFAULT_EMBED_BATCH)
+    built_in = PipelineCounts(
+        DEFAULT_DECODE_WORKERS,
+        DEFAULT_DETECT_WORKERS,
+        DEFAULT_EMBED_WORKERS,
+        *thread_split(cores, True, DEFAULT_DETECT_WORKERS, DEFAULT_EMBED_WORKERS),
+        DEFAULT_EMBED_BATCH,
+    )
     return [built_in, *(counts for counts in dict.fromkeys(found) if counts != built_in)]
 
 
@@ -86,23 +93,25 @@ def measure(counts: PipelineCounts, overrides: Sequence[str]) -> Measured:
 
 
 def embed_ms_per_face(overrides: Sequence[str]) -> dict[int, float]:
-    """The model alone on one worker's threads: ms a face at each batch, the best of two passes
-    over the same faces."""
+    """The model alone on one worker's threads: ms a face at each of ``_EMBED_BATCHES``."""
     with _runner(overrides) as runner:
-        embedder = runner.embedder
-        faces = np.random.default_rng(0).integers(
-            0, 256, (256, *runner.family.input.face_shape), dtype=np.uint8
-        )
-        timings = {}
-        for batch in _EMBED_BATCHES:
-            embedder.batch_size = batch
-            embedder.embed(faces[:batch])
-            passes = []
-            for _ in range(2):
-                started = time.perf_counter()
-                embedder.embed(faces)
-                passes.append(1000 * (time.perf_counter() - started) / len(faces))
-            timings[batch] = min(passes)
+        return time_batches(runner.embedder, runner.family.input.face_shape, _EMBED_BATCHES)
+
+
+def time_batches(embedder: Embedder, face_shape: tuple[int, ...], batches: Sequence[int]) -> dict[int, float]:
+    """ms a face at each batch size (``embedder.batch_size`` is left at the last), on the same
+    random faces, after a warm-up call; the better of two passes, as a shared machine drifts."""
+    faces = np.random.default_rng(0).integers(0, 256, (max(batches), *face_shape), dtype=np.uint8)
+    timings = {}
+    for batch in batches:
+        embedder.batch_size = batch
+        embedder.embed(faces[:batch])
+        passes = []
+        for _ in range(2):
+            started = time.perf_counter()
+            embedder.embed(faces)
+            passes.append(1000 * (time.perf_counter() - started) / len(faces))
+        timings[batch] = min(passes)
     return timings
 
 

@@ -153,7 +153,7 @@ def _counts(hardware: HardwareConfig, pipeline: PipelineConfig, tuning: Tuning |
     else:
         detect_workers = pick(pipeline.detect_workers, tuned and tuned.detect_workers, DEFAULT_DETECT_WORKERS)
         embed_workers = pick(pipeline.embed_workers, tuned and tuned.embed_workers, DEFAULT_EMBED_WORKERS)
-    detect_split, embed_split = _thread_split(pipeline.overlap, detect_workers, embed_workers)
+    detect_split, embed_split = thread_split(usable_cores(), pipeline.overlap, detect_workers, embed_workers)
     detect_threads = pick(
         hardware.detect_threads,
         tuned.detect_threads if tuned and tuned.detect_workers == detect_workers else None,
@@ -168,10 +168,10 @@ def _counts(hardware: HardwareConfig, pipeline: PipelineConfig, tuning: Tuning |
     return PipelineCounts(decode, detect_workers, embed_workers, detect_threads, embed_threads, embed_batch)
 
 
-def _thread_split(overlap: bool, detect_workers: int, embed_workers: int) -> tuple[int, int]:
-    """When the stages overlap, the detection workers split half the cores and the recognition
-    workers the other half; when they run one after the other (one worker each), each stage in
-    turn gets every core, as the libraries would by default."""
-    cores = usable_cores()
+def thread_split(cores: int, overlap: bool, detect_workers: int, embed_workers: int) -> tuple[int, int]:
+    """Threads per detection and per recognition worker on ``cores`` cores: when the stages
+    overlap, the detection workers split half the cores and the recognition workers the other
+    half; when they run one after the other (one worker each), each stage in turn gets every
+    core, as the libraries would by default."""
     share = max(1, cores // 2) if overlap else cores
     return max(1, share // detect_workers), max(1, share // embed_workers)
